@@ -1,0 +1,35 @@
+# The README's commands. `make test` and `make demo` build the environment
+# themselves on a fresh machine, so each is the one command a new user types.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup test demo bench lint clean
+
+setup: $(STAMP)
+
+# torch goes in first, as the CPU build, so that the package's torch range is
+# already satisfied and pip never reaches for a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[dev]'
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+demo: setup
+	$(BIN)/skillgym demo
+
+bench: setup
+	@for script in benchmarks/*.py; do \
+		echo "== $$script"; $(BIN)/python $$script || exit 1; \
+	done
+
+lint: setup
+	$(BIN)/ruff check skillgym tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

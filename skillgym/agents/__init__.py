@@ -1,0 +1,1 @@
+"""Learning algorithms that stable-baselines3 lacks (skill hierarchies, REINFORCE controllers)."""

@@ -1,0 +1,1 @@
+"""Environment families: one sub-package each (``aec``, ``algorithmic``, ``mtnas``, …)."""

@@ -1,0 +1,1 @@
+"""stable-baselines3 policy classes whose forward pass runs through ``skillgym.kernels``."""

@@ -1,0 +1,1 @@
+"""Reward functions for reasoning-model RL, their registry and trainer adapters."""

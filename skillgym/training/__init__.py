@@ -1,0 +1,1 @@
+"""The ``skillgym`` command line and the run-folder machinery behind training."""

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``skillgym`` command line, one module each."""
