@@ -43,7 +43,7 @@ def test_list_json_names_every_id(capsys):
     assert main(["list", "--json"]) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["id"] for row in printed] == IDS
-    for row, entry in zip(printed, ENTRIES):
+    for row, entry in zip(printed, ENTRIES, strict=True):
         assert row["description"] == entry.description
         assert row["batched"] == ("yes" if entry.vector_entry_point else "no")
 
