@@ -1,0 +1,249 @@
+"""Tabular rewards (NAS-Bench-201 style): every assignment of a small space scored in advance.
+
+A table file is JSON::
+
+    {"format": "skillgym.mtnas.table/1",
+     "space": {"tasks": [...], "num_layers": 2, "pool": [...], "private_kind": "..."},
+     "backend": "supernet" | "reference", "seeds": [0, 1],
+     "entries": [{"assignment": "0,1/2,0", "validation": [[per-task accuracy] per seed],
+                  "shared_parameters": 1234}, ...]}
+
+It holds validation accuracy only, so a tabular reward can never see test data.
+``skillgym mtnas build-table`` writes it; :class:`MTNASTabularEnv` reads it.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from skillgym.envs.mtnas.assemble import MTNASAssembleEnv
+from skillgym.envs.mtnas.evaluate import (
+    Evaluation,
+    Evaluator,
+    SupernetConfig,
+    SupernetEvaluator,
+    TrainConfig,
+)
+from skillgym.envs.mtnas.modules import SearchSpace
+
+TABLE_FORMAT = "skillgym.mtnas.table/1"
+MODES = ("mean", "stochastic")
+
+
+def all_assignments(space: SearchSpace, limit: int = 5000) -> list[np.ndarray]:
+    """Every assignment of ``space``, in lexicographic order.
+
+    Raises:
+        ValueError: the space has more than ``limit`` assignments.
+    """
+    slots = space.shape[0] * space.shape[1]
+    size = space.num_options**slots
+    if size > limit:
+        raise ValueError(
+            f"the space has {space.num_options}^{slots} = {size} assignments, more than the "
+            f"limit {limit}; use fewer tasks, layers or pool modules"
+        )
+    return [
+        np.array(values, dtype=np.int64).reshape(space.shape)
+        for values in itertools.product(range(space.num_options), repeat=slots)
+    ]
+
+
+def build_table(
+    space: SearchSpace,
+    evaluator_for_seed: Callable[[int], Evaluator],
+    seeds: Sequence[int],
+    backend: str,
+    progress: Callable[[], None] | None = None,
+) -> dict:
+    """Score every assignment of ``space`` with one evaluator per seed; returns the table dict.
+
+    Args:
+        space: the (small) search space.
+        evaluator_for_seed: builds the evaluator of one seed.
+        seeds: the seeds; the table keeps one score row per seed.
+        backend: a name recorded in the table (``"supernet"`` or ``"reference"``).
+        progress: called after each scored assignment of each seed.
+    """
+    if not seeds:
+        raise ValueError("seeds must list at least one seed")
+    assignments = all_assignments(space)
+    scores: list[list[Evaluation]] = []
+    for seed in seeds:
+        evaluator = evaluator_for_seed(seed)
+        row = []
+        for assignment in assignments:
+            row.append(evaluator.evaluate([assignment])[0])
+            if progress is not None:
+                progress()
+        scores.append(row)
+    entries = []
+    for index, assignment in enumerate(assignments):
+        per_seed = [row[index] for row in scores]
+        entries.append(
+            {
+                "assignment": space.format(assignment),
+                "validation": [[e.validation[t] for t in space.tasks] for e in per_seed],
+                "shared_parameters": per_seed[0].shared_parameters,
+            }
+        )
+    return {
+        "format": TABLE_FORMAT,
+        "space": {
+            "tasks": list(space.tasks),
+            "num_layers": space.num_layers,
+            "pool": list(space.pool),
+            "private_kind": space.private_kind,
+        },
+        "backend": backend,
+        "seeds": [int(seed) for seed in seeds],
+        "entries": entries,
+    }
+
+
+def save_table(table: dict, path: str | Path) -> None:
+    """Write ``table`` as JSON."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(table), encoding="utf-8")
+
+
+def load_table(path: str | Path) -> dict:
+    """Read and check a table file.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: it is not a table of this format, or an entry is malformed (entry named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"table file {str(path)!r} does not exist")
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON ({error})") from None
+    if not isinstance(table, dict) or table.get("format") != TABLE_FORMAT:
+        raise ValueError(f"{path}: not a {TABLE_FORMAT!r} table (the 'format' field differs)")
+    space = table_space(table)
+    seeds = len(table["seeds"])
+    for number, entry in enumerate(table["entries"]):
+        try:
+            space.parse(entry["assignment"])
+            scores = np.asarray(entry["validation"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path}: entry {number} is malformed: {error}") from None
+        if scores.shape != (seeds, len(space.tasks)):
+            raise ValueError(
+                f"{path}: entry {number} has validation scores of shape {scores.shape}, "
+                f"expected (seeds, tasks) = {(seeds, len(space.tasks))}"
+            )
+    if len(table["entries"]) != space.num_options ** (space.shape[0] * space.shape[1]):
+        raise ValueError(f"{path}: the table does not cover every assignment of its space")
+    return table
+
+
+def table_space(table: dict) -> SearchSpace:
+    """The search space a table covers."""
+    spec = table["space"]
+    return SearchSpace(
+        tuple(spec["tasks"]), spec["num_layers"], tuple(spec["pool"]), spec["private_kind"]
+    )
+
+
+class TableEvaluator(Evaluator):
+    """Scores looked up in a table: ``mean`` over seeds, or one seed drawn per lookup.
+
+    Args:
+        table: a table dict (:func:`load_table`).
+        mode: ``"mean"`` (deterministic) or ``"stochastic"`` (a seed's row drawn with the
+            ``rng`` passed to :meth:`evaluate`, as a real training run's noise would be).
+    """
+
+    def __init__(self, table: dict, mode: str = "mean"):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
+        self.space = table_space(table)
+        self.mode = mode
+        # Keyed by the raw bytes of the int64 assignment: a lookup costs one hash, which keeps
+        # the tabular environment above ten thousand steps a second.
+        self._scores: dict[bytes, np.ndarray] = {}
+        self._shared: dict[bytes, int] = {}
+        for entry in table["entries"]:
+            key = self.space.parse(entry["assignment"]).tobytes()
+            self._scores[key] = np.asarray(entry["validation"], dtype=np.float64)
+            self._shared[key] = int(entry["shared_parameters"])
+
+    def evaluate(
+        self, assignments: Sequence[np.ndarray], rng: np.random.Generator | None = None
+    ) -> list[Evaluation]:
+        """The table's scores (a random seed's row in ``stochastic`` mode, drawn with ``rng``)."""
+        if self.mode == "stochastic" and rng is None:
+            raise ValueError("the stochastic mode needs rng, a numpy Generator")
+        results = []
+        for assignment in assignments:
+            key = np.ascontiguousarray(assignment, dtype=np.int64).tobytes()
+            scores = self._scores.get(key)
+            if scores is None:
+                self.space.validate(assignment)
+                raise ValueError(f"assignment {assignment.tolist()} is not in the table")
+            row = scores.mean(0) if self.mode == "mean" else scores[rng.integers(len(scores))]
+            results.append(
+                Evaluation(
+                    dict(zip(self.space.tasks, row.tolist(), strict=True)),
+                    cache_hit=True,
+                    shared_parameters=self._shared[key],
+                )
+            )
+        return results
+
+
+@functools.lru_cache(maxsize=1)
+def default_table() -> dict:
+    """A small built-in table: 2 synthetic tasks × 2 layers × {cnn3, identity, private}.
+
+    Scored by two weight-sharing supernets (seeds 0 and 1) on the synthetic corpus, so the
+    tabular id works with no file; real tables come from ``skillgym mtnas build-table``.
+    """
+    from skillgym.envs.mtnas.data import synthetic_corpus
+
+    corpus = synthetic_corpus()
+    space = SearchSpace(("syn_pos", "syn_topic"), 2, ("cnn3", "identity"), "cnn3")
+    config = SupernetConfig(TrainConfig(dim=32, batch_size=16), warmup_steps=40)
+    return build_table(
+        space, lambda seed: SupernetEvaluator(corpus, space, config, seed), (0, 1), "supernet"
+    )
+
+
+class MTNASTabularEnv(MTNASAssembleEnv):
+    """
+    ## Description
+
+    :class:`~skillgym.envs.mtnas.assemble.MTNASAssembleEnv` with rewards looked up in a table
+    written by ``skillgym mtnas build-table``: every assignment of a small space scored in
+    advance, so an episode costs microseconds (controllers can be compared over many seeds).
+
+    ## Action Space, Observation Space, Starting State, Episode End
+
+    As in ``MTNAS-Assemble-v0``.
+
+    ## Rewards
+
+    The last step's reward is the table's mean validation accuracy over tasks: the mean over
+    the table's seeds (``mode="mean"``), or the row of one seed drawn with ``np_random``
+    (``mode="stochastic"``). ``info["cache_hit"]`` is always true.
+
+    ## Arguments
+
+    * `table_path`: a table file; `None` uses :func:`default_table` (synthetic, built once per
+      process).
+    * `mode`: ``"mean"`` or ``"stochastic"``.
+    """
+
+    def __init__(self, table_path: str | Path | None = None, mode: str = "mean"):
+        table = default_table() if table_path is None else load_table(table_path)
+        super().__init__(evaluator=TableEvaluator(table, mode))
