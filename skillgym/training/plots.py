@@ -1,0 +1,58 @@
+"""PNG learning curves drawn from a run's ``metrics.jsonl`` (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+from skillgym.training.run import RunDir  # noqa: E402
+
+# Only these groups are learning curves; time/ holds wall-clock figures, which are not.
+CURVE_PREFIXES: tuple[str, ...] = ("rollout/", "train/", "eval/")
+
+
+def curves(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
+    """Each numeric metric under :data:`CURVE_PREFIXES` as ``(steps, values)``, in key order."""
+    found: dict[str, tuple[list[int], list[float]]] = {}
+    for row in rows:
+        for key, value in row.items():
+            if not key.startswith(CURVE_PREFIXES):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            steps, values = found.setdefault(key, ([], []))
+            steps.append(row["step"])
+            values.append(float(value))
+    return dict(sorted(found.items()))
+
+
+def write_learning_curves(run: RunDir, name: str = "learning_curves.png") -> Path | None:
+    """Draw every curve of ``run`` in one grid of panels; ``None`` if nothing was logged yet."""
+    series = curves(run.metrics())
+    if not series:
+        return None
+    columns = min(3, len(series))
+    rows = math.ceil(len(series) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False)
+    for axis, (key, (steps, values)) in zip(axes.flat, series.items(), strict=False):
+        axis.plot(steps, values, marker="." if len(steps) < 30 else None)
+        axis.set_title(key, fontsize=9)
+        axis.set_xlabel("environment steps", fontsize=8)
+        axis.tick_params(labelsize=7)
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(series):]:
+        axis.set_visible(False)
+    figure.suptitle(run.path.name, fontsize=10)
+    figure.tight_layout()
+    run.plots_dir.mkdir(parents=True, exist_ok=True)
+    path = run.plots_dir / name
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

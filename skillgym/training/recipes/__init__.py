@@ -1,0 +1,100 @@
+"""Named training recipes: what ``skillgym train NAME`` runs.
+
+A recipe is a module in this package that defines ``RECIPE``, a :class:`Recipe`; its name is
+listed in :data:`RECIPES` (module ``aec_hierarchy`` for recipe ``aec-hierarchy``). Adding a
+recipe is one new module and one entry there. An
+environment id as the target of ``skillgym train`` runs :data:`ENV_RECIPE` on that id.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from skillgym.training.config import Config
+from skillgym.training.run import Checkpoint, RunDir
+
+# Recipe names, in the order ``skillgym train --help`` lists them.
+RECIPES: tuple[str, ...] = ("ppo",)
+
+# The recipe that trains on a bare environment id, and the config key the id goes to.
+ENV_RECIPE = "ppo"
+ENV_KEY = "env.id"
+
+
+class Agent(Protocol):
+    """What evaluation needs from a trained agent (stable-baselines3's ``predict``)."""
+
+    def predict(self, observation: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        """The action for ``observation`` (and a recurrent state, unused here)."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named way to train, with its configuration defaults.
+
+    Attributes:
+        name: what users type, e.g. ``"ppo"`` or ``"aec-hierarchy"``.
+        summary: one line for ``--help``.
+        defaults: the configuration's every key with its default value (and so its type).
+        check: raises :class:`~skillgym.training.config.ConfigError` for a resolved configuration
+            the recipe cannot run, before any run folder is written.
+        train: trains into the run folder, starting from the given checkpoint when resuming;
+            saves checkpoints into ``run.checkpoints_dir`` as it goes.
+        load_agent: the agent stored in a checkpoint folder, for ``skillgym eval``.
+        env_of: the environment id and keyword arguments a configuration trains on.
+    """
+
+    name: str
+    summary: str
+    defaults: Mapping[str, Any]
+    check: Callable[[Config], None]
+    train: Callable[[RunDir, Config, Checkpoint | None], None]
+    load_agent: Callable[[Path], Agent]
+    env_of: Callable[[Config], tuple[str, dict[str, Any]]]
+
+
+class RecipeError(ValueError):
+    """An unknown recipe or environment id (one line)."""
+
+
+def recipes() -> dict[str, Recipe]:
+    """Every recipe by name."""
+    return {
+        name: importlib.import_module(f"{__name__}.{name.replace('-', '_')}").RECIPE
+        for name in RECIPES
+    }
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``; an unknown name is a :class:`RecipeError`."""
+    if name not in RECIPES:
+        raise RecipeError(f"unknown recipe '{name}'; recipes: {', '.join(RECIPES)}")
+    return recipes()[name]
+
+
+def resolve_target(target: str) -> tuple[Recipe, list[str]]:
+    """The recipe a ``skillgym train TARGET`` runs, and the overrides the target implies.
+
+    A recipe name runs that recipe; a registered environment id runs :data:`ENV_RECIPE` with
+    ``env.id`` set to it. Anything else is a :class:`RecipeError` with the closest names.
+    """
+    import gymnasium as gym
+
+    import skillgym  # noqa: F401  (registers the skillgym/ ids)
+
+    known = recipes()
+    if target in known:
+        return known[target], []
+    if target in gym.registry:
+        return known[ENV_RECIPE], [f"{ENV_KEY}={target}"]
+    close = difflib.get_close_matches(target, [*known, *gym.registry], n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise RecipeError(
+        f"unknown env id or recipe '{target}'; {hint}recipes: {', '.join(known)}; "
+        "env ids: run 'skillgym list' or see gymnasium.pprint_registry()"
+    )
