@@ -1,0 +1,224 @@
+"""Exact n-gram statistics over batches of integer sequences, with numpy and no per-item loops.
+
+Every repetition reward reduces its input to integer sequences (token ids, word ids or
+character code points, see :func:`units`) and asks this module three questions, each answered
+for a whole batch with array operations:
+
+- :func:`unique_ngram_counts`: how many distinct n-grams each sequence has (the global penalty);
+- :func:`repeated_mask`: which units belong to an n-gram occurrence seen earlier (the dense
+  penalty, and where a repetition is);
+- :func:`find_loops`: the first stretch where a unit of period ``p <= max_period`` repeats ``k``
+  or more times in a row (the loop detector).
+
+N-grams are compared through integer keys that are *exact*: the ``n`` ids of an n-gram are
+packed into one ``int64`` in mixed radix, and when the packed value would overflow, the partial
+keys are first replaced by their dense ranks (``np.unique``), which keeps equality exact instead
+of relying on a hash. Ragged batches are padded in groups of similar length so that one very
+long sequence does not blow up the padding of the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: What a repetition is counted in.
+UNITS: tuple[str, ...] = ("tokens", "words", "chars")
+
+_KEY_LIMIT = (1 << 62) - 1  # packed keys stay below this, so int64 arithmetic never overflows
+_PAD_KEY = np.iinfo(np.int64).max  # sorts after every real key
+
+
+def word_ids(text: str, lowercase: bool = True) -> np.ndarray:
+    """Whitespace words (``str.split()``) as ids, equal words equal ids; lowercased by default,
+    as open-r1 does."""
+    words = (text.lower() if lowercase else text).split()
+    vocabulary: dict[str, int] = {}
+    return np.fromiter((vocabulary.setdefault(word, len(vocabulary)) for word in words),
+                       dtype=np.int64, count=len(words))
+
+
+def char_ids(text: str, lowercase: bool = False) -> np.ndarray:
+    """Characters as their code points (lone surrogates included, so nothing is dropped)."""
+    text = text.lower() if lowercase else text
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
+
+
+def as_batch(sequences: Sequence[Sequence[int] | np.ndarray]) -> list[np.ndarray]:
+    """A batch as a list of 1-D ``int64`` arrays."""
+    return [np.asarray(sequence, dtype=np.int64).reshape(-1) for sequence in sequences]
+
+
+def _groups(lengths: np.ndarray, slack: float = 1.5) -> list[np.ndarray]:
+    """Row indices grouped by similar length, so that padding each group costs at most about
+    ``slack`` times its real size."""
+    order = np.argsort(lengths, kind="stable")
+    groups, start = [], 0
+    while start < len(order):
+        total, end = int(lengths[order[start]]), start + 1
+        while end < len(order):
+            longest = int(lengths[order[end]])
+            if (end - start + 1) * longest > slack * (total + longest) + 4096:
+                break
+            total, end = total + longest, end + 1
+        groups.append(order[start:end])
+        start = end
+    return groups
+
+
+def _padded(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows stacked into a zero-padded ``(R, L)`` array, and their lengths."""
+    lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
+    width = int(lengths.max()) if len(rows) else 0
+    if len(rows) and (lengths == width).all():
+        return np.stack(rows) if width else np.zeros((len(rows), 0), np.int64), lengths
+    padded = np.zeros((len(rows), width), dtype=np.int64)
+    for index, row in enumerate(rows):
+        padded[index, :len(row)] = row
+    return padded, lengths
+
+
+def _dense_ranks(values: np.ndarray) -> np.ndarray:
+    return np.unique(values, return_inverse=True)[1].reshape(values.shape).astype(np.int64)
+
+
+def ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
+    """Exact keys of the n-grams of each row of ``ids`` (``(R, L)``): ``keys[r, i]`` stands for
+    ``ids[r, i:i + n]``, and two keys of the same call are equal iff their n-grams are."""
+    rows, width = ids.shape
+    positions = width - n + 1
+    if positions <= 0:
+        return np.zeros((rows, 0), dtype=np.int64)
+    units = ids
+    low, high = (int(units.min()), int(units.max())) if units.size else (0, 0)
+    if high - low + 1 > (1 << 31):
+        units = _dense_ranks(units)
+        low, high = 0, int(units.max())
+    elif low:
+        units = units - low
+    radix = high - low + 1
+    keys, largest = units[:, :positions], radix - 1
+    for offset in range(1, n):
+        if (largest + 1) * radix - 1 > _KEY_LIMIT:
+            keys = _dense_ranks(keys)
+            largest = int(keys.max())
+        keys = keys * radix + units[:, offset:offset + positions]
+        largest = largest * radix + radix - 1
+    return keys if n > 1 else keys.copy()
+
+
+def _valid(lengths: np.ndarray, width: int, n: int) -> np.ndarray:
+    """``valid[r, i]``: the n-gram at ``i`` lies inside row ``r``."""
+    return np.arange(width)[None, :] < (lengths - n + 1)[:, None]
+
+
+def unique_ngram_counts(batch: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(unique, total)``: the number of distinct n-grams and of n-grams in each sequence."""
+    unique = np.zeros(len(batch), dtype=np.int64)
+    total = np.zeros(len(batch), dtype=np.int64)
+    for group in _groups(np.fromiter((len(s) for s in batch), np.int64, len(batch))):
+        ids, lengths = _padded([batch[index] for index in group])
+        keys = ngram_keys(ids, n)
+        counts = np.maximum(lengths - n + 1, 0)
+        total[group] = counts
+        if keys.shape[1] == 0:
+            continue
+        if not (counts == keys.shape[1]).all():
+            keys = np.where(_valid(lengths, keys.shape[1], n), keys, _PAD_KEY)
+        keys.sort(axis=1)
+        fresh = (keys[:, 1:] != keys[:, :-1]) & (keys[:, 1:] != _PAD_KEY)
+        unique[group] = (keys[:, 0] != _PAD_KEY) + fresh.sum(axis=1)
+    return unique, total
+
+
+def repeated_starts(batch: list[np.ndarray], n: int) -> list[np.ndarray]:
+    """For each sequence, the start positions of n-gram occurrences already seen earlier in it
+    (the first occurrence of each n-gram is not a repeat), in increasing order."""
+    starts: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(batch)
+    for group in _groups(np.fromiter((len(s) for s in batch), np.int64, len(batch))):
+        ids, lengths = _padded([batch[index] for index in group])
+        keys = ngram_keys(ids, n)
+        if keys.shape[1] == 0:
+            continue
+        keys = np.where(_valid(lengths, keys.shape[1], n), keys, _PAD_KEY)
+        order = np.argsort(keys, axis=1, kind="stable")
+        ordered = np.take_along_axis(keys, order, axis=1)
+        repeat = np.zeros_like(ordered, dtype=bool)
+        repeat[:, 1:] = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] != _PAD_KEY)
+        flags = np.zeros_like(repeat)
+        np.put_along_axis(flags, order, repeat, axis=1)
+        for row, index in enumerate(group):
+            starts[index] = np.flatnonzero(flags[row])
+    return starts
+
+
+def cover(starts: np.ndarray, n: int, length: int) -> np.ndarray:
+    """``mask[i]``: unit ``i`` lies in some n-gram starting at one of ``starts``."""
+    delta = np.zeros(length + 1, dtype=np.int64)
+    np.add.at(delta, starts, 1)
+    np.add.at(delta, np.minimum(starts + n, length), -1)
+    return np.cumsum(delta[:-1]) > 0
+
+
+def repeated_mask(sequence: np.ndarray, n: int) -> np.ndarray:
+    """``mask[i]``: unit ``i`` belongs to an occurrence of an n-gram that occurred before."""
+    starts = repeated_starts([sequence], n)[0]
+    return cover(starts, n, len(sequence))
+
+
+def spans(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The maximal ``[start, end)`` runs of ``True`` in a boolean array."""
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(),
+                    strict=True))
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A stretch where one unit repeats back to back.
+
+    Attributes:
+        start: index of the loop's first unit.
+        end: index just past its last unit.
+        period: length of the repeated unit (the smallest period of the stretch).
+        repeats: how many whole times the unit occurs in a row.
+    """
+
+    start: int
+    end: int
+    period: int
+    repeats: int
+
+
+def find_loops(batch: list[np.ndarray], max_period: int, min_repeats: int,
+               min_span: int) -> list[Loop | None]:
+    """For each sequence, its longest-running loop of the smallest period that qualifies: a unit
+    of ``p <= max_period`` units repeated ``>= min_repeats`` times in a row over
+    ``>= min_span`` units; ``None`` if there is none."""
+    found: list[Loop | None] = [None] * len(batch)
+    for group in _groups(np.fromiter((len(s) for s in batch), np.int64, len(batch))):
+        ids, lengths = _padded([batch[index] for index in group])
+        width = ids.shape[1]
+        pending = np.ones(len(group), dtype=bool)
+        position = np.arange(width)
+        for period in range(1, min(max_period, max(width - 1, 0)) + 1):
+            # equal[r, j]: unit j equals unit j + period, both inside row r
+            equal = (ids[:, :-period] == ids[:, period:]) & (
+                position[None, period:] < lengths[:, None])
+            last_break = np.maximum.accumulate(
+                np.where(equal, -1, position[None, :width - period]), axis=1)
+            run = position[None, :width - period] - last_break  # run of equal ending at j
+            best_end = run.argmax(axis=1)
+            best = run[np.arange(len(group)), best_end]
+            span = best + period
+            hit = pending & (best >= (min_repeats - 1) * period) & (span >= min_span)
+            for row in np.flatnonzero(hit):
+                end = int(best_end[row]) + period + 1
+                found[group[row]] = Loop(end - int(span[row]), end, period,
+                                         int(span[row]) // period)
+            pending &= ~hit
+            if not pending.any():
+                break
+    return found
