@@ -215,11 +215,7 @@ class Tapes:
         """``(n,)`` the symbol under each read head; ``base`` (blank) off the input."""
         x, y = self.head[:, 0], self.head[:, 1]
         inside = (x >= 0) & (x < self.widths) & (y >= 0) & (y < self.task.rows)
-        cells = self.grid[
-            self._rows,
-            np.clip(x, 0, self.task.max_width - 1),
-            np.clip(y, 0, self.task.rows - 1),
-        ]
+        cells = self.grid[self._rows, np.where(inside, x, 0), np.where(inside, y, 0)]
         return np.where(inside, cells, self.task.base)
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -42,8 +42,9 @@ class ReversedAdditionTask(Task):
         column_sums = grid.sum(axis=2)
         targets = np.full((n, self.max_target), self.base, dtype=np.int64)
         carry = np.zeros(n, dtype=np.int64)
-        # Carries run along the columns: a loop over at most 32 columns, never over the batch.
-        for column in range(self.max_width):
+        # Carries run along the columns: a loop over the widest input's columns (at most 32),
+        # never over the batch.
+        for column in range(int(widths.max(initial=0))):
             inside = column < widths
             total = column_sums[:, column] + carry
             targets[:, column] = np.where(inside, total % self.base, self.base)
