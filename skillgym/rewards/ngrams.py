@@ -5,16 +5,17 @@ character code points, see :func:`units`) and asks this module three questions, 
 for a whole batch with array operations:
 
 - :func:`unique_ngram_counts`: how many distinct n-grams each sequence has (the global penalty);
-- :func:`repeated_mask`: which units belong to an n-gram occurrence seen earlier (the dense
-  penalty, and where a repetition is);
+- :func:`repeated_starts`: where the n-gram occurrences seen earlier start (the dense penalty,
+  and where a repetition is);
 - :func:`find_loops`: the first stretch where a unit of period ``p <= max_period`` repeats ``k``
   or more times in a row (the loop detector).
 
 N-grams are compared through integer keys that are *exact*: the ``n`` ids of an n-gram are
 packed into one ``int64`` in mixed radix, and when the packed value would overflow, the partial
 keys are first replaced by their dense ranks (``np.unique``), which keeps equality exact instead
-of relying on a hash. Ragged batches are padded in groups of similar length so that one very
-long sequence does not blow up the padding of the others.
+of relying on a hash. A batch is a list of 1-D arrays, or a 2-D array of equal-length rows
+(e.g. a tensor of token ids) used without copying; ragged lists are padded in groups of similar
+length so that one very long sequence does not blow up the padding of the others.
 """
 
 from __future__ import annotations
@@ -40,9 +41,8 @@ def word_ids(text: str, lowercase: bool = True) -> np.ndarray:
                        dtype=np.int64, count=len(words))
 
 
-def char_ids(text: str, lowercase: bool = False) -> np.ndarray:
+def char_ids(text: str) -> np.ndarray:
     """Characters as their code points (lone surrogates included, so nothing is dropped)."""
-    text = text.lower() if lowercase else text
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
 
 
@@ -80,6 +80,20 @@ def _padded(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return padded, lengths
 
 
+def _grouped(batch: list[np.ndarray] | np.ndarray):
+    """``(row indices, padded ids, lengths)`` for each group of rows of similar length."""
+    if isinstance(batch, np.ndarray):
+        if batch.ndim != 2:
+            raise ValueError(f"a batch array must be 2-D (sequences x length), got {batch.shape}")
+        rows, width = batch.shape
+        yield np.arange(rows), batch.astype(np.int64, copy=False), np.full(rows, width)
+        return
+    lengths = np.fromiter((len(sequence) for sequence in batch), np.int64, len(batch))
+    for group in _groups(lengths):
+        ids, group_lengths = _padded([batch[index] for index in group])
+        yield group, ids, group_lengths
+
+
 def _dense_ranks(values: np.ndarray) -> np.ndarray:
     return np.unique(values, return_inverse=True)[1].reshape(values.shape).astype(np.int64)
 
@@ -99,14 +113,15 @@ def ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
     elif low:
         units = units - low
     radix = high - low + 1
-    keys, largest = units[:, :positions], radix - 1
+    keys, largest = units[:, :positions].copy(), radix - 1
     for offset in range(1, n):
         if (largest + 1) * radix - 1 > _KEY_LIMIT:
             keys = _dense_ranks(keys)
             largest = int(keys.max())
-        keys = keys * radix + units[:, offset:offset + positions]
+        keys *= radix
+        keys += units[:, offset:offset + positions]
         largest = largest * radix + radix - 1
-    return keys if n > 1 else keys.copy()
+    return keys
 
 
 def _valid(lengths: np.ndarray, width: int, n: int) -> np.ndarray:
@@ -114,35 +129,46 @@ def _valid(lengths: np.ndarray, width: int, n: int) -> np.ndarray:
     return np.arange(width)[None, :] < (lengths - n + 1)[:, None]
 
 
-def unique_ngram_counts(batch: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+def unique_ngram_counts(batch: list[np.ndarray] | np.ndarray,
+                        n: int) -> tuple[np.ndarray, np.ndarray]:
     """``(unique, total)``: the number of distinct n-grams and of n-grams in each sequence."""
     unique = np.zeros(len(batch), dtype=np.int64)
     total = np.zeros(len(batch), dtype=np.int64)
-    for group in _groups(np.fromiter((len(s) for s in batch), np.int64, len(batch))):
-        ids, lengths = _padded([batch[index] for index in group])
-        keys = ngram_keys(ids, n)
+    for group, ids, lengths in _grouped(batch):
         counts = np.maximum(lengths - n + 1, 0)
         total[group] = counts
-        if keys.shape[1] == 0:
-            continue
-        if not (counts == keys.shape[1]).all():
-            keys = np.where(_valid(lengths, keys.shape[1], n), keys, _PAD_KEY)
-        keys.sort(axis=1)
-        fresh = (keys[:, 1:] != keys[:, :-1]) & (keys[:, 1:] != _PAD_KEY)
-        unique[group] = (keys[:, 0] != _PAD_KEY) + fresh.sum(axis=1)
+        # Row blocks of about a megabyte keep every pass's temporaries in cache.
+        block = max(1, (1 << 17) // max(ids.shape[1], 1))
+        for start in range(0, len(group), block):
+            rows = slice(start, start + block)
+            unique[group[rows]] = _distinct(ngram_keys(ids[rows], n), counts[rows])
     return unique, total
 
 
-def repeated_starts(batch: list[np.ndarray], n: int) -> list[np.ndarray]:
+def _distinct(keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The number of distinct keys among the first ``counts[r]`` of each row (sorts ``keys``)."""
+    if keys.shape[1] == 0:
+        return np.zeros(len(keys), dtype=np.int64)
+    padded = not (counts == keys.shape[1]).all()
+    if padded:
+        keys[np.arange(keys.shape[1])[None, :] >= counts[:, None]] = _PAD_KEY
+    keys.sort(axis=1)
+    fresh = keys[:, 1:] != keys[:, :-1]
+    if not padded:
+        return 1 + np.count_nonzero(fresh, axis=1)
+    fresh &= keys[:, 1:] != _PAD_KEY
+    return (keys[:, 0] != _PAD_KEY) + np.count_nonzero(fresh, axis=1)
+
+
+def repeated_starts(batch: list[np.ndarray] | np.ndarray, n: int) -> list[np.ndarray]:
     """For each sequence, the start positions of n-gram occurrences already seen earlier in it
     (the first occurrence of each n-gram is not a repeat), in increasing order."""
     starts: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(batch)
-    for group in _groups(np.fromiter((len(s) for s in batch), np.int64, len(batch))):
-        ids, lengths = _padded([batch[index] for index in group])
+    for group, ids, lengths in _grouped(batch):
         keys = ngram_keys(ids, n)
         if keys.shape[1] == 0:
             continue
-        keys = np.where(_valid(lengths, keys.shape[1], n), keys, _PAD_KEY)
+        keys[~_valid(lengths, keys.shape[1], n)] = _PAD_KEY
         order = np.argsort(keys, axis=1, kind="stable")
         ordered = np.take_along_axis(keys, order, axis=1)
         repeat = np.zeros_like(ordered, dtype=bool)
@@ -160,12 +186,6 @@ def cover(starts: np.ndarray, n: int, length: int) -> np.ndarray:
     np.add.at(delta, starts, 1)
     np.add.at(delta, np.minimum(starts + n, length), -1)
     return np.cumsum(delta[:-1]) > 0
-
-
-def repeated_mask(sequence: np.ndarray, n: int) -> np.ndarray:
-    """``mask[i]``: unit ``i`` belongs to an occurrence of an n-gram that occurred before."""
-    starts = repeated_starts([sequence], n)[0]
-    return cover(starts, n, len(sequence))
 
 
 def spans(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -192,14 +212,13 @@ class Loop:
     repeats: int
 
 
-def find_loops(batch: list[np.ndarray], max_period: int, min_repeats: int,
+def find_loops(batch: list[np.ndarray] | np.ndarray, max_period: int, min_repeats: int,
                min_span: int) -> list[Loop | None]:
     """For each sequence, its longest-running loop of the smallest period that qualifies: a unit
     of ``p <= max_period`` units repeated ``>= min_repeats`` times in a row over
     ``>= min_span`` units; ``None`` if there is none."""
     found: list[Loop | None] = [None] * len(batch)
-    for group in _groups(np.fromiter((len(s) for s in batch), np.int64, len(batch))):
-        ids, lengths = _padded([batch[index] for index in group])
+    for group, ids, lengths in _grouped(batch):
         width = ids.shape[1]
         pending = np.ones(len(group), dtype=bool)
         position = np.arange(width)

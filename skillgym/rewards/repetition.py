@@ -38,8 +38,11 @@ from skillgym.rewards.ngrams import (
 _WORD = re.compile(r"\S+")
 
 
-def global_penalties(batch: list[np.ndarray], ngram_size: int, max_penalty: float) -> np.ndarray:
+def global_penalties(batch: list[np.ndarray] | np.ndarray, ngram_size: int,
+                     max_penalty: float) -> np.ndarray:
     """``(1 - unique / total n-grams) * max_penalty`` per sequence, ``0.0`` without n-grams.
+
+    ``batch`` is a list of 1-D integer arrays or a 2-D array of equal-length sequences.
 
     The arithmetic is the reference's, in the same order and in float64, so the values are
     bit-identical to open-r1's and TRL's (whose ``-0.0`` for a repetition-free text is ``0.0``
