@@ -1,0 +1,303 @@
+"""One Gymnasium environment per AEC skill, on the scratchpad machine."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from skillgym.envs.aec.machine import ILLEGAL, RETURNED, Machine
+from skillgym.envs.aec.oracle import oracle
+from skillgym.envs.aec.skills import (
+    MASKS,
+    MAX_ARGS,
+    MAX_DEPTH,
+    NUM_ACTIONS,
+    NUM_SKILLS,
+    NUM_SLOTS,
+    SKILL_INDEX,
+    SKILL_NAMES,
+    action_name,
+    skill_named,
+)
+from skillgym.envs.aec.tasks import TASKS, Instance
+from skillgym.envs.aec.tokens import BLANK, NUM_TOKENS, TOKEN_TEXT
+from skillgym.envs.counter_rng import draw_key
+
+REWARD_MODES = ("sparse", "digit")
+ILLEGAL_ACTIONS = ("noop", "raise")
+PROMOTE_WINDOW, PROMOTE_RATE = 100, 0.95
+
+
+def observation_space(rows: int, width: int, grid_obs: bool) -> spaces.Dict:
+    """The observation space shared by every skill (plus the grid, if asked for)."""
+    fields = {
+        "tokens": spaces.MultiDiscrete([NUM_TOKENS] * NUM_SLOTS),
+        "skill": spaces.Discrete(NUM_SKILLS),
+        "args": spaces.Discrete(MAX_ARGS),
+        "depth": spaces.Discrete(MAX_DEPTH + 1),
+        "prev_action": spaces.Discrete(NUM_ACTIONS + 1),
+    }
+    if grid_obs:
+        fields["grid"] = spaces.Box(0, NUM_TOKENS - 1, (rows, width), dtype=np.int64)
+    return spaces.Dict(fields)
+
+
+def child_policy_table(child_policies: Mapping[str, Callable] | None) -> dict[int, Callable]:
+    """Every skill's policy by index: the given ones, the oracle for the rest."""
+    child_policies = dict(child_policies or {})
+    for name, policy in child_policies.items():
+        if name not in SKILL_INDEX:
+            raise ValueError(f"child_policies: unknown skill {name!r}; known: {list(SKILL_NAMES)}")
+        if not callable(policy):
+            raise ValueError(f"child_policies[{name!r}] must be callable (obs, action_mask) -> int")
+    return {i: child_policies.get(name, oracle) for i, name in enumerate(SKILL_NAMES)}
+
+
+class AECEnv(gym.Env):
+    """
+    ## Description
+
+    Arithmetic expression calculation as hierarchical control. A scratchpad holds numbers as rows
+    of tokens (digits least significant first, from column 1; column 0 is a blank margin), and each
+    skill owns a few *roles*, rows with a pointer each. The agent plays one skill: it moves its
+    pointers, writes tokens, or calls a child skill (which runs to completion inside one step,
+    through a child policy: the oracle unless ``child_policies`` says otherwise), and returns when
+    done. Skills: ADD1, SUB1, CARRY, BORROW, LSHIFT, RSHIFT, MUL1, CMP1 (level 1), ADD, SUB, MULD,
+    COMPARE (level 2), MUL, DIV (level 3), EVAL (level 4). See ``docs/aec.md``.
+
+    ## Action Space
+
+    ``Discrete(NUM_ACTIONS)``, one set for all skills: ``MOVE(slot, ±1)``, ``WRITE(slot, token)``,
+    ``FIND``/``LOAD``/``STORE`` (EVAL's expression operations), ``CALL(child, args)`` and
+    ``RETURN``. ``action_masks()`` allows only the skill's own primitives, children and RETURN.
+    An action outside the mask is a no-op costing ``illegal_penalty`` (``info["illegal_action"]``
+    is True), or raises ``ValueError`` with ``illegal_action="raise"``.
+
+    ## Observation Space
+
+    A ``Dict``: ``tokens`` (the token under each role's pointer, blank for unused slots),
+    ``skill``, ``args`` (the binding the skill was called with), ``depth`` (0 for the env's own
+    skill; children see their depth), ``prev_action`` (the skill's previous action, or
+    ``NUM_ACTIONS`` before its first) and, with ``grid_obs=True``, ``grid``: the whole pad.
+
+    ## Rewards
+
+    ``sparse``: +1 when the skill returns with the correct result, else 0. ``digit`` (the Gym
+    algorithmic schedule, for skills that write each result cell once: ADD1, SUB1, MUL1, CARRY,
+    BORROW, CMP1, ADD, SUB, MULD): +1 per correct write on a result row, -0.5 and the episode ends
+    on a wrong write or a return with a wrong result, -1 on time-out. Both subtract
+    ``illegal_penalty`` per illegal action.
+
+    ## Starting State
+
+    A problem drawn at the current curriculum level from the env's seed and episode counter
+    (``skillgym.envs.counter_rng``), laid out on a blank pad, pointers on the units column.
+
+    ## Episode End
+
+    Termination: the skill returns (or, in ``digit`` mode, writes a wrong token). Truncation:
+    after ``ceil(max_steps_factor × the oracle's step count)`` steps.
+
+    ## Arguments
+
+    - ``skill``: the skill's name (``"ADD"``) or title (``"Add"``).
+    - ``level``: the starting curriculum level, 1-based.
+    - ``curriculum``: promote to the next level after ≥ 95 % success over the last 100
+      episodes at this level.
+    - ``reward_mode``: ``"sparse"`` or ``"digit"``.
+    - ``max_steps_factor``: truncation limit as a multiple of the oracle's steps.
+    - ``illegal_action``: ``"noop"`` (default) or ``"raise"``; ``illegal_penalty``: its cost.
+    - ``grid_obs``: add the whole pad to observations.
+    - ``child_policies``: ``{"ADD1": policy, ...}``, each ``(obs, action_mask) -> int``.
+    - ``child_step_limit``: steps a called child may take (default ``64 × pad width``).
+    - ``render_mode``: ``"ansi"`` or None.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        skill: str = "ADD",
+        level: int = 1,
+        curriculum: bool = True,
+        reward_mode: str = "sparse",
+        max_steps_factor: float = 2.0,
+        illegal_action: str = "noop",
+        illegal_penalty: float = 0.1,
+        grid_obs: bool = False,
+        child_policies: Mapping[str, Callable] | None = None,
+        child_step_limit: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        name = skill.upper() if isinstance(skill, str) else skill
+        self.skill = skill_named(name)
+        self.task = TASKS[self.skill.name]
+        self._check_level(level)
+        if reward_mode not in REWARD_MODES:
+            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
+        if reward_mode == "digit" and not self.task.digit_rows:
+            supported = [n for n, t in TASKS.items() if t.digit_rows]
+            raise ValueError(
+                f"reward_mode='digit' scores each result cell's single write; {self.skill.name} "
+                f"rewrites its result cells. Skills with digit rewards: {supported}"
+            )
+        if illegal_action not in ILLEGAL_ACTIONS:
+            raise ValueError(
+                f"illegal_action must be one of {ILLEGAL_ACTIONS}, got {illegal_action!r}"
+            )
+        if not max_steps_factor > 0:
+            raise ValueError(f"max_steps_factor must be > 0, got {max_steps_factor!r}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.level = level
+        self.curriculum = curriculum
+        self.reward_mode = reward_mode
+        self.max_steps_factor = max_steps_factor
+        self.illegal_action = illegal_action
+        self.illegal_penalty = float(illegal_penalty)
+        self.render_mode = render_mode
+        self._skill_index = SKILL_INDEX[self.skill.name]
+        self._mask = MASKS[self._skill_index]
+        rows, width = len(self.skill.roles), self.task.width
+        limit = child_step_limit if child_step_limit is not None else 64 * width
+        if limit < 1:
+            raise ValueError(f"child_step_limit must be >= 1, got {limit}")
+        policies = child_policy_table(child_policies)
+        self.machine = Machine(rows, width, policies, limit, grid_obs=grid_obs)
+        # the oracle's own step count is measured on a scratch pad with oracle children
+        self._scratch = Machine(rows, width, child_policy_table(None), limit)
+        self.observation_space = observation_space(rows, width, grid_obs)
+        self.action_space = spaces.Discrete(NUM_ACTIONS)
+        self._key: np.uint64 | None = None
+        self._counter = 0
+        self._outcomes: deque[bool] = deque(maxlen=PROMOTE_WINDOW)
+        self.instance: Instance | None = None
+        self._targets: dict[int, np.ndarray] = {}
+        self._steps = 0
+        self._limit = 0
+
+    def _check_level(self, level) -> None:
+        levels = len(self.task.levels)
+        if not isinstance(level, (int, np.integer)) or not 1 <= level <= levels:
+            raise ValueError(
+                f"level for {self.skill.name} must be an integer in 1..{levels}, got {level!r}"
+            )
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Draw the next problem; ``options={"level": L}`` sets the curriculum level."""
+        super().reset(seed=seed)
+        if seed is not None or self._key is None:
+            self._key = draw_key(self.np_random)
+            self._counter = 0
+        if options and "level" in options:
+            self._check_level(options["level"])
+            self.level = int(options["level"])
+            self._outcomes.clear()
+        elif (
+            self.curriculum
+            and len(self._outcomes) == PROMOTE_WINDOW
+            and sum(self._outcomes) >= PROMOTE_RATE * PROMOTE_WINDOW
+            and self.level < len(self.task.levels)
+        ):
+            self.level += 1
+            self._outcomes.clear()
+        self.instance = self.task.sample(self._key, self._counter, self.level)
+        self._counter += 1
+        self._lay_out(self.machine, self.instance)
+        self._top = self.machine.top
+        if self.reward_mode == "digit":
+            self._targets = {
+                self.task.row(r): t for r, t in self.task.targets(self.instance).items()
+            }
+            self.machine.watched = frozenset(self._targets)
+        steps = self.task.oracle_steps(self.instance)
+        if steps is None:
+            steps = self._simulate_oracle()
+        self._limit = math.ceil(self.max_steps_factor * steps)
+        self._steps = 0
+        return self.machine.observe(self._top), {"level": self.level}
+
+    def _lay_out(self, machine: Machine, instance: Instance) -> None:
+        machine.grid.fill(BLANK)
+        self.task.setup(machine.grid, instance)
+        machine.start(self._skill_index, instance.args, range(len(self.skill.roles)), instance.ptrs)
+
+    def _simulate_oracle(self) -> int:
+        scratch = self._scratch
+        self._lay_out(scratch, self.instance)
+        for steps in range(1, 64 * scratch.width * scratch.width):
+            if scratch.step(oracle(scratch.observe(), self._mask)) == RETURNED:
+                return steps
+        raise RuntimeError(f"the {self.skill.name} oracle did not return on {self.instance}")
+
+    def step(self, action):
+        """Apply one action of the env's skill (a CALL runs the child to completion)."""
+        action = int(action)
+        if self.illegal_action == "raise" and not (
+            0 <= action < NUM_ACTIONS and self._mask[action]
+        ):
+            allowed = [f"{i}={action_name(i, self.skill)}" for i in np.flatnonzero(self._mask)]
+            raise ValueError(
+                f"action {action} is not allowed for skill {self.skill.name}; allowed: {allowed}"
+            )
+        machine = self.machine
+        status = machine.step(action)
+        self._steps += 1
+        reward = 0.0
+        terminated = False
+        info = {"illegal_action": status == ILLEGAL}
+        if status == ILLEGAL:
+            reward -= self.illegal_penalty
+        if machine.writes:
+            for row, column, token in machine.writes:
+                if token == self._targets[row][column]:
+                    reward += 1.0
+                else:
+                    reward -= 0.5
+                    terminated = True
+                    break
+            machine.writes.clear()
+        if machine.child_timeouts:
+            info["child_timeouts"] = list(machine.child_timeouts)
+            machine.child_timeouts.clear()
+        success = False
+        if status == RETURNED:
+            terminated = True
+            success = self.task.succeeded(machine.grid, self._top.ptrs, self.instance)
+            if self.reward_mode == "sparse":
+                reward += float(success)
+            elif not success:
+                reward -= 0.5
+        truncated = not terminated and self._steps >= self._limit
+        if truncated and self.reward_mode == "digit":
+            reward -= 1.0
+        if terminated or truncated:
+            self._outcomes.append(success)
+            info["success"] = success
+            info["level"] = self.level
+        return machine.observe(self._top), reward, terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """Boolean mask of the actions this skill may take (sb3-contrib's convention)."""
+        return self._mask.copy()
+
+    def render(self) -> str | None:
+        """The pad as text, most significant digit on the left, with each role's pointer."""
+        if self.render_mode != "ansi":
+            return None
+        grid, top = self.machine.grid, self._top
+        lines = []
+        for slot, role in enumerate(self.skill.roles):
+            cells = "".join(TOKEN_TEXT[t] for t in grid[slot][::-1])
+            if role != "EXPR":
+                marker = " " * (grid.shape[1] - 1 - int(top.ptrs[slot])) + "^"
+            else:
+                cells = "".join(TOKEN_TEXT[t] for t in grid[slot])
+                marker = " " * int(top.ptrs[slot]) + "^"
+            lines.append(f"{role:>7} {cells}\n{'':>7} {marker}")
+        return "\n".join(lines)

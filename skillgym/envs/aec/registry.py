@@ -1,0 +1,16 @@
+"""The AEC ids, one per skill: ``skillgym/AEC-<Skill>-v0``, described by the skill's summary."""
+
+from __future__ import annotations
+
+from skillgym.envs.aec.skills import SKILLS
+from skillgym.envs.registration import EnvEntry
+
+ENTRIES = tuple(
+    EnvEntry(
+        name=f"AEC-{skill.title}-v0",
+        entry_point="skillgym.envs.aec.env:AECEnv",
+        description=skill.summary,
+        kwargs={"skill": skill.name},
+    )
+    for skill in SKILLS
+)
