@@ -6,5 +6,6 @@ oracle on an expression, and ``oracle`` is the oracle as a child policy. See ``d
 
 from skillgym.envs.aec.env import AECEnv
 from skillgym.envs.aec.oracle import oracle
+from skillgym.envs.aec.solve import Solution, TraceStep, solve
 
-__all__ = ["AECEnv", "oracle"]
+__all__ = ["AECEnv", "Solution", "TraceStep", "oracle", "solve"]

@@ -24,8 +24,9 @@ from skillgym.envs.aec.skills import (
     action_name,
     skill_named,
 )
+from skillgym.envs.aec.solve import lay_out, oracle_machine, run
 from skillgym.envs.aec.tasks import TASKS, Instance
-from skillgym.envs.aec.tokens import BLANK, NUM_TOKENS, TOKEN_TEXT
+from skillgym.envs.aec.tokens import NUM_TOKENS, TOKEN_TEXT
 from skillgym.envs.counter_rng import draw_key
 
 REWARD_MODES = ("sparse", "digit")
@@ -170,7 +171,7 @@ class AECEnv(gym.Env):
         policies = child_policy_table(child_policies)
         self.machine = Machine(rows, width, policies, limit, grid_obs=grid_obs)
         # the oracle's own step count is measured on a scratch pad with oracle children
-        self._scratch = Machine(rows, width, child_policy_table(None), limit)
+        self._scratch = oracle_machine(self.task)
         self.observation_space = observation_space(rows, width, grid_obs)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
         self._key: np.uint64 | None = None
@@ -208,7 +209,7 @@ class AECEnv(gym.Env):
             self._outcomes.clear()
         self.instance = self.task.sample(self._key, self._counter, self.level)
         self._counter += 1
-        self._lay_out(self.machine, self.instance)
+        lay_out(self.machine, self.task, self.instance)
         self._top = self.machine.top
         if self.reward_mode == "digit":
             self._targets = {
@@ -217,23 +218,11 @@ class AECEnv(gym.Env):
             self.machine.watched = frozenset(self._targets)
         steps = self.task.oracle_steps(self.instance)
         if steps is None:
-            steps = self._simulate_oracle()
+            lay_out(self._scratch, self.task, self.instance)
+            steps = run(self._scratch, oracle, max_steps=64 * self.task.width**2)
         self._limit = math.ceil(self.max_steps_factor * steps)
         self._steps = 0
         return self.machine.observe(self._top), {"level": self.level}
-
-    def _lay_out(self, machine: Machine, instance: Instance) -> None:
-        machine.grid.fill(BLANK)
-        self.task.setup(machine.grid, instance)
-        machine.start(self._skill_index, instance.args, range(len(self.skill.roles)), instance.ptrs)
-
-    def _simulate_oracle(self) -> int:
-        scratch = self._scratch
-        self._lay_out(scratch, self.instance)
-        for steps in range(1, 64 * scratch.width * scratch.width):
-            if scratch.step(oracle(scratch.observe(), self._mask)) == RETURNED:
-                return steps
-        raise RuntimeError(f"the {self.skill.name} oracle did not return on {self.instance}")
 
     def step(self, action):
         """Apply one action of the env's skill (a CALL runs the child to completion)."""

@@ -140,6 +140,13 @@ def _is_number_at(tokens: list[int], start: int) -> bool:
     return tokens[start] < 10
 
 
+def lone_number(tokens: list[int]) -> int | None:
+    """The value of a token list that is exactly one number, else ``None``."""
+    if not _is_number_at(tokens, 0) or _number_end(tokens, 0) != len(tokens):
+        return None
+    return _number_value(tokens, 0, len(tokens))
+
+
 def simplify(tokens: list[int]) -> list[int]:
     """Remove every bracket around a lone number, applying a ``NEG`` in front of it."""
     tokens = list(tokens)

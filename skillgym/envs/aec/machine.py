@@ -37,6 +37,8 @@ Policy = Callable[[dict, np.ndarray], int]
 # Status codes of Machine.step
 DONE, RETURNED, ILLEGAL = 0, 1, 2
 
+_MACRO = [skill.level == 1 for skill in SKILLS]
+
 # EVAL's role slots, in the order of its Skill.roles
 _E, _X, _Y, _CARRY, _PART, _Z, _CMP, _SX, _SY, _SZ = range(10)
 
@@ -44,17 +46,22 @@ _E, _X, _Y, _CARRY, _PART, _Z, _CMP, _SX, _SY, _SZ = range(10)
 class Frame:
     """One active skill: its rows and pointers per role slot, its args and previous action.
 
-    ``rows`` and ``ptrs`` have ``NUM_SLOTS + 1`` entries; the last is the unbound slot, which
-    reads the machine's always-blank row at column 0.
+    ``rows``, ``ptrs`` and ``cells`` (the flat grid index ``row * width + ptr`` of each pointer)
+    have ``NUM_SLOTS + 1`` entries; the last is the unbound slot, which reads the machine's
+    always-blank row at column 0.
     """
 
-    __slots__ = ("skill", "args", "rows", "ptrs", "prev")
+    __slots__ = ("skill", "args", "rows", "ptrs", "cells", "visible", "prev")
 
-    def __init__(self, skill: int, args: int, rows: np.ndarray, ptrs: np.ndarray) -> None:
+    def __init__(
+        self, skill: int, args: int, rows: np.ndarray, ptrs: np.ndarray, cells: np.ndarray
+    ) -> None:
         self.skill = skill
         self.args = args
         self.rows = rows
         self.ptrs = ptrs
+        self.cells = cells
+        self.visible = cells[:NUM_SLOTS]
         self.prev = NO_ACTION
 
 
@@ -78,6 +85,7 @@ class Machine:
         grid_obs: bool = False,
     ) -> None:
         self.grid = np.full((num_rows + 1, width), BLANK, dtype=np.int64)
+        self.flat = self.grid.reshape(-1)  # a view: writes through either name are shared
         self.blank_row = num_rows
         self.width = width
         self.policies = policies
@@ -94,7 +102,8 @@ class Machine:
         frame_ptrs = np.zeros(NUM_SLOTS + 1, dtype=np.int64)
         frame_rows[: len(rows)] = rows
         frame_ptrs[: len(ptrs)] = ptrs
-        self.frames = [Frame(skill, args, frame_rows, frame_ptrs)]
+        cells = frame_rows * self.width + frame_ptrs
+        self.frames = [Frame(skill, args, frame_rows, frame_ptrs, cells)]
         self.writes.clear()
         self.child_timeouts.clear()
 
@@ -112,7 +121,7 @@ class Machine:
         depth = 0 if frame is not None else len(self.frames) - 1
         frame = frame if frame is not None else self.frames[-1]
         obs = {
-            "tokens": self.grid[frame.rows[:NUM_SLOTS], frame.ptrs[:NUM_SLOTS]],
+            "tokens": self.flat[frame.visible],
             "skill": frame.skill,
             "args": frame.args,
             "depth": depth,
@@ -134,17 +143,17 @@ class Machine:
         kind = ACTION_KIND[action]
         if kind == MOVE:
             slot = ACTION_A[action]
-            column = frame.ptrs[slot] + ACTION_B[action]
-            if 0 <= column < self.width:
-                frame.ptrs[slot] = column
+            step = ACTION_B[action]
+            if 0 <= frame.ptrs[slot] + step < self.width:
+                frame.ptrs[slot] += step
+                frame.cells[slot] += step
         elif kind == WRITE:
             slot = ACTION_A[action]
             row = frame.rows[slot]
             if row != self.blank_row:
-                column = frame.ptrs[slot]
-                self.grid[row, column] = ACTION_B[action]
+                self.flat[frame.cells[slot]] = ACTION_B[action]
                 if row in self.watched:
-                    self.writes.append((int(row), int(column), ACTION_B[action]))
+                    self.writes.append((int(row), int(frame.ptrs[slot]), ACTION_B[action]))
         elif kind == CALL:
             self.call(frame, action)
         elif kind == RETURN:
@@ -168,7 +177,9 @@ class Machine:
         """
         child = ACTION_A[action]
         slots = SLOT_MAPS[frame.skill, action]
-        child_frame = Frame(child, ACTION_B[action], frame.rows[slots], frame.ptrs[slots])
+        child_frame = Frame(
+            child, ACTION_B[action], frame.rows[slots], frame.ptrs[slots], frame.cells[slots]
+        )
         depth = len(self.frames)
         self.frames.append(child_frame)
         policy = self.policies[child]
@@ -179,9 +190,10 @@ class Machine:
         else:
             self.child_timeouts.append(SKILLS[child].name)
             del self.frames[depth:]
-        if SKILLS[child].level == 1:
+        if _MACRO[child]:
             bound = slots != UNBOUND
             frame.ptrs[slots[bound]] = child_frame.ptrs[bound]
+            frame.cells[slots[bound]] = child_frame.cells[bound]
 
     # EVAL's expression operations. Each is a no-op when the expression does not allow it.
 
@@ -191,7 +203,7 @@ class Machine:
     def _find(self, frame: Frame) -> None:
         tokens = self._expression(frame)
         op = expression.next_operator(tokens)
-        frame.ptrs[_E] = len(tokens) if op is None else op
+        self._point(frame, _E, len(tokens) if op is None else op)
 
     def _load(self, frame: Frame) -> None:
         found = expression.operands(self._expression(frame), int(frame.ptrs[_E]))
@@ -217,4 +229,8 @@ class Machine:
         row = frame.rows[_E]
         self.grid[row] = BLANK
         self.grid[row, : len(tokens) + 1] = tokens + [EQUALS]
-        frame.ptrs[_E] = 0
+        self._point(frame, _E, 0)
+
+    def _point(self, frame: Frame, slot: int, column: int) -> None:
+        frame.ptrs[slot] = column
+        frame.cells[slot] = frame.rows[slot] * self.width + column

@@ -290,4 +290,3 @@ def oracle(obs: dict, action_mask: np.ndarray | None = None) -> int:
     return RULES[int(obs["skill"])](
         obs["tokens"].tolist(), int(obs["prev_action"]), int(obs["args"])
     )
-
