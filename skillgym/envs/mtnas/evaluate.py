@@ -58,7 +58,7 @@ class TrainConfig:
     dim: int = 48
     dropout: float = 0.1
     batch_size: int = 32
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-2
     max_grad_norm: float = 5.0
     eval_batch_size: int = 256
     num_threads: int = 1

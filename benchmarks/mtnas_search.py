@@ -1,0 +1,164 @@
+"""Multitask architecture search on real data: test accuracy of the architectures each method picks.
+
+Tasks: four FDU-MTL sentiment domains (books, dvd, electronics, kitchen_housewares) and
+CoNLL-2000 POS and chunk tagging. For every seed:
+
+* ``alone``: each task trained by itself (its private BiLSTMs);
+* ``hard``: every task shares the same BiLSTM instance at every layer (hard sharing);
+* ``random``, ``reinforce`` (and optionally ``evolution``): a weight-sharing search with the
+  same evaluation budget, whose best assignment is then trained from scratch.
+
+Every architecture is trained from scratch by the reference evaluator (``--epochs`` epochs,
+the epoch chosen by validation accuracy) and scored on the test split, which no search ever
+sees. The table shows mean ± std over seeds of test accuracy per task; the JSON also holds the
+chosen assignments, the best-per-budget curves and wall times.
+
+    python benchmarks/mtnas_search.py --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from skillgym.agents.mtnas_reinforce import ReinforceController
+from skillgym.agents.mtnas_search import RandomSearch, RegularizedEvolution, run_search
+from skillgym.envs.mtnas.data import Corpus, load_tasks
+from skillgym.envs.mtnas.evaluate import (
+    ReferenceEvaluator,
+    SupernetConfig,
+    SupernetEvaluator,
+    TrainConfig,
+)
+from skillgym.envs.mtnas.modules import SearchSpace
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+TASKS = ("books", "dvd", "electronics", "kitchen_housewares", "conll2000_pos", "conll2000_chunk")
+SEARCHERS = {
+    "random": lambda space, seed: RandomSearch(space, seed),
+    "evolution": lambda space, seed: RegularizedEvolution(space, seed=seed),
+    "reinforce": lambda space, seed: ReinforceController(space, seed=seed),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", type=Path, default=DATA)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--searchers", nargs="+", default=["random", "reinforce"],
+                        choices=sorted(SEARCHERS))
+    parser.add_argument("--budget", type=int, default=160, help="evaluations per search")
+    parser.add_argument("--batch-size", type=int, default=8, help="assignments per search round")
+    parser.add_argument("--rerank", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=200, help="supernet warm-up steps")
+    parser.add_argument("--epochs", type=int, default=4, help="reference training epochs")
+    parser.add_argument("--max-train", type=int, default=2000,
+                        help="training examples kept per task (validation and test stay whole)")
+    parser.add_argument("--max-length", type=int, default=64,
+                        help="classification inputs are cut to this many tokens")
+    parser.add_argument("--output", type=Path, default=RESULTS / "mtnas_search.json")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    console = Console(width=180)
+    if not args.data_root.is_dir():
+        raise SystemExit(f"data folder {args.data_root} not found (see /work/shared/data README)")
+    corpus = Corpus(
+        load_tasks(TASKS, args.data_root), min_count=2, max_length=args.max_length,
+        max_train=args.max_train,
+    )
+    space = SearchSpace(TASKS, num_layers=2)
+    config = TrainConfig()
+    supernet = SupernetConfig(config, warmup_steps=args.warmup, steps_per_prepare=1)
+    methods = ["alone", "hard", *args.searchers]
+    test: dict[str, list[list[float]]] = {method: [] for method in methods}
+    runs = []
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console,
+    ) as progress:
+        for seed in args.seeds:
+            record = {"seed": seed, "methods": {}}
+            picks = {"hard": space.hard_sharing(0)}
+            for name in args.searchers:
+                bar = progress.add_task(f"seed {seed} {name} search", total=args.budget)
+                start = time.perf_counter()
+                evaluator = SupernetEvaluator(corpus, space, supernet, seed=seed)
+                result = run_search(
+                    SEARCHERS[name](space, seed), evaluator, args.budget, args.batch_size,
+                    args.rerank,
+                    progress=lambda done, bar=bar: progress.update(bar, completed=done),
+                )
+                picks[name] = result.best
+                record["methods"][name] = {
+                    "search_seconds": time.perf_counter() - start,
+                    "supernet_reward": result.best_reward,
+                    "best_per_budget": result.best_per_budget,
+                    "evaluations": result.evaluations,
+                }
+            bar = progress.add_task(f"seed {seed} reference training", total=len(methods))
+            alone = []
+            for task in TASKS:
+                single = SearchSpace((task,), num_layers=2)
+                evaluation = ReferenceEvaluator(
+                    corpus, single, args.epochs, (seed,), config
+                ).evaluate([single.all_private()])[0]
+                alone.append(evaluation.test[task])
+            test["alone"].append(alone)
+            record["methods"].setdefault("alone", {})["test"] = dict(zip(TASKS, alone, strict=True))
+            progress.advance(bar)
+            reference = ReferenceEvaluator(corpus, space, args.epochs, (seed,), config)
+            for name, assignment in picks.items():
+                evaluation = reference.evaluate([assignment])[0]
+                test[name].append([evaluation.test[task] for task in TASKS])
+                record["methods"].setdefault(name, {}).update(
+                    assignment=space.format(assignment),
+                    test=evaluation.test,
+                    validation=evaluation.validation,
+                    shared_parameters=evaluation.shared_parameters,
+                )
+                progress.advance(bar)
+            runs.append(record)
+
+    table = Table(title=f"Test accuracy (%), mean ± std over seeds {args.seeds}")
+    table.add_column("method")
+    for task in TASKS:
+        table.add_column(task, justify="right")
+    table.add_column("mean", justify="right")
+    summary = {}
+    for method in methods:
+        scores = 100 * np.array(test[method])  # (seeds, tasks)
+        means = scores.mean(1)
+        summary[method] = {
+            "per_task_mean": dict(zip(TASKS, scores.mean(0).tolist(), strict=True)),
+            "per_task_std": dict(zip(TASKS, scores.std(0).tolist(), strict=True)),
+            "mean": float(means.mean()),
+            "mean_std": float(means.std()),
+        }
+        cells = [f"{m:.2f} ± {s:.2f}" for m, s in zip(scores.mean(0), scores.std(0), strict=True)]
+        table.add_row(method, *cells, f"{means.mean():.2f} ± {means.std():.2f}")
+    console.print(table)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    console.print(f"peak memory {peak_mb:.0f} MB")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(
+        {"config": {k: str(v) for k, v in vars(args).items()}, "summary": summary, "runs": runs,
+         "peak_memory_mb": peak_mb}, indent=1,
+    ))
+    console.print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
