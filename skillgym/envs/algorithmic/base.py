@@ -11,11 +11,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.spaces import Discrete, MultiDiscrete
-from gymnasium.utils import colorize, seeding
+from gymnasium.utils import colorize
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from skillgym.envs.algorithmic.core import Tapes, Task, check_int, check_options
+from skillgym.envs.batching import new_keys, reset_rows, sync_seeds
 from skillgym.envs.counter_rng import draw_key
 
 
@@ -206,19 +207,12 @@ class AlgorithmicVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-environment (or those in ``options["reset_mask"]``)."""
         options = dict(options or {})
-        mask = self._reset_mask(options.pop("reset_mask", None))
+        rows = reset_rows(options.pop("reset_mask", None), self.num_envs, self._running)
         check_options(options)
-        seeds = self._seeds(seed)
+        seeds = sync_seeds(seed, self.num_envs)
         super().reset(seed=seed if isinstance(seed, int) else None)
-        rows = np.flatnonzero(mask)
-        seeded = [row for row in rows if seeds[row] is not None]
-        if seeded:
-            keys = [draw_key(seeding.np_random(seeds[row])[0]) for row in seeded]
-            self._tapes.rekey(np.array(seeded), np.array(keys, dtype=np.uint64))
-        unkeyed = rows[~self._tapes.keyed[rows]]
-        if len(unkeyed):
-            keys = self.np_random.integers(0, 2**64, size=len(unkeyed), dtype=np.uint64)
-            self._tapes.rekey(unkeyed, keys)
+        rekeyed, keys = new_keys(rows, seeds, self._tapes.keyed, self.np_random)
+        self._tapes.rekey(rekeyed, keys)
         self._tapes.begin(rows)
         self._autoreset[rows] = False
         self._running = True
@@ -243,33 +237,3 @@ class AlgorithmicVectorEnv(VectorEnv):
     def min_length(self) -> np.ndarray:
         """``(num_envs,)`` each sub-environment's curriculum minimum input length."""
         return self._tapes.min_length.copy()
-
-    def _seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
-        """One seed (or ``None``) per sub-environment, by ``SyncVectorEnv``'s convention."""
-        if seed is None:
-            return [None] * self.num_envs
-        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            return [int(seed) + i for i in range(self.num_envs)]
-        if isinstance(seed, (list, tuple)) and len(seed) == self.num_envs:
-            return list(seed)
-        raise ValueError(
-            f"seed must be None, an int, or a list of {self.num_envs} ints/None, got {seed!r}"
-        )
-
-    def _reset_mask(self, mask: Any) -> np.ndarray:
-        """The rows to reset: all, or a validated ``(num_envs,)`` boolean mask with a True."""
-        if mask is None:
-            return np.ones(self.num_envs, dtype=bool)
-        if (
-            not isinstance(mask, np.ndarray)
-            or mask.shape != (self.num_envs,)
-            or mask.dtype != np.bool_
-            or not mask.any()
-        ):
-            raise ValueError(
-                f"options['reset_mask'] must be a numpy bool array of shape ({self.num_envs},) "
-                f"with at least one True, got {mask!r}"
-            )
-        if not self._running and not mask.all():
-            raise ValueError("options['reset_mask'] can only be partial after a full reset()")
-        return mask
