@@ -1,1 +1,17 @@
-"""stable-baselines3 policy classes whose forward pass runs through ``skillgym.kernels``."""
+"""stable-baselines3 policy classes whose forward pass runs through ``skillgym.kernels``.
+
+``PPO(KernelMlpPolicy, env)`` and ``MaskablePPO(KernelMaskablePolicy, env)`` collect rollouts
+through the fused kernel; ``KernelPolicy.from_sb3(model).act(obs)`` is fast inference for a
+trained model.
+"""
+
+from skillgym.policies.actor_critic import KernelMaskablePolicy, KernelMlpPolicy
+from skillgym.policies.kernel_policy import KernelPolicy, network_spec, policy_weights
+
+__all__ = [
+    "KernelMaskablePolicy",
+    "KernelMlpPolicy",
+    "KernelPolicy",
+    "network_spec",
+    "policy_weights",
+]

@@ -1,0 +1,104 @@
+/*
+ * Fused actor-critic forward pass, written in explicit SIMD (C-for-Metal style).
+ *
+ * One launch computes, for every sample: the policy MLP, the value MLP, the action head,
+ * a masked log-softmax per action component, the action (argmax, or Gumbel-max from
+ * host-provided uniforms), the chosen action's log-probability and the value.
+ *
+ * Layout (see docs/kernels.md):
+ *   - neurons lie across the lanes of a VEC (float16 on AVX-512), so one weight load serves
+ *     TILE samples whose inputs are broadcast scalars: TILE * NB accumulators stay in registers;
+ *   - every layer's width is padded to a multiple of VW, weights are stored input-major
+ *     ([in][out_pad]) followed by the bias, at offsets that are multiples of VW floats;
+ *   - each work-item loops over tiles of TILE samples, so the work-group size (1) never
+ *     changes with the batch size and PoCL compiles one specialization.
+ *
+ * The host prepends its #defines (VW, VEC, TILE, OBS_DIM, N_LOGITS, N_LOGITS_PAD, N_HEADS,
+ * HEAD_STARTS, MAX_WIDTH and the NETWORK macro listing the layers) and common.cl.
+ */
+
+/*
+ * NB output vectors of one layer for TILE samples: y[s][j..j+NB*VW) = act(x[s] W + b).
+ * The TILE x NB accumulators acc_<s>_<b> are the register block (6 x 4 float16 on AVX-512,
+ * plus 4 weight vectors: 28 of the 32 registers). They are spelled out by macros rather than
+ * left to loop unrolling, which PoCL's pipeline does not do reliably before register
+ * allocation: an array of accumulators ends up on the stack, one load and store per FMA.
+ * FOR_TILE(M, a) (from the host) expands to M(0, a) ... M(TILE - 1, a).
+ */
+#define FOR4(M, s) M(s, 0) M(s, 1) M(s, 2) M(s, 3)
+#define FOR3(M, s) M(s, 0) M(s, 1) M(s, 2)
+#define FOR2(M, s) M(s, 0) M(s, 1)
+#define FOR1(M, s) M(s, 0)
+#define LOAD_BIAS(_, b) const VEC bias_##b = *(__global const VEC *)(bias + b * VW);
+#define INIT_ROW(s, FORN) FORN(INIT_ONE, s)
+#define INIT_ONE(s, b) VEC acc_##s##_##b = bias_##b;
+#define LOAD_W(_, b) const VEC w_##b = *(__global const VEC *)(wk + b * VW);
+#define FMA_ROW(s, FORN) { const float xs = x[s * x_stride + k]; FORN(FMA_ONE, s) }
+#define FMA_ONE(s, b) acc_##s##_##b += xs * w_##b;
+#define STORE_ROW(s, FORN) FORN(STORE_ONE, s)
+#define STORE_ONE(s, b) *(VEC *)(y + s * y_stride + b * VW) = activate(acc_##s##_##b, act);
+
+#define DENSE_BLOCK(NB)                                                                     \
+    INLINE void dense_block##NB(const float *x, const int n_in, const int x_stride,         \
+                                float *y, const int y_stride, const int n_out,              \
+                                __global const float *w, const int act) {                   \
+        __global const float *bias = w + n_in * n_out;                                      \
+        FOR##NB(LOAD_BIAS, _)                                                               \
+        FOR_TILE(INIT_ROW, FOR##NB)                                                         \
+        for (int k = 0; k < n_in; ++k) {                                                    \
+            __global const float *wk = w + k * n_out;                                       \
+            FOR##NB(LOAD_W, _)                                                              \
+            FOR_TILE(FMA_ROW, FOR##NB)                                                      \
+        }                                                                                   \
+        FOR_TILE(STORE_ROW, FOR##NB)                                                        \
+    }
+DENSE_BLOCK(4)
+DENSE_BLOCK(3)
+DENSE_BLOCK(2)
+DENSE_BLOCK(1)
+
+/* A whole layer (n_out is the padded width): blocks of 4 vectors, then the remainder. */
+INLINE void dense(const float *x, const int n_in, const int x_stride,
+                  float *y, const int y_stride, const int n_out,
+                  __global const float *w, const int act) {
+    int j = 0;
+    for (; j + 4 * VW <= n_out; j += 4 * VW) dense_block4(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act);
+    const int rest = (n_out - j) / VW;
+    if (rest == 3) dense_block3(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act);
+    if (rest == 2) dense_block2(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act);
+    if (rest == 1) dense_block1(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act);
+}
+
+__kernel void actor_critic(__global const float *restrict obs,
+                           __global const float *restrict params,
+                           __global const uchar *restrict masks,
+                           __global const float *restrict uniforms,
+                           __global int *restrict actions,
+                           __global float *restrict log_prob,
+                           __global float *restrict values,
+                           __global float *restrict log_probs,
+                           const int batch, const int use_masks, const int sample,
+                           const int write_log_probs) {
+    float x[TILE * OBS_DIM];
+    float a[TILE * MAX_WIDTH] __attribute__((aligned(4 * VW)));
+    float b[TILE * MAX_WIDTH] __attribute__((aligned(4 * VW)));
+    float logits[TILE * N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
+    float value[TILE * VW] __attribute__((aligned(4 * VW)));
+    const int n_tiles = (batch + TILE - 1) / TILE;
+    for (int tile = get_global_id(0); tile < n_tiles; tile += get_global_size(0)) {
+        const int first = tile * TILE;
+        /* The last tile repeats its final sample in the unused rows; they are never written. */
+        for (int s = 0; s < TILE; ++s) {
+            const int row = first + s < batch ? first + s : batch - 1;
+            for (int k = 0; k < OBS_DIM; ++k) x[s * OBS_DIM + k] = obs[row * OBS_DIM + k];
+        }
+        NETWORK(x, a, b, logits, value, params);
+        for (int s = 0; s < TILE && first + s < batch; ++s) {
+            const int row = first + s;
+            choose(logits + s * N_LOGITS_PAD, use_masks ? masks + row * N_LOGITS : 0,
+                   uniforms + row * N_LOGITS, sample, actions + row * N_HEADS, log_prob + row,
+                   write_log_probs ? log_probs + row * N_LOGITS : 0);
+            values[row] = value[s * VW];
+        }
+    }
+}

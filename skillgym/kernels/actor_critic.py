@@ -1,0 +1,297 @@
+"""Run the fused actor-critic kernel: build once, keep buffers, dispatch by batch size.
+
+:class:`ActorCriticKernel` owns one network's packed weights and the device buffers of its
+inputs and outputs. Each call is one kernel launch (or, below ``min_kernel_batch`` samples or
+without an OpenCL device, the numpy path of :mod:`skillgym.kernels.numpy_path`, which has the
+same semantics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from skillgym.kernels.device import OpenCLDevice, select_device
+from skillgym.kernels.numpy_path import actor_critic_numpy
+from skillgym.kernels.spec import NetworkSpec, layer_offsets, pack_weights, pad_to
+
+# Below this many samples numpy beats a launch (PoCL wakes its threads for every call);
+# measured by benchmarks/policy_forward.py on 2 AVX-512 cores, see docs/kernels.md.
+KERNEL_MIN_BATCH = 64
+
+# float8: PoCL 3.0's LLVM 14 does not know recent AMD cores and compiles for AVX2 (znver3), where
+# float16 costs two registers per value; measured on the 64-64 policy at B = 4,096, float8
+# with 6-sample tiles took 2.57 ms of CPU against 3.11 ms for float16 (and 3.11 ms for float16
+# with AVX-512 forced by a target attribute: this CPU splits 512-bit FMAs anyway).
+DEFAULT_VECTOR_WIDTH = 8
+
+# Samples per register block: 6 x 4 accumulators, the fastest of 2..8 measured with float8.
+DEFAULT_TILE = 6
+
+# The SIMT baseline's fixed work-group size: PoCL vectorises across the work-items of a group.
+SIMT_GROUP = 16
+
+VARIANTS = ("simd", "simt")
+
+
+class ActorCriticOutput(NamedTuple):
+    """One forward pass: ``actions [B, n_heads]`` int32, ``log_prob [B]`` of those actions,
+    ``values [B]`` and, when requested, the normalized ``log_probs [B, n_logits]``."""
+
+    actions: np.ndarray
+    log_prob: np.ndarray
+    values: np.ndarray
+    log_probs: np.ndarray | None
+
+
+class _Shared:
+    """A host array a kernel reads or writes: fine-grained SVM (no copies) when the device
+    has it, otherwise a device buffer with explicit copies."""
+
+    def __init__(self, device: OpenCLDevice, shape: tuple[int, ...], dtype: Any) -> None:
+        cl = device.cl
+        self._device = device
+        if device.fine_grained_svm:
+            self.host = cl.fsvm_empty(device.context, shape, dtype)
+            self.arg = cl.SVM(self.host)
+        else:
+            self.host = np.empty(shape, dtype)
+            self.arg = cl.Buffer(device.context, cl.mem_flags.READ_WRITE, max(self.host.nbytes, 4))
+
+    def upload(self, rows: int) -> None:
+        """Make the first ``rows`` rows written on the host visible to the device."""
+        if not self._device.fine_grained_svm:
+            self._device.cl.enqueue_copy(self._device.queue, self.arg, self.host[:rows])
+
+    def download(self, rows: int) -> np.ndarray:
+        """A copy of the first ``rows`` rows, after the device has written them."""
+        if not self._device.fine_grained_svm:
+            self._device.cl.enqueue_copy(self._device.queue, self.host[:rows], self.arg)
+        return self.host[:rows].copy()
+
+
+def _network_macro(spec: NetworkSpec, widths: list[int], offsets: list[int]) -> str:
+    """The body of the ``NETWORK`` macro: one ``dense`` call per layer, ping-ponging between
+    the private arrays ``a`` and ``b``; the heads write into ``logits`` and ``value``."""
+    layers = list(zip(spec.layers(), widths, offsets, strict=True))
+    n_pi = len(spec.pi_layers) + 1
+    trunks = ((layers[:n_pi], ("logits", "N_LOGITS_PAD")), (layers[n_pi:], ("value", "VW")))
+    calls = []
+    for trunk, head in trunks:
+        source = ("x", "OBS_DIM")
+        for j, (layer, width, offset) in enumerate(trunk):
+            target = head if j == len(trunk) - 1 else ("ab"[j % 2], "MAX_WIDTH")
+            act = f"ACT_{(layer.activation or 'none').upper()}"
+            calls.append(
+                f"dense({source[0]}, {layer.n_in}, {source[1]}, {target[0]}, {target[1]}, "
+                f"{width}, p + {offset}, {act});"
+            )
+            source = target
+    return " ".join(calls)
+
+
+def kernel_source(spec: NetworkSpec, vector_width: int, tile: int, variant: str) -> str:
+    """The OpenCL source for one network: generated ``#define`` lines, ``common.cl``, then the
+    variant's kernel (``"simd"``: ``actor_critic.cl``; ``"simt"``: ``simt_actor_critic.cl``)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    widths = [pad_to(layer.n_out, vector_width) for layer in spec.layers()]
+    hidden = [w for w, la in zip(widths, spec.layers(), strict=True) if la.activation is not None]
+    suffix = "" if vector_width == 1 else str(vector_width)
+    vec, veci = f"float{suffix}", f"int{suffix}"
+    defines = {
+        "VW": vector_width,
+        "VEC": vec,
+        "VECI": veci,
+        "AS_VEC": f"as_{vec}",
+        "AS_VECI": f"as_{veci}",
+        "TILE": tile,
+        "OBS_DIM": spec.obs_dim,
+        "N_LOGITS": spec.n_logits,
+        "N_LOGITS_PAD": pad_to(spec.n_logits, vector_width),
+        "N_HEADS": spec.n_heads,
+        "HEAD_STARTS": ", ".join(map(str, spec.head_starts)),
+        "MAX_WIDTH": max(hidden, default=vector_width),
+        "FOR_TILE(M, a)": " ".join(f"M({s}, a)" for s in range(tile)),
+        "NETWORK(x, a, b, logits, value, p)": _network_macro(
+            spec, widths, layer_offsets(spec, vector_width)
+        ),
+    }
+    files = resources.files("skillgym.kernels")
+    kernel = "actor_critic.cl" if variant == "simd" else "simt_actor_critic.cl"
+    return "".join(
+        [f"#define {name} {value}\n" for name, value in defines.items()]
+        + [files.joinpath(name).read_text() for name in ("common.cl", kernel)]
+    )
+
+
+class ActorCriticKernel:
+    """One actor-critic network, run by the fused kernel (or by numpy, with the same semantics).
+
+    Args:
+        spec: the network's shape.
+        weights: ``(weight, bias)`` pairs in ``spec.layers()`` order (``torch.nn.Linear``
+            layout); :meth:`set_weights` replaces them later.
+        device: ``"auto"``, ``"off"``, ``"<platform>[:<device>]"`` (see
+            :func:`skillgym.kernels.device.select_device`), or ``None`` to read ``SKILLGYM_OPENCL``.
+        min_kernel_batch: batches smaller than this run on the numpy path.
+        variant: ``"simd"`` (the explicit-SIMD kernel) or ``"simt"`` (the one-work-item-per-sample
+            baseline, for comparisons).
+        vector_width: lanes per vector of the ``"simd"`` kernel: 1, 2, 4, 8 or 16.
+        tile: samples per register block of the ``"simd"`` kernel.
+        work_items: concurrent work-items of the ``"simd"`` kernel; default: the device's
+            compute units.
+    """
+
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        weights: Sequence[tuple[np.ndarray, np.ndarray]],
+        device: str | None = None,
+        min_kernel_batch: int = KERNEL_MIN_BATCH,
+        variant: str = "simd",
+        vector_width: int = DEFAULT_VECTOR_WIDTH,
+        tile: int = DEFAULT_TILE,
+        work_items: int | None = None,
+    ) -> None:
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if vector_width not in (1, 2, 4, 8, 16):
+            raise ValueError(f"vector_width must be one of 1, 2, 4, 8, 16, got {vector_width!r}")
+        if tile < 1:
+            raise ValueError(f"tile must be a positive integer, got {tile!r}")
+        if min_kernel_batch < 0:
+            raise ValueError(f"min_kernel_batch must be >= 0, got {min_kernel_batch!r}")
+        self.spec = spec
+        self.min_kernel_batch = int(min_kernel_batch)
+        self.variant = variant
+        self.device = select_device(device)
+        self._capacity = 0
+        if self.device is None:
+            self.vector_width, self.tile = 1, 1
+        else:
+            simd = variant == "simd"
+            self.vector_width = int(vector_width) if simd else 1
+            self.tile = int(tile) if simd else 1
+            self._work_items = int(work_items or self.device.compute_units)
+            if self._work_items < 1:
+                raise ValueError(f"work_items must be a positive integer, got {work_items!r}")
+            source = kernel_source(spec, self.vector_width, self.tile, variant)
+            # pyopencl returns a new kernel object per attribute access: keep one.
+            self._kernel = self.device.build(source).actor_critic
+            self._params: _Shared | None = None
+        self.set_weights(weights)
+
+    @property
+    def uses_opencl(self) -> bool:
+        """Whether batches of ``min_kernel_batch`` or more run on an OpenCL device."""
+        return self.device is not None
+
+    def set_weights(self, weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Replace the network's weights (e.g. after an optimiser step)."""
+        self.spec.check_weights(weights)
+        self._weights = [
+            (np.ascontiguousarray(w, np.float32), np.ascontiguousarray(b, np.float32))
+            for w, b in weights
+        ]
+        if self.device is not None:
+            packed = pack_weights(self.spec, weights, self.vector_width)
+            if self._params is None or self._params.host.shape != packed.shape:
+                self._params = _Shared(self.device, packed.shape, np.float32)
+                self._kernel.set_arg(1, self._params.arg)
+            self._params.host[...] = packed
+            self._params.upload(len(packed))
+
+    def __call__(
+        self,
+        obs: np.ndarray,
+        masks: np.ndarray | None = None,
+        uniforms: np.ndarray | None = None,
+        return_log_probs: bool = False,
+    ) -> ActorCriticOutput:
+        """One forward pass.
+
+        Args:
+            obs: ``[B, obs_dim]`` observations (converted to float32).
+            masks: ``[B, n_logits]`` booleans, ``True`` where an action is allowed; ``None``
+                allows every action.
+            uniforms: ``[B, n_logits]`` uniforms in ``[0, 1)``: sample each component by
+                Gumbel-max; ``None`` takes the most likely action.
+            return_log_probs: also return every action's normalized log-probability.
+        """
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.ndim != 2 or obs.shape[1] != self.spec.obs_dim:
+            raise ValueError(
+                f"obs must have shape [batch, {self.spec.obs_dim}], got {obs.shape}"
+            )
+        batch = len(obs)
+        logit_shape = (batch, self.spec.n_logits)
+        for name, array in (("masks", masks), ("uniforms", uniforms)):
+            if array is not None and np.shape(array) != logit_shape:
+                raise ValueError(f"{name} must have shape {logit_shape}, got {np.shape(array)}")
+        if self.device is None or batch < max(self.min_kernel_batch, 1):
+            actions, log_prob, values, log_probs = actor_critic_numpy(
+                self.spec, self._weights, obs, masks, uniforms
+            )
+            log_probs = log_probs if return_log_probs else None
+            return ActorCriticOutput(actions, log_prob, values, log_probs)
+        return self._launch(obs, masks, uniforms, return_log_probs)
+
+    def _reserve(self, batch: int) -> None:
+        """Grow the device arrays to hold ``batch`` samples (to the next power of two)."""
+        if batch <= self._capacity:
+            return
+        capacity = 1 << (batch - 1).bit_length()
+        spec, device = self.spec, self.device
+        self._obs = _Shared(device, (capacity, spec.obs_dim), np.float32)
+        self._masks = _Shared(device, (capacity, spec.n_logits), np.uint8)
+        self._uniforms = _Shared(device, (capacity, spec.n_logits), np.float32)
+        self._actions = _Shared(device, (capacity, spec.n_heads), np.int32)
+        self._log_prob = _Shared(device, (capacity,), np.float32)
+        self._values = _Shared(device, (capacity,), np.float32)
+        self._log_probs = _Shared(device, (capacity, spec.n_logits), np.float32)
+        for index, shared in enumerate(
+            (self._obs, None, self._masks, self._uniforms, self._actions, self._log_prob,
+             self._values, self._log_probs)
+        ):
+            if shared is not None:
+                self._kernel.set_arg(index, shared.arg)
+        self._capacity = capacity
+
+    def _launch(
+        self,
+        obs: np.ndarray,
+        masks: np.ndarray | None,
+        uniforms: np.ndarray | None,
+        return_log_probs: bool,
+    ) -> ActorCriticOutput:
+        batch = len(obs)
+        self._reserve(batch)
+        self._obs.host[:batch] = obs
+        self._obs.upload(batch)
+        for shared, given in ((self._masks, masks), (self._uniforms, uniforms)):
+            if given is not None:
+                shared.host[:batch] = given
+                shared.upload(batch)
+        kernel = self._kernel
+        for index, value in enumerate(
+            (batch, masks is not None, uniforms is not None, return_log_probs), start=8
+        ):
+            kernel.set_arg(index, np.int32(value))
+        if self.variant == "simd":
+            tiles = -(-batch // self.tile)
+            global_size, local_size = min(self._work_items, tiles), 1
+        else:
+            global_size, local_size = pad_to(batch, SIMT_GROUP), SIMT_GROUP
+        cl = self.device.cl
+        cl.enqueue_nd_range_kernel(self.device.queue, kernel, (global_size,), (local_size,))
+        self.device.queue.finish()
+        return ActorCriticOutput(
+            self._actions.download(batch),
+            self._log_prob.download(batch),
+            self._values.download(batch),
+            self._log_probs.download(batch) if return_log_probs else None,
+        )

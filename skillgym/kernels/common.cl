@@ -1,0 +1,140 @@
+/*
+ * Shared by both actor-critic kernels: math on VEC (float16, or float for the SIMT kernel)
+ * and the action head. The host prepends its #defines (see skillgym/kernels/actor_critic.py).
+ *
+ * Only plain operators are used: on PoCL/x86 its built-ins (fma, exp, tanh, vload16, ...)
+ * are emitted as out-of-line calls, several times slower than the inlined code below.
+ * Do not build with -cl-fast-relaxed-math: it folds away the rounding trick in vexp.
+ */
+
+#define INLINE inline __attribute__((always_inline))
+
+#define ACT_NONE 0
+#define ACT_TANH 1
+#define ACT_RELU 2
+
+/* Masked logits take MaskablePPO's value, so log-probabilities agree with sb3-contrib. */
+#define MASKED_LOGIT (-1.0e8f)
+
+/* exp(x) for x in [-87.3, 88.7]: 2^n * p(r), n = round(x / ln 2), r = x - n ln 2 (Cody-Waite). */
+INLINE VEC vexp(VEC x) {
+    x = x < (VEC)(-87.3f) ? (VEC)(-87.3f) : x;
+    x = x > (VEC)(88.7f) ? (VEC)(88.7f) : x;
+    /* Adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits. */
+    const VEC shifter = (VEC)(12582912.0f);
+    VEC t = x * (VEC)(1.44269504f) + shifter;
+    VEC n = t - shifter;
+    VEC r = x - n * (VEC)(0.693359375f);
+    r = r - n * (VEC)(-2.12194440e-4f);
+    VEC p = (VEC)(1.9875691500e-4f);
+    p = p * r + (VEC)(1.3981999507e-3f);
+    p = p * r + (VEC)(8.3334519073e-3f);
+    p = p * r + (VEC)(4.1665795894e-2f);
+    p = p * r + (VEC)(1.6666665459e-1f);
+    p = p * r + (VEC)(5.0000001201e-1f);
+    p = p * r * r + r + (VEC)(1.0f);
+    VECI e = (AS_VECI(t) - (VECI)(0x4B400000)) << 23;
+    return AS_VEC(AS_VECI(p) + e);
+}
+
+/* Natural log for x > 0 (log of 0 gives about -103, enough for Gumbel noise to lose). */
+INLINE VEC vlog(VEC x) {
+    x = x < (VEC)(1.0e-45f) ? (VEC)(1.0e-45f) : x;
+    VECI bits = AS_VECI(x);
+    /* Denormals: scale by 2^23 first so the exponent field is meaningful. */
+    VECI tiny = bits < (VECI)(0x00800000);
+    x = tiny ? x * (VEC)(8388608.0f) : x;
+    bits = AS_VECI(x);
+    /* The exponent field converted to float without a conversion call: 2^23 + field, minus 2^23. */
+    VEC e = AS_VEC((bits >> 23) | (VECI)(0x4B000000)) - (VEC)(8388734.0f);
+    e = tiny ? e - (VEC)(23.0f) : e;
+    /* Mantissa m in [0.5, 1); fold to [sqrt(1/2), sqrt(2)) so the polynomial argument is small. */
+    VEC m = AS_VEC((bits & (VECI)(0x007FFFFF)) | (VECI)(0x3F000000));
+    VECI small = m < (VEC)(0.70710678f);
+    e = small ? e - (VEC)(1.0f) : e;
+    m = small ? m + m - (VEC)(1.0f) : m - (VEC)(1.0f);
+    VEC z = m * m;
+    VEC y = (VEC)(7.0376836292e-2f);
+    y = y * m + (VEC)(-1.1514610310e-1f);
+    y = y * m + (VEC)(1.1676998740e-1f);
+    y = y * m + (VEC)(-1.2420140846e-1f);
+    y = y * m + (VEC)(1.4249322787e-1f);
+    y = y * m + (VEC)(-1.6668057665e-1f);
+    y = y * m + (VEC)(2.0000714765e-1f);
+    y = y * m + (VEC)(-2.4999993993e-1f);
+    y = y * m + (VEC)(3.3333331174e-1f);
+    y = y * m * z;
+    y = y + e * (VEC)(-2.12194440e-4f);
+    y = y - (VEC)(0.5f) * z;
+    return m + y + e * (VEC)(0.693359375f);
+}
+
+/* tanh(x) = 1 - 2 / (exp(2x) + 1); the clamp keeps exp finite, tanh(9) is 1 in float. */
+INLINE VEC vtanh(VEC x) {
+    x = x < (VEC)(-9.0f) ? (VEC)(-9.0f) : x;
+    x = x > (VEC)(9.0f) ? (VEC)(9.0f) : x;
+    return (VEC)(1.0f) - (VEC)(2.0f) / (vexp(x + x) + (VEC)(1.0f));
+}
+
+INLINE VEC activate(VEC v, const int act) {
+    if (act == ACT_TANH) return vtanh(v);
+    if (act == ACT_RELU) return v > (VEC)(0.0f) ? v : (VEC)(0.0f);
+    return v;
+}
+
+__constant int head_start[N_HEADS + 1] = {HEAD_STARTS};
+
+/*
+ * Masked log-softmax, action choice and log-probability for one sample. `logits` holds
+ * N_LOGITS_PAD values; component h owns lanes [head_start[h], head_start[h + 1]).
+ */
+INLINE void choose(float *logits, __global const uchar *mask, __global const float *uniform,
+                   const int sample, __global int *action, __global float *log_prob,
+                   __global float *log_probs) {
+    float shift[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
+    float lse[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
+    if (mask) {
+        for (int i = 0; i < N_LOGITS; ++i) logits[i] = mask[i] ? logits[i] : MASKED_LOGIT;
+    }
+    for (int h = 0; h < N_HEADS; ++h) {
+        float m = logits[head_start[h]];
+        for (int i = head_start[h] + 1; i < head_start[h + 1]; ++i) m = logits[i] > m ? logits[i] : m;
+        for (int i = head_start[h]; i < head_start[h + 1]; ++i) shift[i] = m;
+    }
+    for (int i = N_LOGITS; i < N_LOGITS_PAD; ++i) shift[i] = logits[i];
+#pragma unroll
+    for (int v = 0; v < N_LOGITS_PAD; v += VW) {
+        VEC z = *(VEC *)(logits + v) - *(VEC *)(shift + v);
+        *(VEC *)(logits + v) = z;
+        *(VEC *)(lse + v) = vexp(z);
+    }
+    for (int h = 0; h < N_HEADS; ++h) {
+        float total = 0.0f;
+        for (int i = head_start[h]; i < head_start[h + 1]; ++i) total += lse[i];
+        for (int i = head_start[h]; i < head_start[h + 1]; ++i) lse[i] = total;
+    }
+    float gumbel[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
+#pragma unroll
+    for (int v = 0; v < N_LOGITS_PAD; v += VW) {
+        VEC lp = *(VEC *)(logits + v) - vlog(*(VEC *)(lse + v));
+        *(VEC *)(logits + v) = lp;
+        if (sample) {
+            VEC u = (VEC)(0.5f);
+            for (int i = 0; i < VW && v + i < N_LOGITS; ++i) ((float *)&u)[i] = uniform[v + i];
+            *(VEC *)(gumbel + v) = lp - vlog(-vlog(u));
+        }
+    }
+    float total_lp = 0.0f;
+    for (int h = 0; h < N_HEADS; ++h) {
+        const float *score = sample ? gumbel : logits;
+        int best = head_start[h];
+        for (int i = head_start[h] + 1; i < head_start[h + 1]; ++i) best = score[i] > score[best] ? i : best;
+        action[h] = best - head_start[h];
+        total_lp += logits[best];
+    }
+    *log_prob = total_lp;
+    if (log_probs) {
+        for (int i = 0; i < N_LOGITS; ++i) log_probs[i] = logits[i];
+    }
+}
+

@@ -1,0 +1,135 @@
+"""stable-baselines3 policies whose rollouts and ``predict`` run through the fused kernel.
+
+Drop-in replacements: ``PPO(KernelMlpPolicy, env)``, ``A2C(KernelMlpPolicy, env)`` and
+``MaskablePPO(KernelMaskablePolicy, env)``. Whenever no gradient is needed (rollout
+collection, ``predict``) the forward pass is one kernel launch; training
+(``evaluate_actions``, ``predict_values``) stays in torch on the same parameters, and the
+kernel's copy of the weights is refreshed after every optimiser step or ``load_state_dict``.
+``Dict`` observation spaces get SB3's ``CombinedExtractor`` unless another extractor is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor
+
+from skillgym.kernels import KERNEL_MIN_BATCH
+from skillgym.policies.kernel_policy import KernelPolicy, network_spec
+
+
+class _KernelRollouts:
+    """Shared by both policy classes: takes the kernel arguments, owns the
+    :class:`KernelPolicy` and keeps its weights in sync with the torch parameters."""
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Any,
+        *args: Any,
+        kernel_device: str | None = None,
+        min_kernel_batch: int = KERNEL_MIN_BATCH,
+        **kwargs: Any,
+    ) -> None:
+        if "features_extractor_class" not in kwargs:
+            dict_obs = isinstance(observation_space, spaces.Dict)
+            kwargs["features_extractor_class"] = CombinedExtractor if dict_obs else FlattenExtractor
+        super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)
+        network_spec(self)  # fail at construction, not at the first rollout
+        self.kernel_device = kernel_device
+        self.min_kernel_batch = min_kernel_batch
+        self._kernel_policy: KernelPolicy | None = None
+        self._kernel_stale = True
+        self.optimizer.register_step_post_hook(lambda *_: self._mark_kernel_stale())
+
+    def _mark_kernel_stale(self) -> None:
+        self._kernel_stale = True
+
+    @property
+    def kernel_policy(self) -> KernelPolicy:
+        """The kernel runner, built on first use and re-synced after parameter changes."""
+        if self._kernel_policy is None:
+            self._kernel_policy = KernelPolicy(
+                self, device=self.kernel_device, min_kernel_batch=self.min_kernel_batch
+            )
+        elif self._kernel_stale:
+            self._kernel_policy.sync()
+        self._kernel_stale = False
+        return self._kernel_policy
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """``nn.Module.load_state_dict``, then mark the kernel's weights stale."""
+        result = super().load_state_dict(*args, **kwargs)
+        self._mark_kernel_stale()
+        return result
+
+    def _kernel_forward(
+        self, obs: Any, deterministic: bool, action_masks: np.ndarray | None = None
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        out = self.kernel_policy.run(obs, deterministic=deterministic, action_masks=action_masks)
+        actions = th.from_numpy(out.actions.astype(np.int64)).reshape(-1, *self.action_space.shape)
+        values = th.from_numpy(out.values).reshape(-1, 1)
+        log_prob = th.from_numpy(out.log_prob)
+        return actions.to(self.device), values.to(self.device), log_prob.to(self.device)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(kernel_device=self.kernel_device, min_kernel_batch=self.min_kernel_batch)
+        return data
+
+
+class KernelMlpPolicy(_KernelRollouts, ActorCriticPolicy):
+    """SB3 ``ActorCriticPolicy`` for ``Discrete`` or ``MultiDiscrete`` actions, acting through
+    the kernel.
+
+    Takes ``ActorCriticPolicy``'s arguments (``net_arch``, ``activation_fn`` = ``nn.Tanh`` or
+    ``nn.ReLU``, ``features_extractor_class``, ...) plus:
+
+    Args:
+        kernel_device: OpenCL device choice (see :func:`skillgym.kernels.select_device`);
+            ``None`` reads ``SKILLGYM_OPENCL``.
+        min_kernel_batch: batches smaller than this run on the numpy path.
+    """
+
+    def forward(
+        self, obs: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Actions, values and log-probabilities: the kernel, or torch when gradients are on."""
+        if th.is_grad_enabled():
+            return super().forward(obs, deterministic)
+        return self._kernel_forward(obs, deterministic)
+
+    def _predict(self, observation: Any, deterministic: bool = False) -> th.Tensor:
+        return self._kernel_forward(observation, deterministic)[0]
+
+
+class KernelMaskablePolicy(_KernelRollouts, MaskableActorCriticPolicy):
+    """sb3-contrib ``MaskableActorCriticPolicy`` acting through the kernel (masked logits).
+
+    Same arguments as :class:`KernelMlpPolicy`; use with ``MaskablePPO``.
+    """
+
+    def forward(
+        self,
+        obs: th.Tensor,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Actions, values and log-probabilities: the kernel, or torch when gradients are on."""
+        if th.is_grad_enabled():
+            return super().forward(obs, deterministic, action_masks)
+        return self._kernel_forward(obs, deterministic, action_masks)
+
+    def _predict(
+        self,
+        observation: Any,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> th.Tensor:
+        return self._kernel_forward(observation, deterministic, action_masks)[0]

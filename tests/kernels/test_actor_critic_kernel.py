@@ -1,0 +1,180 @@
+"""The fused actor-critic kernel (and its numpy path) against a float64 torch oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernel_oracle import oracle, random_weights
+
+from skillgym.kernels import ActorCriticKernel, NetworkSpec
+
+SPECS = {
+    "sb3-default": NetworkSpec(64, (64, 64), (64, 64), (8,)),
+    "odd-widths-relu": NetworkSpec(13, (37, 5), (70,), (3,), activation="relu"),
+    "multidiscrete": NetworkSpec(9, (24,), (24, 24), (3, 5, 2)),
+    "linear-heads": NetworkSpec(6, (), (), (17,)),
+    "wide": NetworkSpec(40, (200,), (33,), (2, 40)),
+}
+BATCHES = (1, 5, 64, 1000, 4097)
+# Chi-square critical values at p = 0.001, by degrees of freedom.
+CHI2_CRITICAL = {1: 10.828, 2: 13.816, 4: 18.467, 7: 24.322}
+POISON = np.float32(np.nan)
+
+
+def make_kernel(spec, device_choice, seed=0, **kwargs):
+    weights = random_weights(spec, np.random.default_rng(seed))
+    # min_kernel_batch=0: every batch size goes through the OpenCL kernel when there is one.
+    kernel = ActorCriticKernel(spec, weights, device=device_choice, min_kernel_batch=0, **kwargs)
+    return kernel, weights
+
+
+def poison_outputs(kernel, batch):
+    """Fill the kernel's whole output arrays with NaN / -7, so unwritten elements show."""
+    kernel._reserve(batch)
+    for shared in (kernel._log_prob, kernel._values, kernel._log_probs):
+        shared.host[...] = POISON
+    kernel._actions.host[...] = -7
+    return kernel._actions.host
+
+
+def head_argmax(spec, scores):
+    starts = spec.head_starts
+    heads = [scores[:, starts[h] : starts[h + 1]].argmax(1) for h in range(spec.n_heads)]
+    return np.stack(heads, 1)
+
+
+def chosen_log_prob(spec, log_probs, actions):
+    rows = np.arange(len(actions))
+    return sum(log_probs[rows, spec.head_starts[h] + actions[:, h]] for h in range(spec.n_heads))
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_matches_float64_oracle(name, device_choice):
+    spec = SPECS[name]
+    kernel, weights = make_kernel(spec, device_choice)
+    rng = np.random.default_rng(1)
+    for batch in BATCHES:
+        obs = rng.normal(size=(batch, spec.obs_dim)).astype(np.float32)
+        actions_host = poison_outputs(kernel, batch) if kernel.uses_opencl else None
+        out = kernel(obs, return_log_probs=True)
+        log_probs, values = oracle(spec, weights, obs)
+        np.testing.assert_allclose(out.log_probs, log_probs, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(out.values, values, atol=1e-5, rtol=0)
+        np.testing.assert_array_equal(out.actions, head_argmax(spec, log_probs))
+        np.testing.assert_allclose(
+            out.log_prob, chosen_log_prob(spec, log_probs, out.actions), atol=1e-5, rtol=0
+        )
+        if actions_host is not None:  # nothing written past the batch
+            assert (actions_host[batch:] == -7).all()
+
+
+def test_simt_baseline_matches_oracle(opencl_device):
+    for name in ("sb3-default", "multidiscrete", "odd-widths-relu"):
+        spec = SPECS[name]
+        kernel, weights = make_kernel(spec, "auto", variant="simt")
+        for batch in (1, 37):
+            obs = np.random.default_rng(2).normal(size=(batch, spec.obs_dim)).astype(np.float32)
+            poison_outputs(kernel, batch)
+            out = kernel(obs, return_log_probs=True)
+            log_probs, values = oracle(spec, weights, obs)
+            np.testing.assert_allclose(out.log_probs, log_probs, atol=1e-5, rtol=0)
+            np.testing.assert_allclose(out.values, values, atol=1e-5, rtol=0)
+            np.testing.assert_array_equal(out.actions, head_argmax(spec, log_probs))
+
+
+@pytest.mark.parametrize("name", ["sb3-default", "multidiscrete"])
+def test_gumbel_max_samples_the_categorical_distribution(name, device_choice):
+    spec = SPECS[name]
+    kernel, weights = make_kernel(spec, device_choice, seed=3)
+    draws = 100_000
+    # Weights scaled up so that the distribution is far from uniform.
+    kernel.set_weights([(4 * w, b) for w, b in weights])
+    row = np.random.default_rng(4).normal(size=(1, spec.obs_dim)).astype(np.float32)
+    obs = np.repeat(row, draws, axis=0)
+    uniforms = np.random.default_rng(5).random((draws, spec.n_logits), dtype=np.float32)
+    out = kernel(obs, uniforms=uniforms)
+    probs = np.exp(oracle(spec, [(4 * w, b) for w, b in weights], row)[0][0])
+    starts = spec.head_starts
+    for h, n in enumerate(spec.action_dims):
+        expected = draws * probs[starts[h] : starts[h + 1]]
+        counts = np.bincount(out.actions[:, h], minlength=n)
+        chi2 = ((counts - expected) ** 2 / expected).sum()
+        assert chi2 < CHI2_CRITICAL[n - 1], (h, counts, expected)
+        assert expected.max() / expected.min() > 2  # the test would see a uniform sampler
+
+
+@pytest.mark.parametrize("name", ["sb3-default", "multidiscrete", "wide"])
+def test_masked_actions_are_never_chosen(name, device_choice):
+    spec = SPECS[name]
+    kernel, weights = make_kernel(spec, device_choice, seed=6)
+    rng = np.random.default_rng(7)
+    batch = 3000
+    obs = rng.normal(size=(batch, spec.obs_dim)).astype(np.float32)
+    masks = rng.random((batch, spec.n_logits)) < 0.3
+    for h, n in enumerate(spec.action_dims):  # at least one legal choice per component
+        masks[np.arange(batch), spec.head_starts[h] + rng.integers(n, size=batch)] = True
+    log_probs, values = oracle(spec, weights, obs, masks)
+    greedy = kernel(obs, masks=masks, return_log_probs=True)
+    uniforms = rng.random((batch, spec.n_logits), dtype=np.float32)
+    sampled = kernel(obs, masks=masks, uniforms=uniforms)
+    for out in (greedy, sampled):
+        for h in range(spec.n_heads):
+            assert masks[np.arange(batch), spec.head_starts[h] + out.actions[:, h]].all()
+        np.testing.assert_allclose(
+            out.log_prob, chosen_log_prob(spec, log_probs, out.actions), atol=1e-5, rtol=0
+        )
+    np.testing.assert_allclose(greedy.log_probs[masks], log_probs[masks], atol=1e-5, rtol=0)
+    assert (greedy.log_probs[~masks] < -1e7).all()
+    np.testing.assert_array_equal(greedy.actions, head_argmax(spec, log_probs))
+    np.testing.assert_allclose(greedy.values, values, atol=1e-5, rtol=0)
+
+
+def test_kernel_and_numpy_path_agree_on_samples(opencl_device):
+    spec = SPECS["multidiscrete"]
+    weights = random_weights(spec, np.random.default_rng(8))
+    rng = np.random.default_rng(9)
+    obs = rng.normal(size=(500, spec.obs_dim)).astype(np.float32)
+    uniforms = rng.random((500, spec.n_logits), dtype=np.float32)
+    on_device = ActorCriticKernel(spec, weights, device="auto", min_kernel_batch=0)
+    dispatched = ActorCriticKernel(spec, weights, device="auto", min_kernel_batch=501)
+    numpy_only = ActorCriticKernel(spec, weights, device="off")
+    outs = [k(obs, uniforms=uniforms) for k in (on_device, dispatched, numpy_only)]
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out.actions, outs[0].actions)
+        np.testing.assert_allclose(out.log_prob, outs[0].log_prob, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(out.values, outs[0].values, atol=1e-5, rtol=0)
+
+
+def test_set_weights_changes_the_results(device_choice):
+    spec = SPECS["odd-widths-relu"]
+    kernel, _ = make_kernel(spec, device_choice)
+    new_weights = random_weights(spec, np.random.default_rng(10))
+    kernel.set_weights(new_weights)
+    obs = np.random.default_rng(11).normal(size=(300, spec.obs_dim)).astype(np.float32)
+    np.testing.assert_allclose(
+        kernel(obs, return_log_probs=True).log_probs, oracle(spec, new_weights, obs)[0], atol=1e-5
+    )
+
+
+def test_bad_inputs_are_rejected(device_choice):
+    spec = SPECS["multidiscrete"]
+    kernel, weights = make_kernel(spec, device_choice)
+    obs = np.zeros((4, spec.obs_dim), np.float32)
+    with pytest.raises(ValueError, match=r"obs must have shape \[batch, 9\]"):
+        kernel(np.zeros((4, 8), np.float32))
+    with pytest.raises(ValueError, match="masks must have shape"):
+        kernel(obs, masks=np.ones((4, 9), bool))
+    with pytest.raises(ValueError, match="uniforms must have shape"):
+        kernel(obs, uniforms=np.ones((3, 10), np.float32))
+    with pytest.raises(ValueError, match=r"weights\[0\] must have shapes \(24, 9\)"):
+        kernel.set_weights([(w.T, b) for w, b in weights])
+    with pytest.raises(ValueError, match="weights must hold 5"):
+        kernel.set_weights(weights[:-1])
+    for kwargs, message in (
+        ({"variant": "simd2"}, "variant must be one of"),
+        ({"vector_width": 3}, "vector_width must be one of"),
+        ({"tile": 0}, "tile must be a positive integer"),
+        ({"min_kernel_batch": -1}, "min_kernel_batch must be >= 0"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            ActorCriticKernel(spec, weights, device=device_choice, **kwargs)

@@ -1,0 +1,55 @@
+"""NetworkSpec validation and the padded weight layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skillgym.kernels import NetworkSpec
+from skillgym.kernels.spec import layer_offsets, pack_weights
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"obs_dim": 0}, "obs_dim must be a positive integer"),
+        ({"pi_layers": (4, 0)}, "pi_layers must hold positive widths"),
+        ({"vf_layers": (-1,)}, "vf_layers must hold positive widths"),
+        ({"action_dims": ()}, "action_dims must be a non-empty tuple"),
+        ({"action_dims": (3, 0)}, "action_dims must be a non-empty tuple"),
+        ({"activation": "gelu"}, r"activation must be one of \('tanh', 'relu'\)"),
+    ],
+)
+def test_invalid_specs_are_rejected(kwargs, message):
+    base = {"obs_dim": 4, "pi_layers": (8,), "vf_layers": (8,), "action_dims": (2,)}
+    with pytest.raises(ValueError, match=message):
+        NetworkSpec(**{**base, **kwargs})
+
+
+def test_layers_heads_and_flops():
+    spec = NetworkSpec(5, (7, 3), (6,), (2, 4))
+    assert [(la.n_in, la.n_out, la.activation) for la in spec.layers()] == [
+        (5, 7, "tanh"), (7, 3, "tanh"), (3, 6, None), (5, 6, "tanh"), (6, 1, None),
+    ]
+    assert spec.head_starts == (0, 2, 6)
+    assert spec.flops_per_sample() == 2 * (35 + 21 + 18 + 30 + 6)
+
+
+def test_pack_weights_transposes_and_zero_pads():
+    spec = NetworkSpec(3, (5,), (), (2,))
+    rng = np.random.default_rng(0)
+    weights = [
+        (rng.normal(size=(la.n_out, la.n_in)), rng.normal(size=la.n_out)) for la in spec.layers()
+    ]
+    packed = pack_weights(spec, weights, vector_width=4)
+    offsets = layer_offsets(spec, 4)
+    assert offsets == [0, 4 * 8, 4 * 8 + 6 * 4]
+    assert all(offset % 4 == 0 for offset in offsets)
+    assert len(packed) == offsets[-1] + 4 * 4
+    first = packed[: offsets[1]].reshape(4, 8)  # [n_in + 1][pad(5, 4)]
+    np.testing.assert_array_equal(first[:3, :5], weights[0][0].T.astype(np.float32))
+    np.testing.assert_array_equal(first[3, :5], weights[0][1].astype(np.float32))
+    assert not first[:, 5:].any()
+    value_head = packed[offsets[2] :].reshape(4, 4)
+    np.testing.assert_array_equal(value_head[:3, 0], weights[2][0][0].astype(np.float32))
+    assert not value_head[:, 1:].any()
