@@ -21,8 +21,8 @@ def completion_length(sample: Sample, unit: str, reward: str) -> int:
     if unit == "chars":
         return len(sample.completion)
     if sample.completion_ids is None:
-        raise ValueError(f"{reward} with unit='tokens' needs completion_ids; pass them, or use "
-                         "unit='chars'")
+        raise ValueError(f"{reward} with unit='tokens' needs integer completion_ids; pass them, "
+                         "or use unit='chars'")
     return len(sample.completion_ids)
 
 

@@ -83,7 +83,7 @@ class _UnitReward(Reward):
             return char_ids(sample.completion)
         if sample.completion_ids is None:
             raise ValueError(
-                f"{self.name} with unit='tokens' needs completion_ids; pass them, or use "
+                f"{self.name} with unit='tokens' needs integer completion_ids; pass them, or use "
                 "unit='words' or unit='chars'"
             )
         return sample.completion_ids
