@@ -190,8 +190,13 @@ def _toml_key(key: str) -> str:
 
 def _toml_string(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
+    escaped = "".join(c if c.isprintable() else _escape(c) for c in escaped)
     return f'"{escaped}"'
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _toml_value(value: Any) -> str:
@@ -216,16 +221,18 @@ def _toml_value(value: Any) -> str:
 
 def dumps_toml(config: Mapping[str, Any]) -> str:
     """``config`` as TOML text that :func:`tomllib.loads` reads back to an equal dict."""
-    lines: list[str] = []
-    tables: list[tuple[str, Mapping[str, Any]]] = []
-    for key, value in config.items():
+    return "\n".join(_table_lines(config, ())).lstrip("\n") + "\n"
+
+
+def _table_lines(table: Mapping[str, Any], path: tuple[str, ...]) -> list[str]:
+    lines = ["", "[" + ".".join(_toml_key(key) for key in path) + "]"] if path else []
+    # A table's own keys must come before its sub-tables' headers.
+    subtables = []
+    for key, value in table.items():
         if isinstance(value, Mapping) and value:
-            tables.append((_toml_key(key), value))
+            subtables.append((key, value))
         else:
             lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for name, table in tables:
-        body = dumps_toml(table).rstrip("\n")
-        # Nested tables come back as "[sub]" headers; qualify them with this table's name.
-        body = re.sub(r"^\[", f"[{name}.", body, flags=re.MULTILINE)
-        lines.extend(["", f"[{name}]", body] if body else ["", f"[{name}]"])
-    return "\n".join(lines).lstrip("\n") + "\n"
+    for key, value in subtables:
+        lines.extend(_table_lines(value, (*path, key)))
+    return lines

@@ -13,6 +13,18 @@ from rich.console import Console
 from skillgym.training.progress import progress_bar
 from skillgym.training.recipes import Agent
 
+# The info keys that report an episode's success: stable-baselines3's convention first, then the
+# plain name some environments (the AEC family) use.
+SUCCESS_KEYS: tuple[str, ...] = ("is_success", "success")
+
+
+def episode_success(info: dict[str, Any]) -> bool | None:
+    """The success an episode's last ``info`` reports, or ``None`` if it reports none."""
+    for key in SUCCESS_KEYS:
+        if key in info:
+            return bool(info[key])
+    return None
+
 
 class EvalError(ValueError):
     """An agent that cannot play the requested environment, or a bad episode count (one line)."""
@@ -22,8 +34,8 @@ class EvalError(ValueError):
 class EvalResult:
     """The outcome of :func:`evaluate`, episode by episode and summarised.
 
-    ``success_rate`` is the fraction of episodes whose last ``info`` says ``is_success``; it is
-    ``None`` when the environment reports no success at all.
+    ``success_rate`` is the fraction of episodes whose last ``info`` reports success (see
+    :data:`SUCCESS_KEYS`); it is ``None`` when the environment reports no success at all.
     """
 
     env_id: str
@@ -90,8 +102,9 @@ def evaluate(
                 total += float(reward)
                 length += 1
                 done = terminated or truncated
-            reports_success = reports_success or "is_success" in info
-            successes.append(bool(info.get("is_success", False)))
+            success = episode_success(info)
+            reports_success = reports_success or success is not None
+            successes.append(bool(success))
             returns.append(total)
             lengths.append(length)
             progress.update(task, advance=1,

@@ -24,11 +24,13 @@ def locate(path: Path) -> tuple[RunDir, Checkpoint]:
         if checkpoint is None:
             raise CLIError(f"run folder '{path}' has no checkpoint yet")
         return run, checkpoint
-    run = RunDir.open(path.parent.parent)
-    for checkpoint in run.checkpoints():
-        if checkpoint.path.resolve() == path.resolve():
-            return run, checkpoint
-    raise CLIError(f"'{path}' is neither a run folder nor one of its checkpoints")
+    if path.parent.name == "checkpoints" and (path.parent.parent / "config.toml").is_file():
+        run = RunDir.open(path.parent.parent)
+        for checkpoint in run.checkpoints():
+            if checkpoint.path.resolve() == path.resolve():
+                return run, checkpoint
+    raise CLIError(f"'{path}' is neither a run folder (with config.toml) nor a checkpoint of one "
+                   f"(RUN_DIR/checkpoints/step_*)")
 
 
 def run(args: argparse.Namespace) -> int:

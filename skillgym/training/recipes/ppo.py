@@ -17,8 +17,8 @@ from rich.console import Console
 from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
-from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
@@ -98,13 +98,19 @@ def env_of(config: Config) -> tuple[str, dict[str, Any]]:
 
 
 def make_env(config: Config) -> VecEnv:
-    """The seeded vector environment (``Monitor``-wrapped, so episode returns are logged)."""
+    """The seeded vector environment; ``Monitor`` records the episode returns that are logged."""
     env_id, kwargs = env_of(config)
+
+    def make() -> gym.Env:
+        return Monitor(gym.make(env_id, **kwargs))
+
     try:
-        return make_vec_env(env_id, n_envs=get(config, "env.n_envs"), seed=config["seed"],
-                            env_kwargs=kwargs)
+        env = DummyVecEnv([make] * get(config, "env.n_envs"))
     except TypeError as error:
         raise ConfigError(f"env.kwargs: {env_id} rejected {kwargs}: {error}") from None
+    # Applied at the first reset: sub-environment i starts from seed + i.
+    env.seed(config["seed"])
+    return env
 
 
 def make_model(config: Config, env: VecEnv) -> BaseAlgorithm:
