@@ -227,9 +227,11 @@ class AECEnv(gym.Env):
     def step(self, action):
         """Apply one action of the env's skill (a CALL runs the child to completion)."""
         action = int(action)
-        if self.illegal_action == "raise" and not (
-            0 <= action < NUM_ACTIONS and self._mask[action]
-        ):
+        if not 0 <= action < NUM_ACTIONS:
+            raise ValueError(f"action must be in [0, {NUM_ACTIONS}), got {action}")
+        if not self.machine.frames:
+            raise RuntimeError("step() after the episode ended: call reset() first")
+        if self.illegal_action == "raise" and not self._mask[action]:
             allowed = [f"{i}={action_name(i, self.skill)}" for i in np.flatnonzero(self._mask)]
             raise ValueError(
                 f"action {action} is not allowed for skill {self.skill.name}; allowed: {allowed}"

@@ -26,7 +26,7 @@ class ExpressionConfig:
         min_terms, max_terms: the number of constants, drawn uniformly per expression.
         min_digits, max_digits: the digits per constant, drawn once per expression.
         operators: a string of operators among ``+-*/``.
-        parentheses: allow brackets (beyond those precedence needs) and ``-(`` negation.
+        parentheses: allow brackets and ``-(`` negation; without, a flat chain of terms.
         negation: allow negative constants and ``-(`` negation.
         exact_division: make every ``/`` divide exactly.
     """
@@ -104,6 +104,12 @@ def generate(config: ExpressionConfig, draws: Uniforms) -> tuple[str, int]:
         value = draws.between(0, largest)
         return -value if config.negation and draws.chance() else value
 
+    def divisor(dividend: int) -> int:
+        """A divisor of ``dividend`` (any non-zero constant if it is 0 or division is inexact)."""
+        choices = _divisors(abs(dividend), largest) if dividend and config.exact_division else []
+        chosen = choices[draws.below(len(choices))] if choices else draws.between(1, largest)
+        return -chosen if config.negation and draws.chance() else chosen
+
     def tree(n: int):
         """A node: ``("c", value)``, ``(op, left, right)``, ``("()", node)``, ``("-()", node)``."""
         if n == 1:
@@ -112,12 +118,7 @@ def generate(config: ExpressionConfig, draws: Uniforms) -> tuple[str, int]:
         op = config.operators[draws.below(len(config.operators))]
         left = tree(left_terms)
         if op == "/":
-            dividend = abs(value(left))
-            choices = _divisors(dividend, largest) if dividend and config.exact_division else []
-            divisor = choices[draws.below(len(choices))] if choices else draws.between(1, largest)
-            if config.negation and draws.chance():
-                divisor = -divisor
-            node = ("/", left, ("c", divisor))
+            node = ("/", left, ("c", divisor(value(left))))
             rest = n - left_terms - 1
             if rest:
                 others = config.operators.replace("/", "") or "+"
@@ -126,6 +127,20 @@ def generate(config: ExpressionConfig, draws: Uniforms) -> tuple[str, int]:
             node = (op, left, tree(n - left_terms))
         if config.parentheses and draws.chance():
             node = ("-()" if config.negation and draws.chance() else "()", node)
+        return node
+
+    def flat(n: int):
+        """Without brackets: a left-to-right chain, each ``/`` dividing its product term."""
+        node = term = ("c", constant())
+        for _ in range(n - 1):
+            op = config.operators[draws.below(len(config.operators))]
+            if op in "*/":
+                right = ("c", divisor(value(term)) if op == "/" else constant())
+                term = (op, term, right)
+                node = term if node is term[1] else (node[0], node[1], term)
+            else:
+                term = ("c", constant())
+                node = (op, node, term)
         return node
 
     def value(node) -> int:
@@ -161,5 +176,5 @@ def generate(config: ExpressionConfig, draws: Uniforms) -> tuple[str, int]:
             right = ["("] + right + [")"]
         return left + [kind] + right
 
-    root = tree(terms)
+    root = tree(terms) if config.parentheses else flat(terms)
     return " ".join(parts(root)), value(root)

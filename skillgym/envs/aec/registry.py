@@ -9,6 +9,9 @@ ENTRIES = tuple(
     EnvEntry(
         name=f"AEC-{skill.title}-v0",
         entry_point="skillgym.envs.aec.env:AECEnv",
+        vector_entry_point="skillgym.envs.aec.vector:AECVectorEnv"
+        if skill.name in ("ADD", "SUB", "MUL")
+        else None,
         description=skill.summary,
         kwargs={"skill": skill.name},
     )
