@@ -1,0 +1,567 @@
+"""Natively batched twins of ``AEC-Add-v0``, ``AEC-Sub-v0`` and ``AEC-Mul-v0``.
+
+The single :class:`~skillgym.envs.aec.env.AECEnv` runs a scratchpad machine one sub-environment
+at a time, with a child policy per skill. Here the whole batch is one numpy state, and a CALL
+runs its child with the oracle as child policy:
+
+- level-1 children (ADD1, SUB1, MUL1, CARRY, BORROW, LSHIFT) apply the oracle's few steps in
+  closed form, edge cases (pointers at the pad's border) included;
+- level-2 children (ADD and MULD, called by MUL) run the oracle step by step, for all the
+  sub-environments that called them at once, under the same ``child_step_limit``.
+
+Learned child policies are for the single env: a policy network cannot be batched into this
+closed form. Everything else (arguments, spaces, rewards, truncation, curriculum, infos) is the
+single env's; ``tests/envs/aec/test_vector.py`` checks the batch against ``SyncVectorEnv`` of
+single envs, step for step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from skillgym.envs.aec.env import PROMOTE_RATE, PROMOTE_WINDOW, AECEnv
+from skillgym.envs.aec.skills import (
+    ACTION_A,
+    ACTION_B,
+    ACTION_RETURN,
+    BINDINGS,
+    NO_ACTION,
+    NUM_ACTIONS,
+    NUM_SLOTS,
+    SKILL_INDEX,
+    SKILL_NAMES,
+    SLOT_MAPS,
+    UNBOUND,
+    call_action,
+)
+from skillgym.envs.aec.tokens import BLANK, UNITS
+from skillgym.envs.batching import new_keys, reset_rows, sync_seeds
+
+#: The skills with a batched twin.
+BATCHED_SKILLS = ("ADD", "SUB", "MUL")
+
+_COLUMN = ("IN1", "IN2", "CARRY", "OUT")
+
+
+def _digit(tokens: np.ndarray) -> np.ndarray:
+    """Column arithmetic's value of a token: a digit is itself, anything else 0."""
+    return np.where(tokens < 10, tokens, 0)
+
+
+def column_arithmetic(da: np.ndarray, db: np.ndarray, subtract: bool) -> tuple[np.ndarray, ...]:
+    """Schoolbook ``a ± b`` over a batch of little-endian digit rows of equal width.
+
+    Returns ``(digits, carries)``, each ``(B, width + 1)``: the result's digits (mod 10 of a
+    negative result for ``subtract`` with ``a < b``) and the carry (borrow) out of each column.
+    """
+    batch, width = da.shape
+    digits = np.zeros((batch, width + 1), dtype=np.int64)
+    carries = np.zeros((batch, width + 1), dtype=np.int64)
+    carry = np.zeros(batch, dtype=np.int64)
+    a = np.concatenate([da, np.zeros((batch, 1), dtype=np.int64)], axis=1)
+    b = np.concatenate([db, np.zeros((batch, 1), dtype=np.int64)], axis=1)
+    # Carries run along the columns: a loop over columns, never over the batch.
+    for column in range(width + 1):
+        if subtract:
+            total = a[:, column] - b[:, column] - carry
+            carry = (total < 0).astype(np.int64)
+        else:
+            total = a[:, column] + b[:, column] + carry
+            carry = (total >= 10).astype(np.int64)
+        digits[:, column] = total % 10
+        carries[:, column] = carry
+    return digits, carries
+
+
+def product_digits(da: np.ndarray, db: np.ndarray) -> np.ndarray:
+    """Little-endian digits of ``a * b`` over a batch, ``(B, width_a + width_b)``."""
+    batch, width_a = da.shape
+    width = width_a + db.shape[1]
+    sums = np.zeros((batch, width + 1), dtype=np.int64)
+    for j in range(db.shape[1]):
+        sums[:, j : j + width_a] += da * db[:, j : j + 1]
+    carry = np.zeros(batch, dtype=np.int64)
+    for column in range(width):
+        total = sums[:, column] + carry
+        sums[:, column], carry = total % 10, total // 10
+    return sums[:, :width]
+
+
+class AECVectorEnv(VectorEnv):
+    """``AECEnv`` of ADD, SUB or MUL, natively batched, with the oracle as every child policy.
+
+    Sub-environment ``i`` behaves exactly as a single ``AECEnv`` with the same arguments inside a
+    :class:`gymnasium.vector.SyncVectorEnv`: ``reset(seed=s)`` gives it seed ``s + i``, and a
+    sub-environment that ended is reset by the next ``step`` (``AutoresetMode.NEXT_STEP``; its
+    action is ignored, its reward is 0, its info carries the new ``level``). Observations,
+    rewards, terminations, truncations and infos (``illegal_action``, ``success``, ``level``,
+    ``child_timeouts``, each with its ``_key`` mask) are the same. ``reset`` takes
+    ``options={"level": L}`` and ``options={"reset_mask": mask}`` as ``SyncVectorEnv`` does.
+
+    Steps and auto-resets are numpy over the batch; an explicit ``reset(seed=...)`` builds one
+    generator per sub-environment, so that each draws the key the single env would.
+
+    Args:
+        num_envs: the number of sub-environments (``>= 1``).
+        skill: ``"ADD"``, ``"SUB"`` or ``"MUL"`` (or their titles).
+        level, curriculum, reward_mode, max_steps_factor, illegal_action, illegal_penalty,
+            grid_obs, child_step_limit: as for :class:`~skillgym.envs.aec.env.AECEnv`.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        skill: str = "ADD",
+        level: int = 1,
+        curriculum: bool = True,
+        reward_mode: str = "sparse",
+        max_steps_factor: float = 2.0,
+        illegal_action: str = "noop",
+        illegal_penalty: float = 0.1,
+        grid_obs: bool = False,
+        child_step_limit: int | None = None,
+        **unsupported: Any,
+    ) -> None:
+        if unsupported:
+            raise ValueError(
+                f"AECVectorEnv: unsupported arguments {sorted(unsupported)}; the batched env runs "
+                "the oracle as every child policy (learned child policies are for the single "
+                "AECEnv) and does not render"
+            )
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or (
+            num_envs < 1
+        ):
+            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+        # The single env validates every argument and defines the spaces; the batch reuses both.
+        single = AECEnv(
+            skill=skill, level=level, curriculum=curriculum, reward_mode=reward_mode,
+            max_steps_factor=max_steps_factor, illegal_action=illegal_action,
+            illegal_penalty=illegal_penalty, grid_obs=grid_obs, child_step_limit=child_step_limit,
+        )
+        if single.skill.name not in BATCHED_SKILLS:
+            raise ValueError(
+                f"skill: batched twins exist for {list(BATCHED_SKILLS)}, got {single.skill.name!r}"
+            )
+        self.num_envs = int(num_envs)
+        self.skill = single.skill
+        self.task = single.task
+        self.curriculum = curriculum
+        self.reward_mode = reward_mode
+        self.max_steps_factor = max_steps_factor
+        self.illegal_action = illegal_action
+        self.illegal_penalty = float(illegal_penalty)
+        self.grid_obs = grid_obs
+        self.child_step_limit = single.machine.child_step_limit
+        self.single_observation_space = single.observation_space
+        self.single_action_space = single.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._skill_index = SKILL_INDEX[self.skill.name]
+        self._mask = single.action_masks()
+
+        n, rows, width = self.num_envs, len(self.skill.roles), self.task.width
+        self._blank_row = rows
+        self._width = width
+        self._top_rows = np.full(NUM_SLOTS + 1, rows, dtype=np.int64)
+        self._top_rows[:rows] = np.arange(rows)
+        self._out_row = self.skill.roles.index("OUT")
+        self._watched = self.reward_mode == "digit"
+        # int8 cells (21 tokens): resets clear and observations gather 8x less memory.
+        self._grid = np.full((n, rows + 1, width), BLANK, dtype=np.int8)
+        self._ptrs = np.zeros((n, NUM_SLOTS + 1), dtype=np.int64)
+        self._prev = np.full(n, NO_ACTION, dtype=np.int64)
+        self._target = np.full((n, width), BLANK, dtype=np.int8)  # ADD/SUB: the OUT row
+        self._expected = np.zeros((n, width), dtype=np.int64)  # MUL: the product's digits
+        self._steps = np.zeros(n, dtype=np.int64)
+        self._limit = np.zeros(n, dtype=np.int64)
+        self._level = np.full(n, level, dtype=np.int64)
+        self._outcomes = np.zeros((n, PROMOTE_WINDOW), dtype=bool)
+        self._recorded = np.zeros(n, dtype=np.int64)  # outcomes since the level's last clear
+        self._keys = np.zeros(n, dtype=np.uint64)
+        self._counters = np.zeros(n, dtype=np.int64)
+        self._keyed = np.zeros(n, dtype=bool)
+        self._autoreset = np.zeros(n, dtype=bool)
+        self._running = False
+        # Per-step scratch, filled by the effects of writes and child calls.
+        self._write_reward = np.zeros(n, dtype=np.float64)
+        self._wrong_write = np.zeros(n, dtype=bool)
+        self._timeouts: dict[int, list[str]] = {}
+        self._rules = {
+            "ADD": self._column_loop_rule("ADD"),
+            "SUB": self._column_loop_rule("SUB"),
+            "MULD": self._muld_rule,
+        }
+
+    # ------------------------------------------------------------------ Gymnasium API
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Reset every sub-environment (or those in ``options["reset_mask"]``)."""
+        options = dict(options or {})
+        rows = reset_rows(options.pop("reset_mask", None), self.num_envs, self._running)
+        level = options.pop("level", None)
+        if options:
+            raise ValueError(
+                f"reset options: known keys are 'level' and 'reset_mask', got {sorted(options)}"
+            )
+        if level is not None:
+            self._check_level(level)
+        seeds = sync_seeds(seed, self.num_envs)
+        super().reset(seed=seed if isinstance(seed, int) else None)
+        rekeyed, keys = new_keys(rows, seeds, self._keyed, self.np_random)
+        self._keys[rekeyed] = keys
+        self._counters[rekeyed] = 0
+        self._keyed[rekeyed] = True
+        self._begin(rows, level)
+        self._autoreset[rows] = False
+        self._running = True
+        mask = np.zeros(self.num_envs, dtype=bool)
+        mask[rows] = True
+        infos = {"level": np.where(mask, self._level, 0), "_level": mask}
+        return self._observe(), infos
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every sub-environment; those that ended on the previous step are reset instead."""
+        if not self._running:
+            raise RuntimeError("step() needs a reset() first")
+        actions = self._check_actions(actions)
+        restarting = self._autoreset.copy()
+        active = ~restarting
+        legal = self._mask[actions] & active
+        if self.illegal_action == "raise" and not np.array_equal(legal, active):
+            bad = np.flatnonzero(active & ~legal)
+            raise ValueError(
+                f"actions {actions[bad].tolist()} of sub-envs {bad.tolist()} are not allowed for "
+                f"skill {self.skill.name}; allowed: {np.flatnonzero(self._mask).tolist()}"
+            )
+        if restarting.any():
+            self._begin(np.flatnonzero(restarting), None)
+        illegal = active & ~legal
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        rewards[illegal] -= self.illegal_penalty
+        self._write_reward[:] = 0.0
+        self._wrong_write[:] = False
+        self._timeouts = {}
+
+        returned = legal & (actions == ACTION_RETURN)
+        calls = legal & ~returned
+        for action in np.unique(actions[calls]):
+            idx = np.flatnonzero(calls & (actions == action))
+            rows = np.broadcast_to(self._top_rows, (len(idx), NUM_SLOTS + 1))
+            self._ptrs[idx] = self._call(idx, rows, self._ptrs[idx], self._skill_index, int(action))
+        self._prev[calls] = actions[calls]
+        self._steps += active
+
+        rewards += self._write_reward
+        terminated = self._wrong_write.copy()
+        success = np.zeros(self.num_envs, dtype=bool)
+        success[returned] = self._succeeded(np.flatnonzero(returned))
+        terminated |= returned
+        if self.reward_mode == "sparse":
+            rewards[returned] += success[returned]
+        else:
+            rewards[returned & ~success] -= 0.5
+        truncated = active & ~terminated & (self._steps >= self._limit)
+        if self.reward_mode == "digit":
+            rewards[truncated] -= 1.0
+        ended = terminated | truncated
+        self._record(np.flatnonzero(ended), success[ended])
+        self._autoreset = ended
+        return self._observe(), rewards, terminated, truncated, self._infos(
+            active, illegal, ended, success, restarting
+        )
+
+    def action_masks(self) -> np.ndarray:
+        """``(num_envs, n)`` boolean masks of the allowed actions (sb3-contrib's convention)."""
+        return np.broadcast_to(self._mask, (self.num_envs, len(self._mask))).copy()
+
+    @property
+    def level(self) -> np.ndarray:
+        """``(num_envs,)`` each sub-environment's curriculum level."""
+        return self._level.copy()
+
+    def _check_level(self, level: Any) -> None:
+        """A ``ValueError`` unless ``level`` is a level of this skill (as the single env checks)."""
+        levels = len(self.task.levels)
+        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not (
+            1 <= level <= levels
+        ):
+            raise ValueError(
+                f"level for {self.skill.name} must be an integer in 1..{levels}, got {level!r}"
+            )
+
+    # ------------------------------------------------------------------ episodes
+
+    def _begin(self, rows: np.ndarray, level: int | None) -> None:
+        """Promote (or set the level of) ``rows``, then draw and lay out their next problems."""
+        if level is not None:
+            self._level[rows] = level
+            self._recorded[rows] = 0
+        elif self.curriculum:
+            full = self._recorded[rows] >= PROMOTE_WINDOW
+            wins = self._outcomes[rows].sum(axis=1)
+            promote = rows[
+                full & (wins >= PROMOTE_RATE * PROMOTE_WINDOW)
+                & (self._level[rows] < len(self.task.levels))
+            ]
+            self._level[promote] += 1
+            self._recorded[promote] = 0
+        self._grid[rows] = BLANK
+        self._ptrs[rows] = 0
+        self._ptrs[rows, : len(self.skill.roles)] = UNITS
+        self._prev[rows] = NO_ACTION
+        self._steps[rows] = 0
+        # The task draws at one level per call: a loop over the levels present, not the rows.
+        for draw_level in np.unique(self._level[rows]):
+            idx = rows[self._level[rows] == draw_level]
+            self._lay_out(idx, int(draw_level))
+        self._counters[rows] += 1
+
+    def _lay_out(self, idx: np.ndarray, level: int) -> None:
+        """Draw the problems of ``idx`` at ``level``; write operands, target and time limit."""
+        counters = self._counters[idx].astype(np.uint64)
+        da, la, db, lb = self.task.sample_batch(self._keys[idx], counters, level)
+        columns = np.arange(da.shape[1])[None, :]
+        self._grid[idx, 0, UNITS : UNITS + da.shape[1]] = np.where(columns < la[:, None], da, BLANK)
+        self._grid[idx, 1, UNITS : UNITS + db.shape[1]] = np.where(columns < lb[:, None], db, BLANK)
+        if self.skill.name == "MUL":
+            expected = product_digits(da, db)
+            self._expected[idx] = 0
+            self._expected[idx, UNITS : UNITS + expected.shape[1]] = expected
+            steps = 3 * lb + 1
+        else:
+            subtract = self.skill.name == "SUB"
+            digits, carries = column_arithmetic(da, db, subtract)
+            if subtract:
+                length = la
+            else:
+                # len(str(a + b)): up to the highest non-zero digit, at least one digit
+                nonzero = digits != 0
+                top = digits.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
+                length = np.where(nonzero.any(axis=1), top, 1)
+            inside = np.arange(digits.shape[1])[None, :] < length[:, None]
+            self._target[idx] = BLANK
+            self._target[idx, UNITS : UNITS + digits.shape[1]] = np.where(inside, digits, BLANK)
+            steps = 2 * length + 1 + (carries * inside).sum(axis=1)
+        # As the single env's ``math.ceil(max_steps_factor * steps)``, in the same float64.
+        self._limit[idx] = np.ceil(self.max_steps_factor * steps).astype(np.int64)
+
+    def _record(self, rows: np.ndarray, success: np.ndarray) -> None:
+        """Append each ended episode's outcome to its row's window of the last 100."""
+        self._outcomes[rows] = np.roll(self._outcomes[rows], -1, axis=1)
+        self._outcomes[rows, -1] = success
+        self._recorded[rows] += 1
+
+    def _succeeded(self, idx: np.ndarray) -> np.ndarray:
+        """Whether the OUT row of each of ``idx`` holds the correct result."""
+        out = self._grid[idx, self._out_row].astype(np.int64)
+        if self.skill.name != "MUL":
+            return (out == self._target[idx]).all(axis=1)
+        # ``read_number``: one run of digits from the units column, then only blanks; leading
+        # zeros allowed. Its value is the product's iff the digits agree up to the run's length
+        # and the product has no digit beyond it.
+        tokens = out[:, UNITS:]
+        is_digit = tokens < 10
+        length = np.where(is_digit.all(axis=1), tokens.shape[1], np.argmin(is_digit, axis=1))
+        columns = np.arange(tokens.shape[1])[None, :]
+        run = columns < length[:, None]
+        expected = self._expected[idx, UNITS:]
+        well_formed = (length > 0) & np.all(run | (tokens == BLANK), axis=1)
+        same = np.all(np.where(run, tokens == expected, expected == 0), axis=1)
+        return well_formed & same
+
+    # ------------------------------------------------------------------ the machine
+
+    def _tokens(self, idx: np.ndarray, rows: np.ndarray, ptrs: np.ndarray, slot: int) -> np.ndarray:
+        return self._grid[idx, rows[:, slot], ptrs[:, slot]].astype(np.int64)
+
+    def _write(self, idx: np.ndarray, row: np.ndarray, column: np.ndarray, token) -> None:
+        """Write tokens (the machine ignores writes on the blank row); score watched writes.
+
+        As in the single env, a sub-env's writes of one step score +1 if right and -0.5 if
+        wrong, and none after its first wrong one.
+        """
+        token = np.broadcast_to(np.asarray(token, dtype=np.int64), idx.shape)
+        bound = row != self._blank_row
+        idx, row, column, token = idx[bound], row[bound], column[bound], token[bound]
+        self._grid[idx, row, column] = token
+        if not self._watched:
+            return
+        scored = (row == self._out_row) & ~self._wrong_write[idx]
+        idx, column, token = idx[scored], column[scored], token[scored]
+        correct = token == self._target[idx, column]
+        self._write_reward[idx] += np.where(correct, 1.0, -0.5)
+        self._wrong_write[idx] |= ~correct
+
+    def _call(
+        self, idx: np.ndarray, rows: np.ndarray, ptrs: np.ndarray, caller: int, action: int
+    ) -> np.ndarray:
+        """Run the child of CALL ``action`` for the frames ``(rows, ptrs)`` of sub-envs ``idx``.
+
+        Returns the caller's pointers afterwards (a level-1 child hands its moves back).
+        """
+        child, args = ACTION_A[action], ACTION_B[action]
+        slots = SLOT_MAPS[caller, action]
+        child_rows = rows[:, slots]
+        child_ptrs = ptrs[:, slots]
+        name = SKILL_NAMES[child]
+        if name in ("ADD1", "SUB1"):
+            self._column_unit(idx, child_rows, child_ptrs, subtract=name == "SUB1")
+        elif name in ("CARRY", "BORROW"):
+            child_ptrs = self._carry(idx, child_rows, child_ptrs)
+        elif name == "LSHIFT":
+            arity = len(BINDINGS[name][args])
+            child_ptrs = child_ptrs.copy()
+            child_ptrs[:, :arity] = np.minimum(child_ptrs[:, :arity] + 1, self._width - 1)
+        elif name == "MUL1":
+            self._mul1(idx, child_rows, child_ptrs)
+        else:
+            self._subroutine(idx, child_rows, child_ptrs.copy(), child)
+            return ptrs
+        # A macro's moves are the caller's: copy each bound slot's pointer back.
+        ptrs = ptrs.copy()
+        bound = slots != UNBOUND
+        ptrs[:, slots[bound]] = child_ptrs[:, bound]
+        return ptrs
+
+    def _column_unit(self, idx, rows, ptrs, subtract: bool) -> None:
+        """ADD1 / SUB1 by the oracle: write the column's digit on OUT, then consume the carry."""
+        a, b, c = (_digit(self._tokens(idx, rows, ptrs, slot)) for slot in range(3))
+        total = a - b - c if subtract else a + b + c
+        self._write(idx, rows[:, 3], ptrs[:, 3], total % 10)
+        carry = self._tokens(idx, rows, ptrs, 2)
+        pending = carry != BLANK
+        self._write(idx[pending], rows[pending, 2], ptrs[pending, 2], BLANK)
+
+    def _carry(self, idx, rows, ptrs) -> np.ndarray:
+        """CARRY / BORROW by the oracle: step up, write 1, step back (moves stop at the edges)."""
+        ptrs = ptrs.copy()
+        up = ptrs[:, 0] + 1 < self._width
+        ptrs[up, 0] += 1
+        self._write(idx, rows[:, 0], ptrs[:, 0], 1)
+        down = ptrs[:, 0] >= 1
+        ptrs[down, 0] -= 1
+        return ptrs
+
+    def _mul1(self, idx, rows, ptrs) -> None:
+        """MUL1 by the oracle: low digit on OUT, then the high digit (or a blank) as the carry."""
+        a, b, c = (_digit(self._tokens(idx, rows, ptrs, slot)) for slot in range(3))
+        self._write(idx, rows[:, 3], ptrs[:, 3], (a * b + c) % 10)
+        tokens = [self._tokens(idx, rows, ptrs, slot) for slot in range(3)]
+        high = (_digit(tokens[0]) * _digit(tokens[1]) + _digit(tokens[2])) // 10
+        new = np.where(high > 0, high, BLANK)
+        change = new != tokens[2]
+        self._write(idx[change], rows[change, 2], ptrs[change, 2], new[change])
+
+    def _subroutine(self, idx, rows, ptrs, skill: int) -> None:
+        """Run a level-2 child (ADD, SUB or MULD) by its oracle rule, one of its steps per pass.
+
+        Every pass advances all still-running sub-envs by one step of the child; a child that
+        takes ``child_step_limit`` steps without returning is stopped, as in the single env.
+        """
+        name = SKILL_NAMES[skill]
+        rule = self._rules[name]
+        prev = np.full(len(idx), NO_ACTION, dtype=np.int64)
+        running = np.arange(len(idx))
+        for _ in range(self.child_step_limit):
+            if not len(running):
+                return
+            action = rule(idx[running], rows[running], ptrs[running], prev[running])
+            calls = action != ACTION_RETURN
+            running, action = running[calls], action[calls]
+            for value in np.unique(action):
+                sel = running[action == value]
+                ptrs[sel] = self._call(idx[sel], rows[sel], ptrs[sel], skill, int(value))
+            prev[running] = action
+        for row in idx[running].tolist():
+            self._timeouts.setdefault(row, []).append(name)
+
+    def _column_loop_rule(self, name: str):
+        """The ADD / SUB oracle: per column, CARRY (BORROW) on overflow, ADD1 (SUB1), LSHIFT."""
+        subtract = name == "SUB"
+        fix = call_action("BORROW" if subtract else "CARRY", ("CARRY",))
+        unit = call_action("SUB1" if subtract else "ADD1", _COLUMN)
+        shift = call_action("LSHIFT", _COLUMN)
+
+        def rule(idx, rows, ptrs, prev):
+            tokens = [self._tokens(idx, rows, ptrs, slot) for slot in range(3)]
+            a, b, c = (_digit(t) for t in tokens)
+            blank = (tokens[0] == BLANK) & (tokens[1] == BLANK) & (tokens[2] == BLANK)
+            overflow = (a - b - c < 0) if subtract else (a + b + c >= 10)
+            fresh = np.where(blank, ACTION_RETURN, np.where(overflow, fix, unit))
+            return np.where(prev == unit, shift, np.where(prev == fix, unit, fresh))
+
+        return rule
+
+    def _muld_rule(self, idx, rows, ptrs, prev):
+        """The MULD oracle: MUL1 then LSHIFT(IN1, OUT) until IN1 and the carry are blank."""
+        unit = call_action("MUL1", _COLUMN)
+        shift = call_action("LSHIFT", ("IN1", "OUT"))
+        in1, carry = self._tokens(idx, rows, ptrs, 0), self._tokens(idx, rows, ptrs, 2)
+        done = (in1 == BLANK) & (carry == BLANK)
+        return np.where(prev == unit, shift, np.where(done, ACTION_RETURN, unit))
+
+    # ------------------------------------------------------------------ observations, infos
+
+    def _top_tokens(self) -> np.ndarray:
+        """``(num_envs, NUM_SLOTS)`` the token under each top-frame pointer (blank if unbound)."""
+        rows, width = self._blank_row, self._width
+        tokens = np.full((self.num_envs, NUM_SLOTS), BLANK, dtype=np.int64)
+        cells = self._grid.reshape(self.num_envs, -1)
+        flat = np.arange(rows)[None, :] * width + self._ptrs[:, :rows]
+        tokens[:, :rows] = np.take_along_axis(cells, flat, axis=1)
+        return tokens
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        n = self.num_envs
+        obs = {
+            "tokens": self._top_tokens(),
+            "skill": np.full(n, self._skill_index, dtype=np.int64),
+            "args": np.zeros(n, dtype=np.int64),
+            "depth": np.zeros(n, dtype=np.int64),
+            "prev_action": self._prev.copy(),
+        }
+        if self.grid_obs:
+            obs["grid"] = self._grid[:, : self._blank_row].astype(np.int64)
+        return obs
+
+    def _infos(self, active, illegal, ended, success, restarting) -> dict[str, Any]:
+        """The infos ``SyncVectorEnv`` assembles from the single envs' dicts."""
+        infos: dict[str, Any] = {}
+        if active.any():
+            infos["illegal_action"], infos["_illegal_action"] = illegal & active, active.copy()
+        if self._timeouts:
+            names = np.full(self.num_envs, None, dtype=object)
+            for row, children in self._timeouts.items():
+                names[row] = children
+            infos["child_timeouts"] = names
+            infos["_child_timeouts"] = np.zeros(self.num_envs, dtype=bool)
+            infos["_child_timeouts"][list(self._timeouts)] = True
+        if ended.any():
+            infos["success"], infos["_success"] = success & ended, ended.copy()
+        with_level = ended | restarting
+        if with_level.any():
+            infos["level"] = np.where(with_level, self._level, 0)
+            infos["_level"] = with_level
+        return infos
+
+    # ------------------------------------------------------------------ argument checks
+
+    def _check_actions(self, actions: Any) -> np.ndarray:
+        array = np.asarray(actions)
+        if array.shape != (self.num_envs,) or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(
+                f"actions must be integers of shape ({self.num_envs},), got {actions!r}"
+            )
+        if np.any(array < 0) or np.any(array >= NUM_ACTIONS):
+            raise ValueError(f"actions must be in 0..{NUM_ACTIONS - 1}, got {actions!r}")
+        return array.astype(np.int64, copy=False)
