@@ -17,6 +17,7 @@ and the thread count never grows.
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import re
 import threading
@@ -157,7 +158,10 @@ def _check_size(value: Fraction) -> None:
 def parse_value(text: Any) -> Fraction | None:
     """The exact value of an answer such as ``"42"``, ``"-3.5"``, ``"3/4"``, ``"\\frac{1}{3}"``,
     ``"2^{10} - 1"``, ``"1,000"`` or ``"x = 0.25"``; ``None`` if it is not one."""
-    text = _normalize(as_text(text))
+    text = as_text(text)
+    if len(text) > 4 * MAX_ANSWER_CHARS:  # no markup makes an answer this long acceptable
+        return None
+    text = _normalize(text)
     if not text or len(text) > MAX_ANSWER_CHARS:
         return None
     try:
@@ -222,6 +226,7 @@ class DeadlineRunner:
         self._start()
 
     def _start(self) -> None:
+        self._pid = os.getpid()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.queue_size)
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -235,6 +240,8 @@ class DeadlineRunner:
         self._start()
 
     def _ensure_threads(self) -> None:
+        if self._pid != os.getpid():  # a forked child inherits the pool's objects, not its threads
+            self._start()
         if len(self._threads) == self.workers:
             return
         with self._lock:

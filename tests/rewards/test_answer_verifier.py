@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 import time
@@ -127,6 +128,18 @@ def test_hung_verifier_falls_back_within_deadline_10000_times_without_leaking_th
         assert time.monotonic() < recovered
     runner.close()
     assert threading.active_count() <= threads_before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_runner_works_in_a_forked_child():
+    runner = DeadlineRunner()
+    assert runner.run(pow, (2, 5), 5.0, None) == (32, True)
+    child = os.fork()
+    if child == 0:  # the child inherits the runner but not its threads
+        os._exit(0 if runner.run(pow, (2, 6), 5.0, None) == (64, True) else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    runner.close()
 
 
 def test_runner_returns_results_and_survives_failures_and_pickling():

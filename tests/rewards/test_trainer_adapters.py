@@ -9,6 +9,7 @@ import string
 from types import SimpleNamespace
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
@@ -93,6 +94,11 @@ def test_verl_positional_keyword_and_batch_forms():
     assert compute_score.batch(data_sources=["x"] * 3, solution_strs=COMPLETIONS,
                                ground_truths=SOLUTIONS,
                                extra_infos=[{"index": i} for i in range(3)]) == [1.0, 0.0, 0.0]
+    # verl's batch manager hands over numpy object arrays
+    assert compute_score.batch(data_sources=np.array(["x"] * 3, dtype=object),
+                               solution_strs=np.array(COMPLETIONS, dtype=object),
+                               ground_truths=np.array(SOLUTIONS, dtype=object),
+                               extra_infos=np.array([None] * 3, dtype=object)) == [1.0, 0.0, 0.0]
     assert VerlComputeScore("accuracy", missing_score=-1.0)("x", "4", None) == -1.0
 
 
