@@ -272,8 +272,10 @@ class NumberTask(Task):
     def __init__(self, name: str, len_a: tuple[int, ...], len_b: tuple[int, ...]) -> None:
         self.skill = skill_named(name)
         self.len_a, self.len_b = len_a, len_b
+        symbol = {"ADD": "+", "SUB": "-", "MULD": "x", "MUL": "x", "COMPARE": "vs", "DIV": "//"}
         self.levels = tuple(
-            f"{a}-digit {name} {b}-digit" for a, b in zip(len_a, len_b, strict=True)
+            f"{a} {symbol[name]} {b if name == 'MUL' else f'1-{b}'} digits"
+            for a, b in zip(len_a, len_b, strict=True)
         )
         self.width = max(len_a) + max(len_b) + 3 if name == "MUL" else max(len_a) + 3
         self.digit_rows = ("OUT",) if name in ("ADD", "SUB", "MULD") else ()
@@ -402,7 +404,7 @@ class EvalTask(Task):
     """EVAL: an expression on the EXPR row; the sub-pad rows start blank, ONE holds 1."""
 
     levels = tuple(
-        f"{c.min_terms}-{c.max_terms} terms, {c.min_digits}-{c.max_digits} digits, "
+        f"{c.min_terms}-{c.max_terms} terms of {c.min_digits}-{c.max_digits} digits, "
         f"{c.operators}{', brackets' if c.parentheses else ''}"
         for c in EVAL_LEVELS
     )
