@@ -34,17 +34,6 @@ class _ModeShaping(Reward):
         thought = parse_response(sample.completion, lenient=True).thinks
         return thought, self.accuracy.correct(sample)
 
-    def table(self, thought: bool, correct: bool) -> float:
-        """The score of one outcome."""
-        raise NotImplementedError
-
-    def explain(self, sample: Sample) -> RewardResult:
-        """The score of the sample's outcome."""
-        thought, correct = self.outcome(sample)
-        if correct is None:
-            return RewardResult(None, {"thought": thought, "reason": "no ground truth"})
-        return RewardResult(self.table(thought, correct), {"thought": thought, "correct": correct})
-
 
 class AdaptThinkReward(_ModeShaping):
     """AdaptThink: ``correct - reference_accuracy + delta * [no thinking]``.
@@ -74,7 +63,7 @@ class AdaptThinkReward(_ModeShaping):
         """The shaped score, with the outcome and the reference accuracy used."""
         thought, correct = self.outcome(sample)
         if correct is None:
-            return RewardResult(None, {"thought": thought, "reason": "no ground truth"})
+            return RewardResult(None, {"thought": thought, "correct": None})
         reference = sample.extra.get("reference_accuracy", 0.0)
         reference = float(reference) if isinstance(reference, (int, float)) else 0.0
         bonus = self.delta if not thought and (correct or not self.require_correct) else 0.0
@@ -103,11 +92,14 @@ class ThinklessReward(_ModeShaping):
         self.gamma = float(gamma)
         self.wrong_score = float(wrong_score)
 
-    def table(self, thought: bool, correct: bool) -> float:
-        """The table entry of one outcome."""
-        if not correct:
-            return self.wrong_score
-        return 1.0 - self.gamma if thought else 1.0
+    def explain(self, sample: Sample) -> RewardResult:
+        """The table entry of the sample's outcome."""
+        thought, correct = self.outcome(sample)
+        details = {"thought": thought, "correct": correct}
+        if correct is None:
+            return RewardResult(None, details)
+        score = (1.0 - self.gamma if thought else 1.0) if correct else self.wrong_score
+        return RewardResult(score, details)
 
 
 class AutoThinkReward(_ModeShaping):
@@ -162,7 +154,10 @@ class AutoThinkReward(_ModeShaping):
     def score_batch(self, samples: Sequence[Sample]) -> list[float | None]:
         """The balanced scores of a batch (samples without ground truth score ``None`` and do
         not count toward the mode shares)."""
-        outcomes = [self.outcome(sample) for sample in samples]
+        return self.balanced([self.outcome(sample) for sample in samples])
+
+    def balanced(self, outcomes: Sequence[tuple[bool, bool | None]]) -> list[float | None]:
+        """The balanced scores of a batch of ``(thought, correct)`` outcomes."""
         judged = [thought for thought, correct in outcomes if correct is not None]
         share = {True: sum(judged) / len(judged) if judged else 0.0}
         share[False] = 1.0 - share[True] if judged else 0.0
@@ -179,4 +174,5 @@ class AutoThinkReward(_ModeShaping):
     def explain(self, sample: Sample) -> RewardResult:
         """The score of the sample as a batch of one."""
         thought, correct = self.outcome(sample)
-        return RewardResult(self.score_batch([sample])[0], {"thought": thought, "correct": correct})
+        return RewardResult(self.balanced([(thought, correct)])[0],
+                            {"thought": thought, "correct": correct})

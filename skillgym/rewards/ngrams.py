@@ -1,8 +1,8 @@
 """Exact n-gram statistics over batches of integer sequences, with numpy and no per-item loops.
 
 Every repetition reward reduces its input to integer sequences (token ids, word ids or
-character code points, see :func:`units`) and asks this module three questions, each answered
-for a whole batch with array operations:
+character code points, see :func:`word_ids` and :func:`char_ids`) and asks this module three
+questions, each answered for a whole batch with array operations:
 
 - :func:`unique_ngram_counts`: how many distinct n-grams each sequence has (the global penalty);
 - :func:`repeated_starts`: where the n-gram occurrences seen earlier start (the dense penalty,

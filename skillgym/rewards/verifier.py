@@ -34,7 +34,8 @@ MAX_ANSWER_CHARS = 256
 MAX_DIGITS = 400
 MAX_EXPONENT = 64
 
-_DROP = re.compile(r"\\(left|right|!|,|;|:| )|\\(text|mathrm|mbox)\{[^{}]*\}|\$|~|\\%|%|°|\^\\circ")
+_DROP = re.compile(r"\\(left|right|!|,|;|:| )|\$|~|\\%|%|°|\^\\circ")
+_TEXT = re.compile(r"\\(?:text|mathrm|mbox)\{([^{}]*)\}")
 _REPLACE = (("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cdot", "*"), ("\\times", "*"),
             ("\\div", "/"), ("÷", "/"), ("×", "*"), ("−", "-"), ("{,}", ""), ("\\(", ""),
             ("\\)", ""), ("\\[", ""), ("\\]", ""))
@@ -47,8 +48,9 @@ class _Unparseable(Exception):
     """The text is not a value this parser reads."""
 
 
-def _normalize(text: str) -> str:
-    text = text.strip()
+def _normalize(text: str, keep_text: bool = False) -> str:
+    """Strip markup; ``\\text{...}`` is kept as its content (``keep_text``) or dropped as a unit."""
+    text = _TEXT.sub(r"\1" if keep_text else "", text.strip())
     for old, new in _REPLACE:
         text = text.replace(old, new)
     text = _DROP.sub("", text)
@@ -171,7 +173,7 @@ def parse_value(text: Any) -> Fraction | None:
 
 
 def _normalize_text(text: str) -> str:
-    return re.sub(r"\s+", " ", _normalize(text)).strip().strip("()").lower()
+    return re.sub(r"\s+", " ", _normalize(text, keep_text=True)).strip().strip("()").lower()
 
 
 def answers_match(predicted: Any, gold: Any) -> bool | None:
@@ -188,7 +190,8 @@ def answers_match(predicted: Any, gold: Any) -> bool | None:
     gold_value = parse_value(gold_text)
     if gold_value is not None:
         return parse_value(predicted_text) == gold_value
-    return _normalize_text(predicted_text) == _normalize_text(gold_text)
+    gold_normalized = _normalize_text(gold_text) or gold_text.strip().lower()
+    return _normalize_text(predicted_text) == gold_normalized
 
 
 class _Job:

@@ -187,3 +187,8 @@ def test_accuracy_reward_pickles_and_imports_verifiers_by_path():
 def test_accuracy_bad_configuration(config, argument):
     with pytest.raises(ValueError, match=argument):
         AccuracyReward(**config)
+
+
+def test_markup_only_answers_do_not_match_empty_predictions():
+    assert answers_match("", "\\text{Paris}") is False
+    assert answers_match("Paris", "\\text{Paris}") is True
