@@ -149,6 +149,7 @@ class AECVectorEnv(VectorEnv):
                 f"skill: batched twins exist for {list(BATCHED_SKILLS)}, got {single.skill.name!r}"
             )
         self.num_envs = int(num_envs)
+        self._single = single
         self.skill = single.skill
         self.task = single.task
         self.curriculum = curriculum
@@ -212,7 +213,7 @@ class AECVectorEnv(VectorEnv):
                 f"reset options: known keys are 'level' and 'reset_mask', got {sorted(options)}"
             )
         if level is not None:
-            self._check_level(level)
+            self._single._check_level(level)
         seeds = sync_seeds(seed, self.num_envs)
         super().reset(seed=seed if isinstance(seed, int) else None)
         rekeyed, keys = new_keys(rows, seeds, self._keyed, self.np_random)
@@ -288,16 +289,6 @@ class AECVectorEnv(VectorEnv):
     def level(self) -> np.ndarray:
         """``(num_envs,)`` each sub-environment's curriculum level."""
         return self._level.copy()
-
-    def _check_level(self, level: Any) -> None:
-        """A ``ValueError`` unless ``level`` is a level of this skill (as the single env checks)."""
-        levels = len(self.task.levels)
-        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not (
-            1 <= level <= levels
-        ):
-            raise ValueError(
-                f"level for {self.skill.name} must be an integer in 1..{levels}, got {level!r}"
-            )
 
     # ------------------------------------------------------------------ episodes
 

@@ -54,7 +54,7 @@ def mixed_actions(obs: dict, mask: np.ndarray, rng: np.random.Generator) -> np.n
 @pytest.mark.parametrize(
     "kwargs, steps",
     [
-        ({"skill": "ADD"}, 1400),
+        ({"skill": "ADD"}, 800),
         ({"skill": "SUB", "level": 4}, 500),
         ({"skill": "MUL", "level": 2}, 500),
         ({"skill": "Add", "level": 6, "reward_mode": "digit", "grid_obs": True}, 300),
