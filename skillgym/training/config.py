@@ -46,7 +46,7 @@ def flat_keys(table: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 def _unknown_key(dotted: str, defaults: Mapping[str, Any]) -> ConfigError:
     known = flat_keys(defaults)
-    close = difflib.get_close_matches(dotted, known, n=3, cutoff=0.6)
+    close = difflib.get_close_matches(dotted, known, n=3, cutoff=0.75)
     if close:
         hint = "did you mean " + " or ".join(f"'{k}'" for k in close) + "?"
     else:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-from training_helpers import AEC_ADD, TINY, assert_bitwise_equal, learning_rows, training_state
+from training_helpers import (
+    AEC_ADD,
+    SKILLGYM,
+    TINY,
+    assert_bitwise_equal,
+    learning_rows,
+    training_state,
+)
 
 import skillgym  # noqa: F401  (registers the skillgym/ ids)
 from skillgym.training.cli import main
@@ -17,13 +23,9 @@ from skillgym.training.resumable import ALGORITHMS, load_policy
 from skillgym.training.run import RunDir
 
 
-def _command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "skillgym.training.cli", *args]
-
-
 def _start_and_stop(args: list[str], run_dir, sig: int) -> subprocess.Popen:
     """Start ``skillgym train`` in a subprocess; send ``sig`` once its first checkpoint exists."""
-    process = subprocess.Popen(_command("train", *args, "--run-dir", str(run_dir)),
+    process = subprocess.Popen([SKILLGYM, "train", *args, "--run-dir", str(run_dir)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = RunDir(run_dir)
     while process.poll() is None and run.latest_checkpoint() is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import tomllib
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skillgym.training.config import (
@@ -142,6 +142,7 @@ _values = st.recursive(
 )
 
 
+@settings(max_examples=50, deadline=None)
 @given(st.dictionaries(_keys, _values, max_size=6))
 def test_dumps_toml_round_trips_any_config(config):
     assert tomllib.loads(dumps_toml(config)) == config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -19,6 +20,9 @@ TINY = [
     "ppo.n_epochs=2",
     "ppo.net_arch=[16]",
 ]
+
+# The installed console script, as users run it.
+SKILLGYM = str(Path(sys.executable).with_name("skillgym"))
 
 MASKED_ID = "skillgym-tests/MaskedCorridor-v0"
 AEC_ADD = "skillgym/AEC-Add-v0"

@@ -103,7 +103,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train on an env id or a named recipe; --resume continues a run",
         description="Train on an environment id (with the 'ppo' recipe) or a named recipe "
         f"({', '.join(RECIPES)}). Configuration: the recipe's defaults, then --config FILE, "
-        "then KEY=VALUE overrides with dotted keys (e.g. ppo.learning_rate=1e-3).",
+        "then KEY=VALUE overrides with dotted keys (e.g. ppo.learning_rate=1e-3), which follow "
+        "the target directly: skillgym train [OPTIONS] TARGET [KEY=VALUE ...] [OPTIONS].",
     )
     parser.add_argument("target", nargs="?", help="an environment id or a recipe name")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",

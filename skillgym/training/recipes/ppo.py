@@ -90,6 +90,12 @@ def check(config: Config) -> None:
     for key in ("ppo.gamma", "ppo.gae_lambda"):
         if not 0.0 <= get(config, key) <= 1.0:
             raise ConfigError(f"{key} must be in [0, 1], got {get(config, key)}")
+    kwargs = get(config, "env.kwargs")
+    try:
+        # Environments check their arguments at construction (a TypeError or ValueError).
+        gym.make(env_id, **kwargs).close()
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"env.kwargs: {env_id} rejected {kwargs}: {error}") from None
 
 
 def env_of(config: Config) -> tuple[str, dict[str, Any]]:
@@ -104,10 +110,7 @@ def make_env(config: Config) -> VecEnv:
     def make() -> gym.Env:
         return Monitor(gym.make(env_id, **kwargs))
 
-    try:
-        env = DummyVecEnv([make] * get(config, "env.n_envs"))
-    except TypeError as error:
-        raise ConfigError(f"env.kwargs: {env_id} rejected {kwargs}: {error}") from None
+    env = DummyVecEnv([make] * get(config, "env.n_envs"))
     # Applied at the first reset: sub-environment i starts from seed + i.
     env.seed(config["seed"])
     return env
