@@ -8,7 +8,7 @@ from gymnasium.vector import SyncVectorEnv
 
 from skillgym.envs.aec.env import AECEnv
 from skillgym.envs.aec.oracle import oracle
-from skillgym.envs.aec.skills import NUM_ACTIONS, call_action, skill_named
+from skillgym.envs.aec.skills import ACTION_RETURN, NUM_ACTIONS, call_action, skill_named
 from skillgym.envs.aec.vector import AECVectorEnv
 
 NUM_ENVS = 8
@@ -127,6 +127,22 @@ def test_child_timeouts_match():
         assert_same(out, sync.step(actions), f"at step {t}")
         timeouts += out[4].get("child_timeouts", np.array([None, None])).tolist()
     assert ["ADD"] in timeouts
+
+
+@pytest.mark.parametrize("skill, fix, unit", [("ADD", "CARRY", "ADD1"), ("SUB", "BORROW", "SUB1")])
+def test_pointers_at_the_pad_edge_match(skill, fix, unit):
+    """Shifted past the last column, pointers stop there; CARRY's step up then fails."""
+    batched, sync = make_pair(2, skill=skill, max_steps_factor=60.0)
+    assert_same(batched.reset(seed=0), sync.reset(seed=0), "after reset")
+    shift = call_action("LSHIFT", ("IN1", "IN2", "CARRY", "OUT"))
+    fix, unit = call_action(fix, ("CARRY",)), call_action(unit, ("IN1", "IN2", "CARRY", "OUT"))
+    width = AECEnv(skill=skill).task.width
+    script = [shift] * (width + 2) + [fix, unit, fix, fix, unit, ACTION_RETURN]
+    for t, action in enumerate(script):
+        actions = np.full(2, action)
+        assert_same(batched.step(actions), sync.step(actions), f"at step {t}")
+    # The first CARRY at the edge cannot step up, so it comes back one column lower.
+    assert batched._ptrs[0, 2] == width - 2
 
 
 def test_oracle_solves_every_batched_episode():
