@@ -89,13 +89,19 @@ class Sample:
         completion_ids: Any = None,
         extra: Mapping[str, Any] | None = None,
     ) -> Sample:
-        """A sample from raw host values, coercing the model output so that it cannot raise."""
+        """A sample from raw host values, coercing the model output so that it cannot raise.
+
+        ``extra`` must be a mapping (or ``None``): extra columns are never dropped silently.
+        """
+        if extra is not None and not isinstance(extra, Mapping):
+            raise ValueError(f"extra must be a mapping of column name to value, got "
+                             f"{type(extra).__name__}")
         return cls(
             completion=as_text(completion),
             prompt=as_text(prompt),
             ground_truth=ground_truth,
             completion_ids=as_ids(completion_ids),
-            extra=dict(extra) if isinstance(extra, Mapping) else {},
+            extra=dict(extra or {}),
         )
 
 

@@ -100,3 +100,8 @@ ANYTHING = st.one_of(
 def test_every_reward_on_arbitrary_objects(output, prompt, truth):
     for name, config in TEXT_REWARDS:
         _check(rewards.get(name, **config)(output, prompt=prompt, ground_truth=truth))
+
+
+def test_extra_columns_must_be_a_mapping():
+    with pytest.raises(ValueError, match="extra must be a mapping"):
+        Sample.build("x", extra=["column"])
