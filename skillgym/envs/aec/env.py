@@ -153,6 +153,8 @@ class AECEnv(gym.Env):
             )
         if not max_steps_factor > 0:
             raise ValueError(f"max_steps_factor must be > 0, got {max_steps_factor!r}")
+        if not (math.isfinite(illegal_penalty) and illegal_penalty >= 0):
+            raise ValueError(f"illegal_penalty must be finite and >= 0, got {illegal_penalty!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.level = level
@@ -178,6 +180,7 @@ class AECEnv(gym.Env):
         self._counter = 0
         self._outcomes: deque[bool] = deque(maxlen=PROMOTE_WINDOW)
         self.instance: Instance | None = None
+        self._top = None  # the env's skill frame, observable after it has returned
         self._targets: dict[int, np.ndarray] = {}
         self._steps = 0
         self._limit = 0
@@ -195,6 +198,9 @@ class AECEnv(gym.Env):
         if seed is not None or self._key is None:
             self._key = draw_key(self.np_random)
             self._counter = 0
+        unknown = sorted(set(options or {}) - {"level"})
+        if unknown:
+            raise ValueError(f"reset options: the only key is 'level', got {unknown}")
         if options and "level" in options:
             self._check_level(options["level"])
             self.level = int(options["level"])

@@ -7,6 +7,7 @@ the number tasks draw over a batch axis, so that a batched twin can reuse them u
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,8 +76,8 @@ def to_int(digits: np.ndarray, length: int) -> int:
     return int("".join(str(d) for d in digits[:length][::-1].tolist()))
 
 
-class Task:
-    """The episodes of one skill. Subclasses fill in the class attributes and methods below.
+class Task(ABC):
+    """The episodes of one skill. Subclasses set the attributes and implement the methods.
 
     Attributes:
         skill: the skill whose episodes these are.
@@ -91,21 +92,21 @@ class Task:
     width: int
     digit_rows: tuple[str, ...] = ()
 
+    @abstractmethod
     def sample(self, key: np.uint64, counter: int, level: int) -> Instance:
         """The instance of episode ``counter`` at ``level``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def setup(self, grid: np.ndarray, instance: Instance) -> None:
         """Lay the instance out on a blank pad whose rows are the skill's roles, in order."""
-        raise NotImplementedError
 
+    @abstractmethod
     def succeeded(self, grid: np.ndarray, ptrs: np.ndarray, instance: Instance) -> bool:
         """Whether the pad and the top frame's pointers hold the correct result."""
-        raise NotImplementedError
 
     def targets(self, instance: Instance) -> dict[str, np.ndarray]:
         """For the ``digit`` reward: the correct final row of each role in ``digit_rows``."""
-        raise NotImplementedError
+        raise TypeError(f"{self.skill.name} has no digit reward")
 
     def oracle_steps(self, instance: Instance) -> int | None:
         """The oracle's step count in closed form, or ``None`` to have it simulated."""
@@ -116,8 +117,9 @@ class Task:
         return self.skill.roles.index(role)
 
 
-def _one(key) -> tuple[np.ndarray, np.ndarray]:
-    return np.array([key], dtype=np.uint64), np.zeros(1, dtype=np.uint64)
+def _one(key, counter) -> tuple[np.ndarray, np.ndarray]:
+    """A batch of one: the key and counter arrays ``counter_rng`` takes."""
+    return np.array([key], dtype=np.uint64), np.array([counter], dtype=np.uint64)
 
 
 class ColumnTask(Task):
@@ -131,8 +133,7 @@ class ColumnTask(Task):
         self.digit_rows = ("OUT", "CARRY") if name == "MUL1" else ("OUT",)
 
     def sample(self, key, counter, level) -> Instance:
-        keys, _ = _one(key)
-        counters = np.array([counter], dtype=np.uint64)
+        keys, counters = _one(key, counter)
         # MUL1's multiplier digit is never blank and its carry is 0-8; ADD1/SUB1 carry 0 or 1
         high = [11, 10, 9] if self.skill.name == "MUL1" else [11, 11, 2]
         a, b, c = integers(keys, counters, S_CELLS, 3, 0, high)[0].tolist()
@@ -181,7 +182,7 @@ class CarryTask(Task):
         return Instance(level, ptrs=[UNITS])
 
     def setup(self, grid, instance) -> None:
-        pass
+        """Nothing to lay out: the carry row starts blank."""
 
     def targets(self, instance) -> dict[str, np.ndarray]:
         row = np.full(self.width, BLANK, dtype=np.int64)
@@ -203,8 +204,7 @@ class ShiftTask(Task):
         self.direction = 1 if name == "LSHIFT" else -1
 
     def sample(self, key, counter, level) -> Instance:
-        keys, _ = _one(key)
-        counters = np.array([counter], dtype=np.uint64)
+        keys, counters = _one(key, counter)
         # one draw: the binding, four pointer columns, then the digits of the four rows
         low = np.array([0] + [1] * 4 + [0] * (4 * self.width))
         high = np.array(
@@ -236,8 +236,7 @@ class Cmp1Task(Task):
         self.skill = skill_named("CMP1")
 
     def sample(self, key, counter, level) -> Instance:
-        keys, _ = _one(key)
-        counters = np.array([counter], dtype=np.uint64)
+        keys, counters = _one(key, counter)
         a, b, verdict = integers(keys, counters, S_CELLS, 3, 0, [11, 11, 3])[0].tolist()
         return Instance(
             level, a=a, b=b, cells={"CMP": (LESS, EQUALS, GREATER)[verdict]}, ptrs=[UNITS] * 3
@@ -313,8 +312,7 @@ class NumberTask(Task):
         return da, la, db, lb
 
     def sample(self, key, counter, level) -> Instance:
-        keys = np.array([key], dtype=np.uint64)
-        da, la, db, lb = self.sample_batch(keys, np.array([counter], dtype=np.uint64), level)
+        da, la, db, lb = self.sample_batch(*_one(key, counter), level)
         a, b = to_int(da[0], int(la[0])), to_int(db[0], int(lb[0]))
         name = self.skill.name
         if name == "ADD":

@@ -214,6 +214,8 @@ def test_reset_option_sets_the_level():
     assert env.level == 8 and len(str(env.instance.a)) == 20 and len(str(env.instance.b)) == 20
     with pytest.raises(ValueError, match=r"level for MUL must be an integer in 1\.\.8, got 9"):
         env.reset(options={"level": 9})
+    with pytest.raises(ValueError, match=r"the only key is 'level', got \['lvl'\]"):
+        env.reset(options={"lvl": 2})
 
 
 @pytest.mark.parametrize(
@@ -229,6 +231,7 @@ def test_reset_option_sets_the_level():
         ({"child_policies": {"POW1": oracle}}, "unknown skill 'POW1'"),
         ({"child_policies": {"ADD1": 3}}, r"child_policies\['ADD1'\] must be callable"),
         ({"child_step_limit": 0}, "child_step_limit must be >= 1"),
+        ({"illegal_penalty": -1.0}, "illegal_penalty must be finite and >= 0"),
         ({"render_mode": "human"}, "render_mode must be None or 'ansi'"),
     ],
 )
