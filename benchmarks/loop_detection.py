@@ -165,6 +165,7 @@ def units_of(text: str, unit: str) -> list[str]:
 
 
 def join_units(units: list[str], unit: str) -> str:
+    """Units back into text (characters joined directly, words and pieces by spaces)."""
     return "".join(units) if unit == "chars" else " ".join(units)
 
 
@@ -213,6 +214,7 @@ def evaluate(rng: np.random.Generator, language: str, unit: str, texts: int,
 
 
 def main() -> None:
+    """Generate the labelled set, run the detector, print the table and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--texts", type=int, default=500, help="clean texts per setting")
     parser.add_argument("--seed", type=int, default=0)

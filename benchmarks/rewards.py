@@ -84,6 +84,7 @@ def timed(function: Callable[[], list[float]], repeats: int) -> tuple[float, lis
 
 
 def main() -> None:
+    """Time every variant on the same batches, print the table and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=5, help="batches timed per variant")
     parser.add_argument("--ngram-size", type=int, default=3)
