@@ -29,6 +29,7 @@ from skillgym.envs.aec.skills import (
     STORE,
     UNBOUND,
     WRITE,
+    skill_named,
 )
 from skillgym.envs.aec.tokens import BLANK, EQUALS, NEG, UNITS, read_number, write_number
 
@@ -39,8 +40,11 @@ DONE, RETURNED, ILLEGAL = 0, 1, 2
 
 _MACRO = [skill.level == 1 for skill in SKILLS]
 
-# EVAL's role slots, in the order of its Skill.roles
-_E, _X, _Y, _CARRY, _PART, _Z, _CMP, _SX, _SY, _SZ = range(10)
+# EVAL's role slots, for its expression operations
+_E, _X, _Y, _CARRY, _PART, _Z, _CMP, _SX, _SY, _SZ = (
+    skill_named("EVAL").roles.index(role)
+    for role in ("EXPR", "X", "Y", "CARRY", "PART", "Z", "CMP", "SX", "SY", "SZ")
+)
 
 
 class Frame:
