@@ -9,7 +9,8 @@ injection point (``p`` = 1–30; words for English, characters for Chinese, 4-ch
 pieces for English "tokens"), back to back, as a model stuck in a loop does, until it covers at
 least 40 units and at least 3 repeats, plus 0–3 more repeats. The detector
 (:class:`skillgym.rewards.repetition.LoopPenalty`, default settings) is run on every text;
-loop texts are the positive class.
+loop texts are the positive class. A second table, outside the labelled set, shows the recall on
+loops of exactly 3 repeats by period: where the detector's ``min_span`` starts to flag them.
 
 Prints a table per language/unit and overall, and writes
 ``benchmarks/results/loop_detection.json``. Usage:
@@ -33,6 +34,7 @@ from skillgym.rewards.repetition import LoopPenalty
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MIN_LOOP_UNITS, MIN_LOOP_REPEATS = 40, 3
+SHORT_BUCKETS = ((1, 3), (4, 7), (8, 15), (16, 30))
 
 NAMES = ["Alice", "Bob", "Carmen", "Dmitri", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jonas"]
 OBJECTS = ["apples", "marbles", "books", "coins", "tickets", "pencils", "cards", "stamps",
@@ -169,36 +171,54 @@ def join_units(units: list[str], unit: str) -> str:
     return "".join(units) if unit == "chars" else " ".join(units)
 
 
-def inject_loop(rng: np.random.Generator, units: list[str]) -> list[str]:
-    """The units with the ``p`` units after a random point repeated back to back."""
+def inject_loop(rng: np.random.Generator, units: list[str], short: bool = False,
+                ) -> tuple[list[str], int]:
+    """The units with the ``p`` units after a random point repeated back to back, and ``p``.
+
+    A labelled loop repeats until it covers ``MIN_LOOP_UNITS`` units (at least
+    ``MIN_LOOP_REPEATS`` times) plus 0–3 more times; a ``short`` one exactly 3 times.
+    """
     period = int(rng.integers(1, 31))
     start = int(rng.integers(0, max(1, len(units) - period)))
     piece = units[start:start + period]
-    repeats = max(MIN_LOOP_REPEATS, math.ceil(MIN_LOOP_UNITS / len(piece)))
-    repeats += int(rng.integers(0, 4))
-    return units[:start] + piece * repeats + units[start + len(piece):]
+    if short:
+        repeats = MIN_LOOP_REPEATS
+    else:
+        repeats = max(MIN_LOOP_REPEATS, math.ceil(MIN_LOOP_UNITS / len(piece)))
+        repeats += int(rng.integers(0, 4))
+    return units[:start] + piece * repeats + units[start + len(piece):], len(piece)
+
+
+def as_sample(variant: list[str], unit: str, vocabulary: dict[str, int]) -> Sample:
+    """The units as the detector's input: text, or token ids for ``unit="tokens"``."""
+    if unit == "tokens":
+        ids = [vocabulary.setdefault(piece, len(vocabulary)) for piece in variant]
+        return Sample.build(" ".join(variant), completion_ids=ids)
+    return Sample.build(join_units(variant, unit))
 
 
 def evaluate(rng: np.random.Generator, language: str, unit: str, texts: int,
              progress: Progress) -> dict[str, float]:
     """Precision, recall, F1 and false-positive rate on ``texts`` clean + ``texts`` loop texts."""
-    detector = LoopPenalty(unit="chars" if unit == "chars" else "words")
-    if unit == "tokens":
-        detector = LoopPenalty(unit="tokens")
+    detector = LoopPenalty(unit=unit)
     task = progress.add_task(f"{language}/{unit}", total=texts)
-    samples, labels = [], []
+    samples, labels, short_samples, short_periods = [], [], [], []
     vocabulary: dict[str, int] = {}
     for _ in range(texts):
         units = units_of(clean_text(rng, language, int(rng.integers(6, 30))), unit)
-        for variant, label in ((units, False), (inject_loop(rng, units), True)):
-            if unit == "tokens":
-                ids = [vocabulary.setdefault(piece, len(vocabulary)) for piece in variant]
-                samples.append(Sample.build(" ".join(variant), completion_ids=ids))
-            else:
-                samples.append(Sample.build(join_units(variant, unit)))
+        for variant, label in ((units, False), (inject_loop(rng, units)[0], True)):
+            samples.append(as_sample(variant, unit, vocabulary))
             labels.append(label)
+        variant, period = inject_loop(rng, units, short=True)
+        short_samples.append(as_sample(variant, unit, vocabulary))
+        short_periods.append(period)
         progress.advance(task)
     flagged = np.array([score < 0 for score in detector.score_batch(samples)])
+    short_flagged = np.array([score < 0 for score in detector.score_batch(short_samples)])
+    short_periods_array = np.array(short_periods)
+    short_recall = {f"{low}-{high}": float(short_flagged[(short_periods_array >= low)
+                                                         & (short_periods_array <= high)].mean())
+                    for low, high in SHORT_BUCKETS}
     truth = np.array(labels)
     true_positive = int((flagged & truth).sum())
     false_positive = int((flagged & ~truth).sum())
@@ -210,7 +230,7 @@ def evaluate(rng: np.random.Generator, language: str, unit: str, texts: int,
             "f1": 2 * precision * recall / max(precision + recall, 1e-12),
             "false_positive_rate": false_positive / int((~truth).sum()),
             "true_positives": true_positive, "false_positives": false_positive,
-            "false_negatives": false_negative}
+            "false_negatives": false_negative, "short_loop_recall_by_period": short_recall}
 
 
 def main() -> None:
@@ -242,7 +262,18 @@ def main() -> None:
         table.add_row(row["language"], row["unit"], str(row["texts"]), f"{row['precision']:.4f}",
                       f"{row['recall']:.4f}", f"{row['f1']:.4f}",
                       f"{row['false_positive_rate']:.2%}")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    short = Table(title="outside the labelled set: recall on loops of exactly 3 repeats, by "
+                        "period (below min_span they are not flagged, by design)")
+    short.add_column("language")
+    short.add_column("unit")
+    for low, high in SHORT_BUCKETS:
+        short.add_column(f"p = {low}-{high}", justify="right")
+    for row in rows:
+        short.add_row(row["language"], row["unit"],
+                      *(f"{value:.2f}" for value in row["short_loop_recall_by_period"].values()))
+    console.print(short)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "loop_detection.json").write_text(json.dumps(
         {"benchmark": "loop detection", "seed": args.seed,
