@@ -39,7 +39,6 @@ class Recipe:
 
     Attributes:
         name: what users type, e.g. ``"ppo"`` or ``"aec-hierarchy"``.
-        summary: one line for ``--help``.
         defaults: the configuration's every key with its default value (and so its type).
         check: raises :class:`~skillgym.training.config.ConfigError` for a resolved configuration
             the recipe cannot run, before any run folder is written.
@@ -50,7 +49,6 @@ class Recipe:
     """
 
     name: str
-    summary: str
     defaults: Mapping[str, Any]
     check: Callable[[Config], None]
     train: Callable[[RunDir, Config, Checkpoint | None], None]

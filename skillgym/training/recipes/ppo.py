@@ -150,7 +150,6 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
 
 RECIPE = Recipe(
     name="ppo",
-    summary="PPO (MaskablePPO if the env has action_masks()) on env.id",
     defaults=DEFAULTS,
     check=check,
     train=train,
