@@ -1,0 +1,250 @@
+"""Policy forward pass: torch eager, numpy, the explicit-SIMD kernel and the SIMT kernel.
+
+The network is SB3's default actor-critic for a 64-wide observation and 8 actions: policy MLP
+64-64 and value MLP 64-64 (tanh), action and value heads, log-softmax, argmax and the chosen
+action's log-probability. Every method computes all of it, from the same float32 weights.
+
+Each thread count runs in its own process (so OpenBLAS, torch and PoCL all get exactly that
+many threads); within a process the methods take turns, round after round, so they see the
+same machine load. A method's time is its best round (the least disturbed one on a shared
+machine); medians are in the JSON. "Kernel-only" is a launch and wait on inputs already in
+place (``ActorCriticKernel.relaunch``), without staging inputs or reading outputs; it is the
+one compared with the machine's FMA peak, itself measured the same way by a register-only
+kernel (skillgym/kernels/fma_peak.cl).
+
+Usage:
+    python benchmarks/policy_forward.py [--threads 1 2] [--batches 1 8 64 256 1024 4096]
+Writes benchmarks/results/policy_forward.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BATCHES = (1, 8, 64, 256, 1024, 4096)
+METHODS = ("torch", "numpy", "kernel", "kernel_only", "simt", "simt_only")
+RESULTS = Path(__file__).resolve().parent / "results" / "policy_forward.json"
+# Each timed round lasts at least this long, so that timer resolution does not matter.
+ROUND_SECONDS = 0.02
+
+
+def build_methods(threads: int):
+    """The implementations, each a function of a float32 [B, 64] array; the ``*_only`` ones
+    relaunch their kernel on the inputs staged by the call just before them."""
+    import torch
+    from torch import nn
+
+    from skillgym.kernels import ActorCriticKernel, NetworkSpec
+    from skillgym.kernels.numpy_path import actor_critic_numpy
+
+    torch.set_num_threads(threads)
+    spec = NetworkSpec(64, (64, 64), (64, 64), (8,))
+    rng = np.random.default_rng(0)
+    weights = []
+    for layer in spec.layers():
+        bound = 1 / np.sqrt(layer.n_in)
+        weights.append(
+            (
+                rng.uniform(-bound, bound, (layer.n_out, layer.n_in)).astype(np.float32),
+                rng.uniform(-bound, bound, layer.n_out).astype(np.float32),
+            )
+        )
+
+    def sequential(pairs):
+        modules = []
+        for i, (w, b) in enumerate(pairs):
+            linear = nn.Linear(w.shape[1], w.shape[0])
+            linear.weight.data = torch.from_numpy(w)
+            linear.bias.data = torch.from_numpy(b)
+            modules += [linear, nn.Tanh()] if i < len(pairs) - 1 else [linear]
+        return nn.Sequential(*modules)
+
+    pi, vf = sequential(weights[:3]), sequential(weights[3:])
+
+    def torch_forward(obs):
+        with torch.no_grad():
+            x = torch.from_numpy(obs)
+            log_probs = torch.log_softmax(pi(x), dim=1)
+            actions = log_probs.argmax(dim=1, keepdim=True)
+            return actions, log_probs.gather(1, actions), vf(x)
+
+    kernel = ActorCriticKernel(
+        spec, weights, device="auto", min_kernel_batch=0, work_items=threads
+    )
+    simt = ActorCriticKernel(spec, weights, device="auto", min_kernel_batch=0, variant="simt")
+    methods = {
+        "torch": torch_forward,
+        "numpy": lambda obs: actor_critic_numpy(spec, weights, obs, None, None),
+        "kernel": kernel,
+        "kernel_only": lambda obs: kernel.relaunch(),
+        "simt": simt,
+        "simt_only": lambda obs: simt.relaunch(),
+    }
+    return spec, methods
+
+
+def time_round(function, obs) -> tuple[float, int]:
+    """Seconds per call over one round of at least ROUND_SECONDS, and the number of calls."""
+    calls, start = 0, time.perf_counter()
+    while True:
+        function(obs)
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= ROUND_SECONDS:
+            return elapsed / calls, calls
+
+
+def worker(threads: int, batches: list[int], rounds: int) -> None:
+    """Measure everything at one thread count; print one JSON line per batch size."""
+    from skillgym.kernels import select_device
+    from skillgym.kernels.peak import measure_fma_peak
+
+    device = select_device("auto")
+    if device is None:
+        raise SystemExit("policy_forward.py needs an OpenCL device (pocl-binary-distribution)")
+    peak = measure_fma_peak(device, work_items=threads)
+    spec, methods = build_methods(threads)
+    header = {"threads": threads, "fma_peak_gflops": peak, "device": device.name}
+    print(json.dumps(header), flush=True)
+    rng = np.random.default_rng(1)
+    for batch in batches:
+        obs = rng.normal(size=(batch, spec.obs_dim)).astype(np.float32)
+        for function in methods.values():
+            function(obs)  # warm up: first launches compile for the work-group size
+        wall = {name: [] for name in methods}
+        for _ in range(rounds):
+            for name, function in methods.items():
+                wall[name].append(time_round(function, obs)[0])
+        record = {"threads": threads, "batch": batch, "flops_per_sample": spec.flops_per_sample()}
+        for name in methods:
+            record[name] = {"best_s": min(wall[name]), "median_s": statistics.median(wall[name])}
+        print(json.dumps(record), flush=True)
+
+
+def run_worker(threads: int, batches: list[int], rounds: int, progress, task) -> tuple[dict, list]:
+    """Run one worker process with every library limited to ``threads`` threads."""
+    env = dict(os.environ)
+    # Every library reads its thread count once, at start-up.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "POCL_MAX_PTHREAD_COUNT"):
+        env[name] = str(threads)
+    command = [sys.executable, __file__, "--worker", "--threads", str(threads)]
+    command += ["--rounds", str(rounds), "--batches", *map(str, batches)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    header, records = None, []
+    for line in process.stdout:
+        data = json.loads(line)
+        if header is None:
+            header = data
+        else:
+            records.append(data)
+            progress.advance(task)
+    if process.wait() != 0:
+        raise SystemExit(f"the {threads}-thread worker failed")
+    return header, records
+
+
+def summarize(headers: list[dict], records: list[dict]) -> list[dict]:
+    peaks = {h["threads"]: h["fma_peak_gflops"] for h in headers}
+    rows = []
+    for r in records:
+        flops = r["flops_per_sample"] * r["batch"]
+        row = {"threads": r["threads"], "batch": r["batch"]}
+        for name in METHODS:
+            row[f"{name}_us"] = r[name]["best_s"] * 1e6
+            row[f"{name}_samples_per_s"] = r["batch"] / r[name]["best_s"]
+        row["kernel_only_gflops"] = flops / r["kernel_only"]["best_s"] / 1e9
+        row["fraction_of_fma_peak"] = row["kernel_only_gflops"] / peaks[r["threads"]]
+        row["speedup_vs_torch"] = r["torch"]["best_s"] / r["kernel"]["best_s"]
+        row["speedup_vs_numpy"] = r["numpy"]["best_s"] / r["kernel"]["best_s"]
+        row["speedup_vs_simt"] = r["simt_only"]["best_s"] / r["kernel_only"]["best_s"]
+        rows.append(row)
+    return rows
+
+
+def targets(rows: list[dict]) -> list[tuple[str, float, float, bool]]:
+    """(target, measured, required, met) for each of the issue's targets."""
+    checks = []
+    for row in rows:
+        t, b = row["threads"], row["batch"]
+        if b == 4096:
+            checks += [
+                (f"kernel / torch, B=4096, {t} thr", row["speedup_vs_torch"], 1.5),
+                (f"kernel / numpy, B=4096, {t} thr", row["speedup_vs_numpy"], 1.5),
+                (f"kernel-only / FMA peak, B=4096, {t} thr", row["fraction_of_fma_peak"], 0.35),
+            ]
+        if b == 1024:
+            checks.append((f"kernel / torch, B=1024, {t} thr", row["speedup_vs_torch"], 1.2))
+    return [(name, value, need, value >= need) for name, value, need in checks]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds per method")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.threads[0], args.batches, args.rounds)
+        return
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    headers, records = [], []
+    with Progress() as progress:
+        task = progress.add_task("forward passes", total=len(args.threads) * len(args.batches))
+        for threads in args.threads:
+            header, found = run_worker(threads, args.batches, args.rounds, progress, task)
+            headers.append(header)
+            records += found
+    rows = summarize(headers, records)
+
+    device = headers[0]["device"]
+    table = Table(title=f"Policy forward, 64-(64,64)/(64,64)-8 actor-critic, {device}")
+    columns = ("thr", "B", "torch µs", "numpy µs", "kernel µs", "kernel Msamples/s",
+               "kernel-only µs", "GFLOP/s", "% FMA peak", "× torch", "× numpy",
+               "SIMT-only µs", "× SIMT")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            str(row["threads"]), str(row["batch"]),
+            f"{row['torch_us']:.1f}", f"{row['numpy_us']:.1f}", f"{row['kernel_us']:.1f}",
+            f"{row['kernel_samples_per_s'] / 1e6:.2f}", f"{row['kernel_only_us']:.1f}",
+            f"{row['kernel_only_gflops']:.1f}", f"{100 * row['fraction_of_fma_peak']:.0f}",
+            f"{row['speedup_vs_torch']:.2f}", f"{row['speedup_vs_numpy']:.2f}",
+            f"{row['simt_only_us']:.1f}", f"{row['speedup_vs_simt']:.1f}",
+        )
+    console = Console(width=200)
+    console.print(table)
+    for h in headers:
+        peak = h["fma_peak_gflops"]
+        console.print(f"measured FMA peak, {h['threads']} thread(s): {peak:.1f} GFLOP/s")
+    checks = targets(rows)
+    for name, value, need, met in checks:
+        console.print(f"{'met ' if met else 'MISS'}  {name}: {value:.2f} (target ≥ {need})")
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "network": "obs 64, pi (64, 64), vf (64, 64), tanh, 8 actions",
+        "peaks": headers,
+        "rows": rows,
+        "raw": records,
+        "targets": [{"name": n, "value": v, "target": t, "met": m} for n, v, t, m in checks],
+    }, indent=2))
+    console.print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
