@@ -74,13 +74,14 @@ def make_batch(rng: np.random.Generator) -> np.ndarray:
 
 
 def timed(function: Callable[[], list[float]], repeats: int) -> tuple[float, list[float]]:
-    """The median wall time of ``repeats`` calls, and the last result."""
+    """The best wall time of ``repeats`` calls (as ``timeit`` reports: the run least disturbed
+    by other work on the machine), and the last result."""
     times, result = [], []
     for _ in range(repeats):
         start = time.perf_counter()
         result = function()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+    return min(times), result
 
 
 def main() -> None:
@@ -132,7 +133,8 @@ def main() -> None:
                      "completions_per_second": COMPLETIONS / median,
                      "speedup_vs_reference": reference / median})
     table = Table(title=f"global {args.ngram_size}-gram penalty, {COMPLETIONS} completions x "
-                        f"{TOKENS} tokens, one thread, median of {len(batches)} batches")
+                        f"{TOKENS} tokens, one thread, median over {len(batches)} batches of "
+                        "the best of 3")
     for column in ("variant", "ms / batch", "completions / s", "vs reference"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for row in rows:
