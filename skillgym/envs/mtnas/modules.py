@@ -96,7 +96,7 @@ class SearchSpace:
                 task, layer = bad[0]
                 raise ValueError(
                     f"assignment slot (task={self.tasks[task]!r}, layer={layer}) holds "
-                    f"{array[task, layer]!r}; options must be integers"
+                    f"{rounded[task, layer]:g}; options must be integers"
                 )
         array = array.astype(np.int64)
         bad = np.argwhere((array < 0) | (array >= self.num_options))
