@@ -110,8 +110,8 @@ class RewardResult:
     """A score and the details behind it.
 
     Attributes:
-        score: the reward; ``None`` means "no signal for this sample" (e.g. an unparseable ground
-            truth), which TRL skips and the other adapters replace by their ``missing_score``.
+        score: the reward; ``None`` means "no signal for this sample" (e.g. no ground truth),
+            which TRL skips and the other adapters replace by their ``missing_score``.
         details: what the reward saw, e.g. the repeated spans or each component of a sum.
     """
 
