@@ -61,20 +61,21 @@ def _column_unit(digit: Callable[[int, int, int], int]) -> Rule:
     return rule
 
 
-def _carry(prev_moves_up: int, write: int, moves_down: int) -> Rule:
+def _carry() -> Rule:
+    """CARRY / BORROW: step to the next column, write 1, step back, return."""
+    skill = skill_named("CARRY")  # BORROW has the same roles and primitives
+    up, down = move_action(skill, "CARRY", 1), move_action(skill, "CARRY", -1)
+    write = write_action(skill, "CARRY", 1)
+    following = {NO_ACTION: up, up: write, write: down}
+
     def rule(tokens: list, prev: int, args: int) -> int:
-        if prev == NO_ACTION:
-            return prev_moves_up
-        if prev == prev_moves_up:
-            return write
-        if prev == write:
-            return moves_down
-        return ACTION_RETURN
+        return following.get(prev, ACTION_RETURN)
 
     return rule
 
 
 def _shift(direction: int) -> Rule:
+    """LSHIFT / RSHIFT: move each bound role once, in slot order, then return."""
     skill = skill_named("LSHIFT")
     moves = [move_action(skill, role, direction) for role in skill.roles]
 
@@ -87,6 +88,7 @@ def _shift(direction: int) -> Rule:
 
 
 def _mul1() -> Rule:
+    """MUL1: write (a * b + c) mod 10 on OUT, then the high digit in the carry cell if new."""
     skill = skill_named("MUL1")
     out = [write_action(skill, "OUT", d) for d in range(10)]
     out_slot = skill.roles.index("OUT")
@@ -108,6 +110,7 @@ def _mul1() -> Rule:
 
 
 def _cmp1() -> Rule:
+    """CMP1: a digit difference overrides the verdict cell; equal digits leave it."""
     skill = skill_named("CMP1")
     less, greater = write_action(skill, "CMP", LESS), write_action(skill, "CMP", GREATER)
 
@@ -142,6 +145,7 @@ def _column_loop(fix: str, unit: str, overflows: Callable[[int, int, int], bool]
 
 
 def _muld() -> Rule:
+    """MULD: MUL1 and LSHIFT(IN1 OUT) until the multiplicand and the carry cell are blank."""
     call_unit = call_action("MUL1", _COLUMN)
     shift = call_action("LSHIFT", ("IN1", "OUT"))
 
@@ -156,6 +160,7 @@ def _muld() -> Rule:
 
 
 def _compare() -> Rule:
+    """COMPARE: reset the verdict to =, then CMP1 and LSHIFT from the units up to both ends."""
     reset = write_action(skill_named("COMPARE"), "CMP", EQUALS)
     call_unit = call_action("CMP1", ("IN1", "IN2", "CMP"))
     shift = call_action("LSHIFT", ("IN1", "IN2"))
@@ -173,6 +178,7 @@ def _compare() -> Rule:
 
 
 def _mul() -> Rule:
+    """MUL: per multiplier digit, MULD into PART, ADD PART into OUT in place, LSHIFT."""
     partial = call_action("MULD", ("IN1", "IN2", "CARRY", "PART"))
     accumulate = call_action("ADD", ("OUT", "PART", "CARRY", "OUT"))
     shift = call_action("LSHIFT", ("IN2", "CARRY", "PART", "OUT"))
@@ -188,6 +194,7 @@ def _mul() -> Rule:
 
 
 def _div() -> Rule:
+    """DIV: climb to the dividend's top digit, then per column COMPARE, SUB and count, RSHIFT."""
     skill = skill_named("DIV")
     compare = call_action("COMPARE", ("REM", "DIVISOR", "CMP"))
     subtract = call_action("SUB", ("REM", "DIVISOR", "BORROW", "REM"))
@@ -213,6 +220,7 @@ def _div() -> Rule:
 
 
 def _eval() -> Rule:
+    """EVAL: FIND, LOAD, the arithmetic child chosen by operator and signs, the sign, STORE."""
     skill = skill_named("EVAL")
     add = call_action("ADD", ("X", "Y", "CARRY", "Z"))
     add_one = call_action("ADD", ("Z", "ONE", "CARRY", "Z"))
@@ -265,11 +273,7 @@ def _eval() -> Rule:
 RULES: dict[int, Rule] = {
     SKILL_INDEX["ADD1"]: _column_unit(lambda a, b, c: a + b + c),
     SKILL_INDEX["SUB1"]: _column_unit(lambda a, b, c: a - b - c),
-    SKILL_INDEX["CARRY"]: _carry(
-        move_action(skill_named("CARRY"), "CARRY", 1),
-        write_action(skill_named("CARRY"), "CARRY", 1),
-        move_action(skill_named("CARRY"), "CARRY", -1),
-    ),
+    SKILL_INDEX["CARRY"]: _carry(),
     SKILL_INDEX["LSHIFT"]: _shift(1),
     SKILL_INDEX["RSHIFT"]: _shift(-1),
     SKILL_INDEX["MUL1"]: _mul1(),
