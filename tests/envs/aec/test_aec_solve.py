@@ -47,12 +47,11 @@ def test_trace_is_a_well_nested_npi_trace():
     assert (trace[-1].skill, trace[-1].action, trace[-1].terminate) == ("EVAL", "RETURN", True)
     stack = []
     for step in trace:
-        assert step.depth == len(stack) or (stack and step.depth == len(stack))
+        assert step.depth == len(stack)
         if step.action.startswith("CALL("):
             stack.append(step.action[5 : step.action.index(",")])
-        if step.terminate:
-            if step.depth:
-                assert stack.pop() == step.skill
+        if step.terminate and step.depth:
+            assert stack.pop() == step.skill
     top = [step.action for step in trace if step.depth == 0]
     assert top.count("STORE") == 3  # one per operator
     assert [s.args for s in trace if s.skill == "SUB"][0] == ("Y", "X", "CARRY", "Z")
