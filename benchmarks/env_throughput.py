@@ -221,7 +221,8 @@ def main() -> None:
     table.add_column("id")
     table.add_column("steps/s", justify="right")
     for row in single:
-        table.add_row(row["id"], f"{row['steps_per_s']:,.0f}")
+        rate = row["steps_per_s"]
+        table.add_row(row["id"], f"{rate:,.0f}" if rate >= 100 else f"{rate:.2g}")
     console.print(table)
     table = Table(title="batched twin vs SyncVectorEnv: sub-env steps/s, same run")
     for column in ("id", "num_envs", "batched", "SyncVectorEnv", "ratio"):
