@@ -103,7 +103,9 @@ class AECVectorEnv(VectorEnv):
     ``options={"level": L}`` and ``options={"reset_mask": mask}`` as ``SyncVectorEnv`` does.
 
     Steps and auto-resets are numpy over the batch; an explicit ``reset(seed=...)`` builds one
-    generator per sub-environment, so that each draws the key the single env would.
+    generator per sub-environment, so that each draws the key the single env would. With
+    ``illegal_action="raise"`` a step with any illegal action raises before any sub-environment
+    moves (``SyncVectorEnv`` would already have stepped the ones before it).
 
     Args:
         num_envs: the number of sub-environments (``>= 1``).
