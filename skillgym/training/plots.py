@@ -16,21 +16,27 @@ from skillgym.training.run import RunDir  # noqa: E402
 
 # Only these groups are learning curves; time/ holds wall-clock figures, which are not.
 CURVE_PREFIXES: tuple[str, ...] = ("rollout/", "train/", "eval/")
+# Counters that only grow with the step count.
+COUNTERS: tuple[str, ...] = ("train/n_updates",)
 
 
 def curves(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
-    """Each numeric metric under :data:`CURVE_PREFIXES` as ``(steps, values)``, in key order."""
+    """Each numeric metric under :data:`CURVE_PREFIXES` as ``(steps, values)``, in key order.
+
+    Counters and metrics that never change (a constant learning rate, say) are left out: a flat
+    line is not a learning curve, and the values stay in ``metrics.jsonl``.
+    """
     found: dict[str, tuple[list[int], list[float]]] = {}
     for row in rows:
         for key, value in row.items():
-            if not key.startswith(CURVE_PREFIXES):
+            if not key.startswith(CURVE_PREFIXES) or key in COUNTERS:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             steps, values = found.setdefault(key, ([], []))
             steps.append(row["step"])
             values.append(float(value))
-    return dict(sorted(found.items()))
+    return {key: found[key] for key in sorted(found) if len(set(found[key][1])) > 1}
 
 
 def write_learning_curves(run: RunDir, name: str = "learning_curves.png") -> Path | None:

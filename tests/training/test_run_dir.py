@@ -113,13 +113,16 @@ def test_resumed_logger_rewinds_metrics(tmp_path):
                                                           "rollout/ep_rew_mean": 3.0}]
 
 
-def test_curves_pick_learning_metrics_in_step_order():
+def test_curves_pick_changing_learning_metrics_in_step_order():
     rows = [
-        {"step": 1, "rollout/ep_rew_mean": 1.0, "time/fps": 9, "train/flag": True},
-        {"step": 2, "rollout/ep_rew_mean": 2.0, "train/loss": 0.5, "train/name": "x"},
+        {"step": 1, "rollout/ep_rew_mean": 1.0, "time/fps": 9, "train/flag": True,
+         "train/learning_rate": 3e-4, "train/n_updates": 4},
+        {"step": 2, "rollout/ep_rew_mean": 2.0, "train/loss": 0.5, "train/name": "x",
+         "train/learning_rate": 3e-4, "train/n_updates": 8},
+        {"step": 3, "train/loss": 0.25, "train/learning_rate": 3e-4, "train/n_updates": 12},
     ]
     assert curves(rows) == {"rollout/ep_rew_mean": ([1, 2], [1.0, 2.0]),
-                            "train/loss": ([2], [0.5])}
+                            "train/loss": ([2, 3], [0.5, 0.25])}
 
 
 def test_learning_curves_png(tmp_path):
