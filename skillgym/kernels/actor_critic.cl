@@ -37,15 +37,18 @@
 #define FMA_ONE(s, b) acc_##s##_##b += xs * w_##b;
 #define STORE_ROW(s, FORN) FORN(STORE_ONE, s)
 #define STORE_ONE(s, b) *(VEC *)(y + s * y_stride + b * VW) = activate(acc_##s##_##b, act);
+#define NONZERO(s, _) | (x[s * x_stride + k] != 0.0f)
 
 #define DENSE_BLOCK(NB)                                                                     \
     INLINE void dense_block##NB(const float *x, const int n_in, const int x_stride,         \
                                 float *y, const int y_stride, const int n_out,              \
-                                __global const float *w, const int act) {                   \
+                                __global const float *w, const int act,                     \
+                                const int skip_zeros) {                                     \
         __global const float *bias = w + n_in * n_out;                                      \
         FOR##NB(LOAD_BIAS, _)                                                               \
         FOR_TILE(INIT_ROW, FOR##NB)                                                         \
         for (int k = 0; k < n_in; ++k) {                                                    \
+            if (skip_zeros && !(0 FOR_TILE(NONZERO, _))) continue;                          \
             __global const float *wk = w + k * n_out;                                       \
             FOR##NB(LOAD_W, _)                                                              \
             FOR_TILE(FMA_ROW, FOR##NB)                                                      \
@@ -57,16 +60,22 @@ DENSE_BLOCK(3)
 DENSE_BLOCK(2)
 DENSE_BLOCK(1)
 
-/* A whole layer (n_out is the padded width): blocks of 4 vectors, then the remainder. */
+/*
+ * A whole layer (n_out is the padded width): blocks of 4 vectors, then the remainder.
+ * skip_zeros (the observation layers) skips inputs that are 0 for the whole tile: one-hot
+ * encoded Discrete, MultiDiscrete and Dict observations are mostly zeros, and a
+ * predictable branch costs little on dense inputs.
+ */
 INLINE void dense(const float *x, const int n_in, const int x_stride,
                   float *y, const int y_stride, const int n_out,
-                  __global const float *w, const int act) {
+                  __global const float *w, const int act, const int skip_zeros) {
     int j = 0;
-    for (; j + 4 * VW <= n_out; j += 4 * VW) dense_block4(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act);
+    for (; j + 4 * VW <= n_out; j += 4 * VW)
+        dense_block4(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, skip_zeros);
     const int rest = (n_out - j) / VW;
-    if (rest == 3) dense_block3(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act);
-    if (rest == 2) dense_block2(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act);
-    if (rest == 1) dense_block1(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act);
+    if (rest == 3) dense_block3(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, skip_zeros);
+    if (rest == 2) dense_block2(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, skip_zeros);
+    if (rest == 1) dense_block1(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, skip_zeros);
 }
 
 __kernel void actor_critic(__global const float *restrict obs,

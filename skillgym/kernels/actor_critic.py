@@ -76,7 +76,8 @@ class _Shared:
 
 def _network_macro(spec: NetworkSpec, widths: list[int], offsets: list[int]) -> str:
     """The body of the ``NETWORK`` macro: one ``dense`` call per layer, ping-ponging between
-    the private arrays ``a`` and ``b``; the heads write into ``logits`` and ``value``."""
+    the private arrays ``a`` and ``b``; the heads write into ``logits`` and ``value``. The
+    layers reading the observation skip inputs that are zero for a whole tile."""
     layers = list(zip(spec.layers(), widths, offsets, strict=True))
     n_pi = len(spec.pi_layers) + 1
     trunks = ((layers[:n_pi], ("logits", "N_LOGITS_PAD")), (layers[n_pi:], ("value", "VW")))
@@ -86,9 +87,10 @@ def _network_macro(spec: NetworkSpec, widths: list[int], offsets: list[int]) -> 
         for j, (layer, width, offset) in enumerate(trunk):
             target = head if j == len(trunk) - 1 else ("ab"[j % 2], "MAX_WIDTH")
             act = f"ACT_{(layer.activation or 'none').upper()}"
+            skip_zeros = int(j == 0)
             calls.append(
                 f"dense({source[0]}, {layer.n_in}, {source[1]}, {target[0]}, {target[1]}, "
-                f"{width}, p + {offset}, {act});"
+                f"{width}, p + {offset}, {act}, {skip_zeros});"
             )
             source = target
     return " ".join(calls)
@@ -114,6 +116,7 @@ def kernel_source(spec: NetworkSpec, vector_width: int, tile: int, variant: str)
         "N_LOGITS": spec.n_logits,
         "N_LOGITS_PAD": pad_to(spec.n_logits, vector_width),
         "N_HEADS": spec.n_heads,
+        "N_HEADS_PAD": pad_to(spec.n_heads, vector_width),
         "HEAD_STARTS": ", ".join(map(str, spec.head_starts)),
         "MAX_WIDTH": max(hidden, default=vector_width),
         "FOR_TILE(M, a)": " ".join(f"M({s}, a)" for s in range(tile)),
@@ -212,7 +215,7 @@ class ActorCriticKernel:
         self,
         obs: np.ndarray,
         masks: np.ndarray | None = None,
-        uniforms: np.ndarray | None = None,
+        uniforms: np.ndarray | np.random.Generator | None = None,
         return_log_probs: bool = False,
     ) -> ActorCriticOutput:
         """One forward pass.
@@ -222,7 +225,8 @@ class ActorCriticKernel:
             masks: ``[B, n_logits]`` booleans, ``True`` where an action is allowed; ``None``
                 allows every action.
             uniforms: ``[B, n_logits]`` uniforms in ``[0, 1)``: sample each component by
-                Gumbel-max; ``None`` takes the most likely action.
+                Gumbel-max; or a numpy ``Generator`` that draws them (straight into the
+                device's buffer: no copy); ``None`` takes the most likely action.
             return_log_probs: also return every action's normalized log-probability.
         """
         obs = np.asarray(obs, dtype=np.float32)
@@ -233,9 +237,13 @@ class ActorCriticKernel:
         batch = len(obs)
         logit_shape = (batch, self.spec.n_logits)
         for name, array in (("masks", masks), ("uniforms", uniforms)):
-            if array is not None and np.shape(array) != logit_shape:
+            if array is None or isinstance(array, np.random.Generator):
+                continue
+            if np.shape(array) != logit_shape:
                 raise ValueError(f"{name} must have shape {logit_shape}, got {np.shape(array)}")
         if self.device is None or batch < max(self.min_kernel_batch, 1):
+            if isinstance(uniforms, np.random.Generator):
+                uniforms = uniforms.random(logit_shape, dtype=np.float32)
             actions, log_prob, values, log_probs = actor_critic_numpy(
                 self.spec, self._weights, obs, masks, uniforms
             )
@@ -277,17 +285,22 @@ class ActorCriticKernel:
         self,
         obs: np.ndarray,
         masks: np.ndarray | None,
-        uniforms: np.ndarray | None,
+        uniforms: np.ndarray | np.random.Generator | None,
         return_log_probs: bool,
     ) -> ActorCriticOutput:
         batch = len(obs)
         self._reserve(batch)
         self._obs.host[:batch] = obs
         self._obs.upload(batch)
-        for shared, given in ((self._masks, masks), (self._uniforms, uniforms)):
-            if given is not None:
-                shared.host[:batch] = given
-                shared.upload(batch)
+        if isinstance(uniforms, np.random.Generator):
+            uniforms.random(out=self._uniforms.host[:batch], dtype=np.float32)
+            self._uniforms.upload(batch)
+        elif uniforms is not None:
+            self._uniforms.host[:batch] = uniforms
+            self._uniforms.upload(batch)
+        if masks is not None:
+            self._masks.host[:batch] = masks
+            self._masks.upload(batch)
         scalars = (batch, masks is not None, uniforms is not None, return_log_probs)
         if scalars != self._scalars:  # setting an argument costs more than a comparison
             for index, value in enumerate(scalars, start=8):

@@ -37,7 +37,7 @@ INLINE VEC vexp(VEC x) {
     return AS_VEC(AS_VECI(p) + e);
 }
 
-/* Natural log for x > 0 (log of 0 gives about -103, enough for Gumbel noise to lose). */
+/* Natural log for x > 0; log(0) gives about -103, so a zero uniform stays finite. */
 INLINE VEC vlog(VEC x) {
     x = x < (VEC)(1.0e-45f) ? (VEC)(1.0e-45f) : x;
     VECI bits = AS_VECI(x);
@@ -87,12 +87,17 @@ __constant int head_start[N_HEADS + 1] = {HEAD_STARTS};
 /*
  * Masked log-softmax, action choice and log-probability for one sample. `logits` holds
  * N_LOGITS_PAD values; component h owns lanes [head_start[h], head_start[h + 1]).
+ *
+ * Sampling is the Gumbel-max trick, argmax_i(log p_i - log E_i) with E_i = -log u_i, taken
+ * in its exponential-race form argmax_i(p_i / E_i): the same choice with one logarithm per
+ * logit instead of two (and p_i up to the component's common factor, exp of the shifted logit).
  */
 INLINE void choose(float *logits, __global const uchar *mask, __global const float *uniform,
                    const int sample, __global int *action, __global float *log_prob,
                    __global float *log_probs) {
     float shift[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
-    float lse[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
+    float weight[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
+    float head_log[N_HEADS_PAD] __attribute__((aligned(4 * VW)));
     if (mask) {
         for (int i = 0; i < N_LOGITS; ++i) logits[i] = mask[i] ? logits[i] : MASKED_LOGIT;
     }
@@ -102,31 +107,32 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
         for (int i = head_start[h]; i < head_start[h + 1]; ++i) shift[i] = m;
     }
     for (int i = N_LOGITS; i < N_LOGITS_PAD; ++i) shift[i] = logits[i];
-#pragma unroll
     for (int v = 0; v < N_LOGITS_PAD; v += VW) {
         VEC z = *(VEC *)(logits + v) - *(VEC *)(shift + v);
         *(VEC *)(logits + v) = z;
-        *(VEC *)(lse + v) = vexp(z);
+        *(VEC *)(weight + v) = vexp(z);
     }
+    /* One logarithm per component: the log of its sum of weights, batched VW at a time. */
+    for (int h = 0; h < N_HEADS_PAD; ++h) head_log[h] = 1.0f;
     for (int h = 0; h < N_HEADS; ++h) {
         float total = 0.0f;
-        for (int i = head_start[h]; i < head_start[h + 1]; ++i) total += lse[i];
-        for (int i = head_start[h]; i < head_start[h + 1]; ++i) lse[i] = total;
+        for (int i = head_start[h]; i < head_start[h + 1]; ++i) total += weight[i];
+        head_log[h] = total;
     }
-    float gumbel[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
-#pragma unroll
-    for (int v = 0; v < N_LOGITS_PAD; v += VW) {
-        VEC lp = *(VEC *)(logits + v) - vlog(*(VEC *)(lse + v));
-        *(VEC *)(logits + v) = lp;
-        if (sample) {
+    for (int v = 0; v < N_HEADS_PAD; v += VW) *(VEC *)(head_log + v) = vlog(*(VEC *)(head_log + v));
+    for (int h = 0; h < N_HEADS; ++h) {
+        for (int i = head_start[h]; i < head_start[h + 1]; ++i) logits[i] -= head_log[h];
+    }
+    if (sample) {
+        for (int v = 0; v < N_LOGITS_PAD; v += VW) {
             VEC u = (VEC)(0.5f);
             for (int i = 0; i < VW && v + i < N_LOGITS; ++i) ((float *)&u)[i] = uniform[v + i];
-            *(VEC *)(gumbel + v) = lp - vlog(-vlog(u));
+            *(VEC *)(weight + v) = *(VEC *)(weight + v) / -vlog(u);
         }
     }
+    const float *score = sample ? weight : logits;
     float total_lp = 0.0f;
     for (int h = 0; h < N_HEADS; ++h) {
-        const float *score = sample ? gumbel : logits;
         int best = head_start[h];
         for (int i = head_start[h] + 1; i < head_start[h + 1]; ++i) best = score[i] > score[best] ? i : best;
         action[h] = best - head_start[h];
@@ -137,4 +143,3 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
         for (int i = 0; i < N_LOGITS; ++i) log_probs[i] = logits[i];
     }
 }
-

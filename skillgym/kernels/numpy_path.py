@@ -60,12 +60,14 @@ def actor_critic_numpy(
     for h in range(spec.n_heads):
         part = logits[:, starts[h] : starts[h + 1]]
         shifted = part - part.max(axis=1, keepdims=True)
-        lp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        weight = np.exp(shifted)
+        lp = shifted - np.log(weight.sum(axis=1, keepdims=True))
         log_probs[:, starts[h] : starts[h + 1]] = lp
         score = lp
         if uniforms is not None:
+            # Gumbel-max as an exponential race, as in the kernel: argmax p_i / (-log u_i).
             with np.errstate(divide="ignore"):
-                score = lp - np.log(-np.log(uniforms[:, starts[h] : starts[h + 1]]))
+                score = weight / -np.log(uniforms[:, starts[h] : starts[h + 1]])
         actions[:, h] = score.argmax(axis=1)
         log_prob += lp[batch, actions[:, h]]
     return actions, log_prob, values.astype(np.float32, copy=False), log_probs

@@ -5,10 +5,11 @@
  * layout of actor_critic.cl buys; the host builds it with VW = 1 and TILE = 1, so VEC is float.
  */
 
-/* One sample's layer: y[0..n_out) = act(x W + b), W stored [n_in][n_out] then b. */
+/* One sample's layer: y[0..n_out) = act(x W + b), W stored [n_in][n_out] then b. The plain
+ * formulation has no tile to skip zero inputs for: skip_zeros is ignored. */
 INLINE void dense(const float *x, const int n_in, const int x_stride,
                   float *y, const int y_stride, const int n_out,
-                  __global const float *w, const int act) {
+                  __global const float *w, const int act, const int skip_zeros) {
     for (int o = 0; o < n_out; ++o) {
         float acc = w[n_in * n_out + o];
         for (int k = 0; k < n_in; ++k) acc += x[k] * w[k * n_out + o];

@@ -56,7 +56,7 @@ def network_spec(policy: ActorCriticPolicy) -> NetworkSpec:
     else:
         action_dims = tuple(int(n) for n in policy.action_space.nvec.ravel())
     return NetworkSpec(
-        obs_dim=policy.features_dim,
+        obs_dim=int(policy.features_dim),
         pi_layers=tuple(layer.out_features for layer in pi),
         vf_layers=tuple(layer.out_features for layer in vf),
         action_dims=action_dims,
@@ -102,6 +102,9 @@ class KernelPolicy:
         self.kernel = ActorCriticKernel(
             self.spec, policy_weights(policy), device=device, min_kernel_batch=min_kernel_batch
         )
+        # numpy fills the kernel's uniforms buffer in place, several times faster than
+        # torch.rand and a copy; seeding it from torch keeps SB3's seed in control.
+        self._rng = np.random.default_rng(int(th.randint(2**62, ()).item()))
 
     @classmethod
     def from_sb3(cls, model: Any, **kwargs: Any) -> KernelPolicy:
@@ -124,8 +127,9 @@ class KernelPolicy:
         action_masks: np.ndarray | th.Tensor | None = None,
     ) -> ActorCriticOutput:
         """Actions, their log-probabilities and values for a batch of (unprocessed) observations
-        as tensors, the form SB3 rollouts hold them in. Sampling draws its uniforms from torch's
-        global generator, so SB3's ``seed`` makes it reproducible."""
+        as tensors, the form SB3 rollouts hold them in. Sampling draws its uniforms from a numpy
+        generator seeded from torch's global one when this object is made, so SB3's ``seed``
+        makes it reproducible."""
         with th.no_grad():
             features = self.policy.extract_features(obs)
             features = features.cpu().numpy()
@@ -133,9 +137,7 @@ class KernelPolicy:
         masks = None
         if action_masks is not None:
             masks = np.asarray(action_masks, dtype=bool).reshape(batch, self.spec.n_logits)
-        uniforms = None
-        if not deterministic:
-            uniforms = th.rand(batch, self.spec.n_logits).numpy()
+        uniforms = None if deterministic else self._rng
         return self.kernel(features, masks=masks, uniforms=uniforms)
 
     def act(

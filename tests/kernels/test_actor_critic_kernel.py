@@ -145,6 +145,18 @@ def test_kernel_and_numpy_path_agree_on_samples(opencl_device):
         np.testing.assert_allclose(out.values, outs[0].values, atol=1e-5, rtol=0)
 
 
+def test_a_generator_draws_the_same_uniforms_as_an_array(device_choice):
+    spec = SPECS["multidiscrete"]
+    kernel, _ = make_kernel(spec, device_choice)
+    obs = np.random.default_rng(12).normal(size=(700, spec.obs_dim)).astype(np.float32)
+    uniforms = np.random.default_rng(13).random((700, spec.n_logits), dtype=np.float32)
+    from_array = kernel(obs, uniforms=uniforms)
+    from_generator = kernel(obs, uniforms=np.random.default_rng(13))
+    np.testing.assert_array_equal(from_generator.actions, from_array.actions)
+    greedy = kernel(obs)
+    assert (from_array.actions != greedy.actions).any()
+
+
 def test_set_weights_changes_the_results(device_choice):
     spec = SPECS["odd-widths-relu"]
     kernel, _ = make_kernel(spec, device_choice)
