@@ -26,9 +26,8 @@ GRID_MOVES = np.array([[-1, 0], [1, 0], [0, -1], [0, 1]], dtype=np.int64)
 #: The curriculum stops raising the minimum input length here, as the original did.
 MAX_MIN_LENGTH = 30
 
-# Independent counter-RNG streams of one episode.
-_LENGTH_STREAM = 0
-_SYMBOL_STREAM = 1
+# The counter-RNG stream of episode draws.
+_EPISODE_STREAM = 0
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -49,16 +48,25 @@ def check_options(options: Mapping[str, Any] | None) -> None:
         )
 
 
-def draw_symbols(keys: np.ndarray, counters: np.ndarray, size: int, base: int) -> np.ndarray:
-    """``(n, size)`` uniform input symbols of each episode; symbol ``j`` is independent of size."""
-    return counter_rng.integers(keys, counters, _SYMBOL_STREAM, size, 0, base)
+def draw_episodes(
+    keys: np.ndarray, counters: np.ndarray, symbols: int, base: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(length offsets (n,) in {0, 1, 2}, symbols (n, symbols) in [0, base))`` of episodes.
+
+    One counter-RNG call draws both (a call costs far more than its words): word 0 is the
+    offset, words ``1..`` the symbols.
+    """
+    high = np.full((1, symbols + 1), base, dtype=np.int64)
+    high[0, 0] = 3
+    words = counter_rng.integers(keys, counters, _EPISODE_STREAM, symbols + 1, 0, high)
+    return words[:, 0], words[:, 1:]
 
 
 class Task:
     """What one algorithmic task adds to the shared rules.
 
     Subclasses set the class constants and implement :meth:`targets`; tasks whose input is not a
-    plain uniform tape also override :meth:`draw_input`.
+    plain uniform tape also override :attr:`symbols_drawn` and :meth:`lay_out`.
 
     Args:
         base: the number of distinct symbols on the input tape (``>= 2``).
@@ -98,16 +106,17 @@ class Task:
         """The longest target the curriculum can draw."""
         return self.max_width
 
-    def draw_input(
-        self, keys: np.ndarray, counters: np.ndarray, lengths: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(grid (n, max_width, rows), widths (n,))`` for episodes of the given lengths.
+    @property
+    def symbols_drawn(self) -> int:
+        """How many uniform symbols an episode draws: a full grid."""
+        return self.max_width * self.rows
+
+    def lay_out(self, symbols: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(grid (n, max_width, rows), widths (n,))`` of episodes of the given lengths.
 
         Cells right of a row's width hold the blank symbol ``base``.
         """
-        n = len(keys)
-        symbols = draw_symbols(keys, counters, self.max_width * self.rows, self.base)
-        symbols = symbols.reshape(n, self.max_width, self.rows)
+        symbols = symbols.reshape(len(lengths), self.max_width, self.rows)
         inside = np.arange(self.max_width)[None, :] < lengths[:, None]
         return np.where(inside[:, :, None], symbols, self.base), lengths
 
@@ -187,8 +196,8 @@ class Tapes:
         self._record(rows)
         self.counters[rows] += 1
         keys, counters = self.keys[rows], self.counters[rows]
-        offsets = counter_rng.integers(keys, counters, _LENGTH_STREAM, 1, 0, 3)[:, 0]
-        grid, widths = self.task.draw_input(keys, counters, self.min_length[rows] + offsets)
+        offsets, symbols = draw_episodes(keys, counters, self.task.symbols_drawn, self.task.base)
+        grid, widths = self.task.lay_out(symbols, self.min_length[rows] + offsets)
         targets, target_lengths = self.task.targets(grid, widths)
         self.grid[rows] = grid
         self.widths[rows] = widths

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from skillgym.envs.algorithmic.base import AlgorithmicEnv, AlgorithmicVectorEnv
-from skillgym.envs.algorithmic.core import MAX_MIN_LENGTH, TapeTask, check_int, draw_symbols
+from skillgym.envs.algorithmic.core import MAX_MIN_LENGTH, TapeTask, check_int
 
 
 class DuplicatedInputTask(TapeTask):
@@ -30,13 +30,15 @@ class DuplicatedInputTask(TapeTask):
         """One symbol per run."""
         return self.max_width // self.duplication
 
-    def draw_input(
-        self, keys: np.ndarray, counters: np.ndarray, lengths: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def symbols_drawn(self) -> int:
+        """One symbol per possible run."""
+        return self.max_target
+
+    def lay_out(self, symbols: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``length // duplication`` runs (at least one), as the original: the width may be less."""
         runs = np.maximum(lengths, self.duplication) // self.duplication
         widths = runs * self.duplication
-        symbols = draw_symbols(keys, counters, self.max_target, self.base)
         columns = np.arange(self.max_width)
         tape = symbols[:, np.minimum(columns // self.duplication, self.max_target - 1)]
         tape = np.where(columns[None, :] < widths[:, None], tape, self.base)
