@@ -184,6 +184,7 @@ class Tapes:
         self.time = np.zeros(n, dtype=np.int64)
         self.episode_return = np.zeros(n, dtype=np.float64)
         self._rows = np.arange(n)
+        self._nvec = np.array([len(task.movements), 2, task.base])
 
     def rekey(self, rows: np.ndarray, keys: np.ndarray) -> None:
         """Give ``rows`` (indices) new keys; their next episode is episode 0 of that key."""
@@ -251,16 +252,20 @@ class Tapes:
     def check_actions(self, actions: Any, name: str = "action") -> np.ndarray:
         """``actions`` as an ``(n, 3)`` int64 array, or a ``ValueError`` naming the bad part."""
         array = np.asarray(actions)
-        nvec = (len(self.task.movements), 2, self.task.base)
+        if (
+            array.shape == (self.n, 3)
+            and array.dtype.kind in "iu"
+            and not ((array < 0) | (array >= self._nvec)).any()
+        ):
+            return array.astype(np.int64, copy=False)
+        moves = self.task.movements
         allowed = (
-            f"[move in 0..{nvec[0] - 1} ({', '.join(self.task.movements)}), "
-            f"write in 0..1, symbol in 0..{nvec[2] - 1}]"
+            f"[move in 0..{len(moves) - 1} ({', '.join(moves)}), write in 0..1, "
+            f"symbol in 0..{self.task.base - 1}]"
         )
-        if array.shape != (self.n, 3) or not np.issubdtype(array.dtype, np.integer):
+        if array.shape != (self.n, 3) or array.dtype.kind not in "iu":
             shape = "(3,)" if name == "action" else f"({self.n}, 3)"
             raise ValueError(
                 f"{name} must be integers of shape {shape}, each {allowed}; got {actions!r}"
             )
-        if np.any(array < 0) or np.any(array >= np.array(nvec)):
-            raise ValueError(f"{name} out of range: each must be {allowed}; got {actions!r}")
-        return array.astype(np.int64, copy=False)
+        raise ValueError(f"{name} out of range: each must be {allowed}; got {actions!r}")
