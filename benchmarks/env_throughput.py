@@ -3,10 +3,10 @@
 Every registered id is stepped alone with random actions by Gymnasium's
 ``gymnasium.utils.performance.benchmark_step``. Every id with a ``vector_entry_point`` is then
 stepped as its natively batched twin and as ``SyncVectorEnv`` of single envs, at each count of
-sub-environments (16, 256 and 4,096 by default), side by side in one run with random
-actions, each for a bounded time. Envs with ``action_masks()`` get random *legal* actions, drawn
-from the mask of the moment (``benchmark_step`` times that draw with the step, as it does any
-action sampling; the batched-vs-sync comparison times ``step()`` alone, for both).
+sub-environments (16, 256 and 4,096 by default), side by side in one run (alternating rounds)
+with random actions, each for a bounded time. Envs with ``action_masks()`` get random *legal*
+actions, drawn from the mask of the moment (``benchmark_step`` times that draw with the step, as
+it does any action sampling; the batched-vs-sync comparison times ``step()`` alone, for both).
 
 The ids come from the registry, so new families are covered as they land. The table shows
 steps/s (sub-environment steps, i.e. batch steps × num_envs) and the batched/sync ratio; the
@@ -51,8 +51,10 @@ def parse_args() -> argparse.Namespace:
                         help="numbers of sub-environments for batched vs SyncVectorEnv")
     parser.add_argument("--single-seconds", type=float, default=1.0,
                         help="time per single-env measurement")
-    parser.add_argument("--vector-seconds", type=float, default=1.5,
+    parser.add_argument("--vector-seconds", type=float, default=2.0,
                         help="time per batched or SyncVectorEnv measurement")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternating rounds the vector-seconds are split into")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=RESULTS / "env_throughput.json")
     return parser.parse_args()
@@ -136,17 +138,14 @@ def legal_actions(envs: gym.vector.VectorEnv, rng: np.random.Generator) -> np.nd
     return (np.cumsum(masks, axis=1) > picks[:, None]).argmax(axis=1)
 
 
-def vector_steps_per_second(
-    envs: gym.vector.VectorEnv, masked: bool, seconds: float, seed: int
-) -> tuple[float, int]:
-    """Sub-environment steps per second of ``step()`` alone, over at least ``seconds``.
+def timed_steps(
+    envs: gym.vector.VectorEnv, masked: bool, seconds: float, rng: np.random.Generator
+) -> tuple[int, float]:
+    """``(batch steps, seconds inside step())`` of stepping for at least ``seconds`` (and 3 steps).
 
     Drawing random actions (legal ones, from the current masks, for masked envs) is left out of
     the timed part for both contenders: the ratio compares the environments, not the sampler.
     """
-    rng = np.random.default_rng(seed)
-    envs.action_space.seed(seed)
-    envs.reset(seed=seed)
     steps, stepping = 0, 0.0
     start = time.perf_counter()
     while steps < 3 or time.perf_counter() - start < seconds:
@@ -155,21 +154,37 @@ def vector_steps_per_second(
         envs.step(actions)
         stepping += time.perf_counter() - tic
         steps += 1
-    return steps * envs.num_envs / stepping, steps
+    return steps, stepping
 
 
 def measure_batched(
-    entry: EnvEntry, masked: bool, count: int, seconds: float, seed: int
+    entry: EnvEntry, masked: bool, count: int, seconds: float, rounds: int, seed: int
 ) -> dict[str, Any]:
-    """The batched twin and ``SyncVectorEnv`` at ``count`` sub-envs, one after the other."""
-    row: dict[str, Any] = {"id": entry.id, "num_envs": count}
-    for mode, key in (("vector_entry_point", "batched"), ("sync", "sync")):
-        envs = gym.make_vec(entry.id, num_envs=count, vectorization_mode=mode)
-        try:
-            rate, steps = vector_steps_per_second(envs, masked, seconds, seed)
-        finally:
+    """The batched twin and ``SyncVectorEnv`` at ``count`` sub-envs, in alternating rounds.
+
+    Alternating spreads a load spike on the shared CPU over both contenders instead of one.
+    """
+    contenders = {
+        "batched": gym.make_vec(entry.id, num_envs=count, vectorization_mode="vector_entry_point"),
+        "sync": gym.make_vec(entry.id, num_envs=count, vectorization_mode="sync"),
+    }
+    totals = {key: [0, 0.0] for key in contenders}
+    try:
+        rngs = {key: np.random.default_rng(seed) for key in contenders}
+        for envs in contenders.values():
+            envs.action_space.seed(seed)
+            envs.reset(seed=seed)
+        for _ in range(rounds):
+            for key, envs in contenders.items():
+                steps, stepping = timed_steps(envs, masked, seconds / rounds, rngs[key])
+                totals[key][0] += steps
+                totals[key][1] += stepping
+    finally:
+        for envs in contenders.values():
             envs.close()
-        row[f"{key}_steps_per_s"] = rate
+    row: dict[str, Any] = {"id": entry.id, "num_envs": count}
+    for key, (steps, stepping) in totals.items():
+        row[f"{key}_steps_per_s"] = steps * count / stepping
         row[f"{key}_batch_steps"] = steps
     row["ratio"] = row["batched_steps_per_s"] / row["sync_steps_per_s"]
     return row
@@ -214,7 +229,7 @@ def main() -> None:
             for count in args.counts:
                 progress.update(task, description=f"batched vs sync {entry.id} × {count}")
                 batched.append(measure_batched(entry, masked[entry.id], count,
-                                               args.vector_seconds, args.seed))
+                                               args.vector_seconds, args.rounds, args.seed))
                 progress.advance(task)
 
     table = Table(title="single envs: steps/s (benchmark_step, random actions)")
