@@ -5,6 +5,10 @@ is warmed up on random assignments; then ``--assignments`` random assignments ar
 by the supernet (the search's reward, frozen weights) and by training each from scratch
 (``--epochs`` epochs, mean validation accuracy over tasks). τ is the rank agreement of the two.
 
+Scores are cached in ``--cache-path``, so seeds can run as separate processes and a last run
+over all seeds only reads the cache and prints the table::
+
+    for seed in 0 1 2; do python benchmarks/mtnas_fidelity.py --seeds $seed & done; wait
     python benchmarks/mtnas_fidelity.py --seeds 0 1 2
 """
 
@@ -41,13 +45,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-root", type=Path, default=DATA)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--assignments", type=int, default=30, help="random assignments per seed")
-    parser.add_argument("--warmup", type=int, default=300, help="supernet training steps")
+    parser.add_argument("--warmup", type=int, default=200, help="supernet training steps")
     parser.add_argument("--validation-limit", type=int, default=64,
                         help="validation examples per task in a supernet score")
-    parser.add_argument("--epochs", type=int, default=3, help="stand-alone training epochs")
-    parser.add_argument("--max-train", type=int, default=500,
+    parser.add_argument("--epochs", type=int, default=2, help="stand-alone training epochs")
+    parser.add_argument("--max-train", type=int, default=300,
                         help="training examples kept per task (validation stays whole)")
     parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--cache-path", type=Path, default=RESULTS / "mtnas_fidelity_cache.jsonl",
+                        help="JSON-lines cache of every score (shared by per-seed processes)")
     parser.add_argument("--output", type=Path, default=RESULTS / "mtnas_fidelity.json")
     return parser.parse_args()
 
@@ -76,11 +82,13 @@ def main() -> None:
             supernet = SupernetEvaluator(
                 corpus, space,
                 SupernetConfig(config, args.warmup, validation_limit=args.validation_limit),
-                seed=seed,
+                seed=seed, cache_path=args.cache_path,
             )
             rewards = [evaluation.mean for evaluation in supernet.evaluate(assignments)]
             supernet_seconds = time.perf_counter() - start
-            reference = ReferenceEvaluator(corpus, space, args.epochs, (seed,), config)
+            reference = ReferenceEvaluator(
+                corpus, space, args.epochs, (seed,), config, cache_path=args.cache_path
+            )
             standalone = []
             for assignment in assignments:
                 standalone.append(reference.evaluate([assignment])[0].mean)
@@ -110,11 +118,14 @@ def main() -> None:
     table.add_row("mean ± std", f"{taus.mean():.3f} ± {taus.std():.3f}", "", "", "")
     console.print(table)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(
+    output = args.output
+    if len(args.seeds) == 1:
+        output = output.with_name(f"{output.stem}_seed{args.seeds[0]}{output.suffix}")
+    output.write_text(json.dumps(
         {"config": {k: str(v) for k, v in vars(args).items()}, "runs": runs,
          "tau_mean": float(taus.mean()), "tau_std": float(taus.std())}, indent=1,
     ))
-    console.print(f"wrote {args.output}")
+    console.print(f"wrote {output}")
 
 
 if __name__ == "__main__":

@@ -100,12 +100,13 @@ class MTNASAssembleEnv(gym.Env):
         """Set the current slot to ``action``; score the assignment once all slots are set."""
         if self._cursor >= self.slots:
             raise RuntimeError("the episode is over: call reset() before step()")
-        if not self.action_space.contains(np.int64(action)):
+        option = int(action)
+        if option != action or not 0 <= option < self.action_space.n:
             raise ValueError(
                 f"action must be an integer in 0..{self.action_space.n - 1}, got {action!r}"
             )
         layers = self.space_spec.num_layers
-        self._assignment[self._cursor // layers, self._cursor % layers] = int(action)
+        self._assignment[self._cursor // layers, self._cursor % layers] = option
         self._cursor += 1
         if self._cursor < self.slots:
             return self._observation(), 0.0, False, False, {}
