@@ -23,8 +23,8 @@ COUNTERS: tuple[str, ...] = ("train/n_updates",)
 def curves(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
     """Each numeric metric under :data:`CURVE_PREFIXES` as ``(steps, values)``, in key order.
 
-    Counters and metrics that never change (a constant learning rate, say) are left out: a flat
-    line is not a learning curve, and the values stay in ``metrics.jsonl``.
+    Counters, and metrics logged more than once that never change (a constant learning rate,
+    say), are left out: a flat line is not a learning curve; the values stay in ``metrics.jsonl``.
     """
     found: dict[str, tuple[list[int], list[float]]] = {}
     for row in rows:
@@ -36,7 +36,11 @@ def curves(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[list[int], list[fl
             steps, values = found.setdefault(key, ([], []))
             steps.append(row["step"])
             values.append(float(value))
-    return {key: found[key] for key in sorted(found) if len(set(found[key][1])) > 1}
+    return {
+        key: (steps, values)
+        for key, (steps, values) in sorted(found.items())
+        if len(values) == 1 or len(set(values)) > 1
+    }
 
 
 def write_learning_curves(run: RunDir, name: str = "learning_curves.png") -> Path | None:

@@ -123,6 +123,9 @@ def test_curves_pick_changing_learning_metrics_in_step_order():
     ]
     assert curves(rows) == {"rollout/ep_rew_mean": ([1, 2], [1.0, 2.0]),
                             "train/loss": ([2, 3], [0.5, 0.25])}
+    # After a single iteration every metric is one point, and is drawn.
+    assert curves(rows[:1]) == {"rollout/ep_rew_mean": ([1], [1.0]),
+                                "train/learning_rate": ([1], [3e-4])}
 
 
 def test_learning_curves_png(tmp_path):
