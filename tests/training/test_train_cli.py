@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from training_helpers import TINY
 
@@ -119,3 +121,12 @@ def test_resume_of_a_hand_edited_config_with_an_unknown_key(cartpole_run, tmp_pa
     assert "unknown config key 'ppo.n_epoch'; did you mean 'ppo.n_epochs'?" in (
         capsys.readouterr().err)
 
+
+
+def test_resume_fills_keys_a_config_lacks_with_defaults(cartpole_run, tmp_path):
+    finished = tmp_path / "finished"
+    shutil.copytree(cartpole_run.path, finished)
+    config = finished / "config.toml"
+    config.write_text(config.read_text().replace("torch_threads = 1\n", ""))
+    assert main(["train", "--resume", str(finished)]) == 0
+    assert [c.step for c in RunDir(finished).checkpoints()] == [64, 128]

@@ -13,14 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from skillgym.training.cli import CLIError
-from skillgym.training.config import ConfigError, load_toml, merge, resolve
+from skillgym.training.config import Config, ConfigError, load_toml, merge, resolve
 from skillgym.training.recipes import RECIPES, Recipe, RecipeError, get_recipe, resolve_target
 from skillgym.training.run import RECIPE_KEY, Checkpoint, RunDir, RunError
 
 USER_ERRORS = (ConfigError, RecipeError, RunError)
 
 
-def _new_run(args: argparse.Namespace) -> tuple[RunDir, Recipe, Checkpoint | None]:
+def _new_run(args: argparse.Namespace) -> tuple[RunDir, Recipe, Config, Checkpoint | None]:
     if args.target is None:
         raise CLIError("give an env id or recipe to train, or --resume RUN_DIR")
     if "=" in args.target:
@@ -34,24 +34,25 @@ def _new_run(args: argparse.Namespace) -> tuple[RunDir, Recipe, Checkpoint | Non
     recipe.check(config)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = args.run_dir or Path("runs") / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.target)}-{stamp}"
-    return RunDir.create(path, recipe.name, config), recipe, None
+    return RunDir.create(path, recipe.name, config), recipe, config, None
 
 
-def _resumed_run(args: argparse.Namespace) -> tuple[RunDir, Recipe, Checkpoint | None]:
+def _resumed_run(args: argparse.Namespace) -> tuple[RunDir, Recipe, Config, Checkpoint | None]:
     if args.target is not None or args.overrides or args.config or args.run_dir:
         raise CLIError("--resume continues a run exactly as configured; it takes no target, "
                        "overrides, --config or --run-dir")
     run = RunDir.open(args.resume)
     recipe = get_recipe(run.recipe())
-    # A hand-edited config.toml is checked like any other.
-    recipe.check(merge(recipe.defaults, recipe.defaults, run.config()))
+    # A hand-edited config.toml is checked like any other; keys it lacks take their defaults.
+    config = merge(recipe.defaults, recipe.defaults, run.config())
+    recipe.check(config)
     run.remove_partial_checkpoints()
     checkpoint = run.latest_checkpoint()
     if checkpoint is None:
         # Killed before its first checkpoint: start over, without the old logs.
         run.metrics_path.unlink(missing_ok=True)
         shutil.rmtree(run.tensorboard_dir, ignore_errors=True)
-    return run, recipe, checkpoint
+    return run, recipe, config, checkpoint
 
 
 @contextmanager
@@ -74,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
     from skillgym.training.plots import write_learning_curves
 
     try:
-        run_dir, recipe, checkpoint = _resumed_run(args) if args.resume else _new_run(args)
-        config = run_dir.config()
+        run_dir, recipe, config, checkpoint = (
+            _resumed_run(args) if args.resume else _new_run(args)
+        )
         where = f"from step {checkpoint.step}" if checkpoint else "from scratch"
         print(f"{recipe.name}: training {where} into {run_dir.path}", file=sys.stderr)
         try:
