@@ -19,11 +19,15 @@
 
 /*
  * NB output vectors of one layer for TILE samples: y[s][j..j+NB*VW) = act(x[s] W + b).
- * The TILE x NB accumulators acc_<s>_<b> are the register block (6 x 4 float16 on AVX-512,
- * plus 4 weight vectors: 28 of the 32 registers). They are spelled out by macros rather than
- * left to loop unrolling, which PoCL's pipeline does not do reliably before register
- * allocation: an array of accumulators ends up on the stack, one load and store per FMA.
+ * The TILE x NB accumulators acc_<s>_<b> are the register block, 6 x 4 by default. They are
+ * spelled out by macros rather than left to loop unrolling, which PoCL's pipeline does not do
+ * reliably before register allocation: an array of accumulators ends up on the stack, one
+ * load and store per FMA. (With float8 on AVX2, 24 accumulators exceed the 16 registers and
+ * some spill; 6-sample tiles were still the fastest of 2 to 8, see docs/kernels.md.)
  * FOR_TILE(M, a) (from the host) expands to M(0, a) ... M(TILE - 1, a).
+ *
+ * `index` (the observation layers) lists the inputs that are non-zero somewhere in the tile,
+ * `n_index` of them; the other layers pass 0 and run over all n_in inputs.
  */
 #define FOR4(M, s) M(s, 0) M(s, 1) M(s, 2) M(s, 3)
 #define FOR3(M, s) M(s, 0) M(s, 1) M(s, 2)
@@ -37,18 +41,19 @@
 #define FMA_ONE(s, b) acc_##s##_##b += xs * w_##b;
 #define STORE_ROW(s, FORN) FORN(STORE_ONE, s)
 #define STORE_ONE(s, b) *(VEC *)(y + s * y_stride + b * VW) = activate(acc_##s##_##b, act);
-#define NONZERO(s, _) | (x[s * x_stride + k] != 0.0f)
+#define NONZERO(s, k) | (x[s * OBS_DIM + k] != 0.0f)
 
 #define DENSE_BLOCK(NB)                                                                     \
     INLINE void dense_block##NB(const float *x, const int n_in, const int x_stride,         \
                                 float *y, const int y_stride, const int n_out,              \
                                 __global const float *w, const int act,                     \
-                                const int skip_zeros) {                                     \
+                                const int *index, const int n_index) {                      \
         __global const float *bias = w + n_in * n_out;                                      \
         FOR##NB(LOAD_BIAS, _)                                                               \
         FOR_TILE(INIT_ROW, FOR##NB)                                                         \
-        for (int k = 0; k < n_in; ++k) {                                                    \
-            if (skip_zeros && !(0 FOR_TILE(NONZERO, _))) continue;                          \
+        const int count = index ? n_index : n_in;                                           \
+        for (int i = 0; i < count; ++i) {                                                   \
+            const int k = index ? index[i] : i;                                             \
             __global const float *wk = w + k * n_out;                                       \
             FOR##NB(LOAD_W, _)                                                              \
             FOR_TILE(FMA_ROW, FOR##NB)                                                      \
@@ -60,22 +65,20 @@ DENSE_BLOCK(3)
 DENSE_BLOCK(2)
 DENSE_BLOCK(1)
 
-/*
- * A whole layer (n_out is the padded width): blocks of 4 vectors, then the remainder.
- * skip_zeros (the observation layers) skips inputs that are 0 for the whole tile: one-hot
- * encoded Discrete, MultiDiscrete and Dict observations are mostly zeros, and a
- * predictable branch costs little on dense inputs.
- */
+/* A whole layer (n_out is the padded width): blocks of 4 vectors, then the remainder. */
 INLINE void dense(const float *x, const int n_in, const int x_stride,
                   float *y, const int y_stride, const int n_out,
-                  __global const float *w, const int act, const int skip_zeros) {
+                  __global const float *w, const int act, const int *index, const int n_index) {
     int j = 0;
     for (; j + 4 * VW <= n_out; j += 4 * VW)
-        dense_block4(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, skip_zeros);
+        dense_block4(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);
     const int rest = (n_out - j) / VW;
-    if (rest == 3) dense_block3(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, skip_zeros);
-    if (rest == 2) dense_block2(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, skip_zeros);
-    if (rest == 1) dense_block1(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, skip_zeros);
+    if (rest == 3)
+        dense_block3(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);
+    if (rest == 2)
+        dense_block2(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);
+    if (rest == 1)
+        dense_block1(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);
 }
 
 __kernel void actor_critic(__global const float *restrict obs,
@@ -89,6 +92,7 @@ __kernel void actor_critic(__global const float *restrict obs,
                            const int batch, const int use_masks, const int sample,
                            const int write_log_probs) {
     float x[TILE * OBS_DIM];
+    int live[OBS_DIM];
     float a[TILE * MAX_WIDTH] __attribute__((aligned(4 * VW)));
     float b[TILE * MAX_WIDTH] __attribute__((aligned(4 * VW)));
     float logits[TILE * N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
@@ -101,7 +105,13 @@ __kernel void actor_critic(__global const float *restrict obs,
             const int row = first + s < batch ? first + s : batch - 1;
             for (int k = 0; k < OBS_DIM; ++k) x[s * OBS_DIM + k] = obs[row * OBS_DIM + k];
         }
-        NETWORK(x, a, b, logits, value, params);
+        /* One-hot encoded Discrete, MultiDiscrete and Dict observations are mostly zeros:
+         * the observation layers skip the inputs that are zero in every row of the tile. */
+        int n_live = 0;
+        for (int k = 0; k < OBS_DIM; ++k) {
+            if (0 FOR_TILE(NONZERO, k)) live[n_live++] = k;
+        }
+        NETWORK(x, live, n_live, a, b, logits, value, params);
         for (int s = 0; s < TILE && first + s < batch; ++s) {
             const int row = first + s;
             choose(logits + s * N_LOGITS_PAD, use_masks ? masks + row * N_LOGITS : 0,

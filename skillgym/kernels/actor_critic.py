@@ -19,9 +19,10 @@ from skillgym.kernels.device import OpenCLDevice, select_device
 from skillgym.kernels.numpy_path import actor_critic_numpy
 from skillgym.kernels.spec import NetworkSpec, layer_offsets, pack_weights, pad_to
 
-# Below this many samples numpy beats a launch (PoCL wakes its threads for every call);
-# measured by benchmarks/policy_forward.py on 2 AVX-512 cores, see docs/kernels.md.
-KERNEL_MIN_BATCH = 64
+# Below this many samples the numpy path beats a launch (PoCL wakes its threads for every
+# call, 15-70 us). Measured on the 2-core test machine with sampling (docs/kernels.md): numpy
+# won only at B = 1 (60 us against 67 us); from B = 2 the kernel was faster (59 against 83 us).
+KERNEL_MIN_BATCH = 2
 
 # float8: PoCL 3.0's LLVM 14 does not know recent AMD cores and compiles for AVX2 (znver3), where
 # float16 costs two registers per value; measured on the 64-64 policy at B = 4,096, float8
@@ -77,7 +78,7 @@ class _Shared:
 def _network_macro(spec: NetworkSpec, widths: list[int], offsets: list[int]) -> str:
     """The body of the ``NETWORK`` macro: one ``dense`` call per layer, ping-ponging between
     the private arrays ``a`` and ``b``; the heads write into ``logits`` and ``value``. The
-    layers reading the observation skip inputs that are zero for a whole tile."""
+    layers reading the observation run over ``index``, its inputs that are not all zero."""
     layers = list(zip(spec.layers(), widths, offsets, strict=True))
     n_pi = len(spec.pi_layers) + 1
     trunks = ((layers[:n_pi], ("logits", "N_LOGITS_PAD")), (layers[n_pi:], ("value", "VW")))
@@ -87,10 +88,10 @@ def _network_macro(spec: NetworkSpec, widths: list[int], offsets: list[int]) -> 
         for j, (layer, width, offset) in enumerate(trunk):
             target = head if j == len(trunk) - 1 else ("ab"[j % 2], "MAX_WIDTH")
             act = f"ACT_{(layer.activation or 'none').upper()}"
-            skip_zeros = int(j == 0)
+            index = "index, n_index" if j == 0 else "0, 0"
             calls.append(
                 f"dense({source[0]}, {layer.n_in}, {source[1]}, {target[0]}, {target[1]}, "
-                f"{width}, p + {offset}, {act}, {skip_zeros});"
+                f"{width}, p + {offset}, {act}, {index});"
             )
             source = target
     return " ".join(calls)
@@ -120,7 +121,7 @@ def kernel_source(spec: NetworkSpec, vector_width: int, tile: int, variant: str)
         "HEAD_STARTS": ", ".join(map(str, spec.head_starts)),
         "MAX_WIDTH": max(hidden, default=vector_width),
         "FOR_TILE(M, a)": " ".join(f"M({s}, a)" for s in range(tile)),
-        "NETWORK(x, a, b, logits, value, p)": _network_macro(
+        "NETWORK(x, index, n_index, a, b, logits, value, p)": _network_macro(
             spec, widths, layer_offsets(spec, vector_width)
         ),
     }

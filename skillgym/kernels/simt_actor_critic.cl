@@ -6,10 +6,10 @@
  */
 
 /* One sample's layer: y[0..n_out) = act(x W + b), W stored [n_in][n_out] then b. The plain
- * formulation has no tile to skip zero inputs for: skip_zeros is ignored. */
+ * formulation runs over every input: `index` (inputs to skip zeros by) is ignored. */
 INLINE void dense(const float *x, const int n_in, const int x_stride,
                   float *y, const int y_stride, const int n_out,
-                  __global const float *w, const int act, const int skip_zeros) {
+                  __global const float *w, const int act, const int *index, const int n_index) {
     for (int o = 0; o < n_out; ++o) {
         float acc = w[n_in * n_out + o];
         for (int k = 0; k < n_in; ++k) acc += x[k] * w[k * n_out + o];
@@ -35,7 +35,7 @@ __kernel void actor_critic(__global const float *restrict obs,
     float logits[N_LOGITS_PAD];
     float value[1];
     for (int k = 0; k < OBS_DIM; ++k) x[k] = obs[row * OBS_DIM + k];
-    NETWORK(x, a, b, logits, value, params);
+    NETWORK(x, 0, 0, a, b, logits, value, params);
     choose(logits, use_masks ? masks + row * N_LOGITS : 0, uniforms + row * N_LOGITS, sample,
            actions + row * N_HEADS, log_prob + row, write_log_probs ? log_probs + row * N_LOGITS : 0);
     values[row] = value[0];

@@ -16,7 +16,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from skillgym.policies import KernelMaskablePolicy, KernelMlpPolicy
 
 SEEDS = (0, 1, 2)
-# Rollouts of 8 envs are below the numpy crossover: force the kernel, it is what is tested.
+# Force the kernel for every batch size, whatever the numpy crossover: it is what is tested.
 KERNEL_ALWAYS = {"min_kernel_batch": 0}
 
 
