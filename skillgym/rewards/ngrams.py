@@ -13,9 +13,11 @@ questions, each answered for a whole batch with array operations:
 N-grams are compared through integer keys that are *exact*: the ``n`` ids of an n-gram are
 packed into one ``int64`` in mixed radix, and when the packed value would overflow, the partial
 keys are first replaced by their dense ranks (``np.unique``), which keeps equality exact instead
-of relying on a hash. A batch is a list of 1-D arrays, or a 2-D array of equal-length rows
-(e.g. a tensor of token ids) used without copying; ragged lists are padded in groups of similar
-length so that one very long sequence does not blow up the padding of the others.
+of relying on a hash. Distinct keys are counted without sorting (:func:`distinct_counts`):
+hashing only chooses where keys meet, and keys are compared exactly. A batch is a list of 1-D
+arrays, or a 2-D array of equal-length rows (e.g. a tensor of token ids) used without copying;
+ragged lists are padded in groups of similar length so that one very long sequence does not blow
+up the padding of the others.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ UNITS: tuple[str, ...] = ("tokens", "words", "chars")
 
 _KEY_LIMIT = (1 << 62) - 1  # packed keys stay below this, so int64 arithmetic never overflows
 _PAD_KEY = np.iinfo(np.int64).max  # sorts after every real key
+# Odd 64-bit multipliers (golden ratio, MurmurHash3, xxHash64, SplitMix64): round r of
+# distinct_counts hashes with the r-th, so keys that met in one round part in the next.
+_HASH_MULTIPLIERS = tuple(np.uint64(m) for m in (
+    0x9E3779B97F4A7C15, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0xC2B2AE3D27D4EB4F,
+    0x165667B19E3779F9, 0x27D4EB2F165667C5, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
 
 
 def word_ids(text: str, lowercase: bool = True) -> np.ndarray:
@@ -137,27 +144,83 @@ def unique_ngram_counts(batch: list[np.ndarray] | np.ndarray,
     for group, ids, lengths in _grouped(batch):
         counts = np.maximum(lengths - n + 1, 0)
         total[group] = counts
-        # Row blocks of about a megabyte keep every pass's temporaries in cache.
-        block = max(1, (1 << 17) // max(ids.shape[1], 1))
+        # Row blocks of about 65,536 n-grams keep the hash table (a megabyte) and every pass's
+        # temporaries in the core's cache.
+        block = max(1, (1 << 16) // max(ids.shape[1], 1))
         for start in range(0, len(group), block):
             rows = slice(start, start + block)
-            unique[group[rows]] = _distinct(ngram_keys(ids[rows], n), counts[rows])
+            unique[group[rows]] = distinct_counts(ngram_keys(ids[rows], n), counts[rows])
     return unique, total
 
 
-def _distinct(keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The number of distinct keys among the first ``counts[r]`` of each row (sorts ``keys``)."""
-    if keys.shape[1] == 0:
-        return np.zeros(len(keys), dtype=np.int64)
-    padded = not (counts == keys.shape[1]).all()
-    if padded:
-        keys[np.arange(keys.shape[1])[None, :] >= counts[:, None]] = _PAD_KEY
-    keys.sort(axis=1)
-    fresh = keys[:, 1:] != keys[:, :-1]
-    if not padded:
-        return 1 + np.count_nonzero(fresh, axis=1)
-    fresh &= keys[:, 1:] != _PAD_KEY
-    return (keys[:, 0] != _PAD_KEY) + np.count_nonzero(fresh, axis=1)
+def distinct_counts(keys: np.ndarray, counts: np.ndarray,
+                    table_bits: int | None = None) -> np.ndarray:
+    """The number of distinct keys among the first ``counts[r]`` of each row of ``keys``.
+
+    ``keys`` is an ``(R, W)`` ``int64`` array, used as scratch: the entries past ``counts[r]``
+    are overwritten (so no key may be ``2**63 - 1``, the padding's).
+
+    The count is exact and needs no sort. Each round hashes every unresolved key to a slot of
+    its row's part of a table (``2**table_bits`` slots per row, by default at least four per
+    key) and writes the item's index there; one writer per slot remains. An item whose key
+    equals the key of its slot's winner is resolved: all the row's items with that key met at
+    that slot, so each slot won is one distinct key. Items whose slot went to another key try
+    again with the next hash. Every round resolves at least one key of each row that has some
+    left, so any table size gives the same counts; a small one only takes more rounds.
+    """
+    if not (isinstance(keys, np.ndarray) and keys.ndim == 2 and keys.dtype == np.int64):
+        raise ValueError("keys must be a 2-D int64 array, got "
+                         f"{getattr(keys, 'shape', None)} {getattr(keys, 'dtype', type(keys))}")
+    if table_bits is not None and not (isinstance(table_bits, int) and 0 <= table_bits <= 32):
+        raise ValueError(f"table_bits must be an integer in [0, 32], got {table_bits!r}")
+    rows, width = keys.shape
+    if width == 0:
+        return np.zeros(rows, dtype=np.int64)
+    counts = np.asarray(counts)
+    padded = counts < width
+    if padded.any():
+        # The padding of a row becomes one more key, taken off at the end.
+        keys[np.arange(width)[None, :] >= counts[:, None]] = _PAD_KEY
+    bits = (4 * width - 1).bit_length() if table_bits is None else table_bits
+    flat = keys.reshape(-1)
+    # Every item reads a slot that at least it wrote in the same round, so the table is never
+    # cleared; 32-bit indices halve its size (the scatter and gathers run in cache).
+    index = np.arange(flat.size, dtype=np.int32 if flat.size < 1 << 31 else np.int64)
+    table = np.empty(rows << bits, dtype=index.dtype)
+    winners = _claim(table, _slots(keys, np.arange(rows)[:, None] << bits, bits, 0), index)
+    won = winners == index
+    distinct = np.count_nonzero(won.reshape(rows, width), axis=1)
+    # An item that won its slot is resolved; only those that lost need their winner's key.
+    lost = np.flatnonzero(~won)
+    pending = lost[flat.take(winners.take(lost).astype(np.intp)) != flat.take(lost)]
+    hash_round = 1
+    while pending.size:
+        pending_keys = flat.take(pending)
+        pending_rows = pending // width
+        winners = _claim(table, _slots(pending_keys, pending_rows << bits, bits, hash_round),
+                         pending).astype(np.intp, copy=False)
+        distinct += np.bincount(pending_rows[winners == pending], minlength=rows)
+        pending = pending[flat.take(winners) != pending_keys]
+        hash_round += 1
+    return distinct - padded
+
+
+def _slots(keys: np.ndarray, bases: np.ndarray, bits: int, hash_round: int) -> np.ndarray:
+    """The multiply-shift hash of ``keys`` into ``2**bits`` slots, offset by their rows'
+    ``bases``, flattened."""
+    multiplier = _HASH_MULTIPLIERS[hash_round % len(_HASH_MULTIPLIERS)]
+    hashed = np.multiply(keys.view(np.uint64), multiplier)
+    hashed >>= np.uint64(64 - bits)
+    slots = hashed.view(np.int64)
+    slots += bases
+    return slots.reshape(-1)
+
+
+def _claim(table: np.ndarray, slots: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Every item writes itself to its slot, then reads which item holds it. Of the items that
+    share a slot, exactly one is read back: numpy's scatter leaves one of the written values."""
+    table[slots] = items
+    return table.take(slots)
 
 
 def repeated_starts(batch: list[np.ndarray] | np.ndarray, n: int) -> list[np.ndarray]:
