@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -77,15 +78,32 @@ def evaluate(
     if episodes < 1:
         raise EvalError(f"episodes must be at least 1, got {episodes}")
     env = gym.make(env_id, **(env_kwargs or {}))
+    try:
+        return _play(agent, env, env_id, episodes, seed, deterministic, console)
+    finally:
+        env.close()
+
+
+def _play(
+    agent: Agent,
+    env: gym.Env,
+    env_id: str,
+    episodes: int,
+    seed: int,
+    deterministic: bool,
+    console: Console | None,
+) -> EvalResult:
     space = getattr(agent, "observation_space", None)
     if space is not None and space != env.observation_space:
-        env.close()
         raise EvalError(f"the agent was trained on observations {space}, but {env_id} has "
-                         f"{env.observation_space}")
-    try:
-        masks = env.get_wrapper_attr("action_masks")
-    except AttributeError:
-        masks = None
+                        f"{env.observation_space}")
+    masks = None
+    # Only a masking agent (MaskablePPO) takes masks; any other plays a masked env unmasked.
+    if "action_masks" in inspect.signature(agent.predict).parameters:
+        try:
+            masks = env.get_wrapper_attr("action_masks")
+        except AttributeError:
+            masks = None
     returns: list[float] = []
     lengths: list[int] = []
     successes: list[bool] = []
@@ -109,7 +127,6 @@ def evaluate(
             lengths.append(length)
             progress.update(task, advance=1,
                             status=f"return {statistics.fmean(returns):.2f}")
-    env.close()
     return EvalResult(
         env_id=env_id,
         episodes=episodes,
