@@ -5,6 +5,14 @@ in :mod:`skillgym.envs.mtnas.registry`; the PettingZoo forms are :func:`parallel
 per task) and :func:`env` (its AEC form). See ``docs/mtnas.md``.
 """
 
-from skillgym.envs.mtnas.parallel import env, parallel_env
-
 __all__ = ["env", "parallel_env"]
+
+
+def __getattr__(name: str):
+    # Imported on first use: ``import skillgym`` reads this package's registry, and must not pay
+    # for torch and PettingZoo then.
+    if name in __all__:
+        from skillgym.envs.mtnas import parallel
+
+        return getattr(parallel, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,12 +30,14 @@ from torch import nn
 from skillgym.envs.mtnas.data import (
     CLASSIFICATION,
     IGNORE_INDEX,
+    SYNTHETIC_TASKS,
     Corpus,
     Split,
     Task,
     bucket_batches,
     fixed_subset,
     steps_per_epoch,
+    synthetic_corpus,
 )
 from skillgym.envs.mtnas.modules import MultitaskNetwork, SearchSpace
 
@@ -514,8 +516,6 @@ def synthetic_supernet(seed: int = 0, num_layers: int = 2) -> SupernetEvaluator:
     assignment alone, as Gymnasium's determinism check expects; searches that co-train the
     supernet (ENAS) build a :class:`SupernetEvaluator` with ``steps_per_prepare > 0``.
     """
-    from skillgym.envs.mtnas.data import SYNTHETIC_TASKS, synthetic_corpus
-
     space = SearchSpace(SYNTHETIC_TASKS, num_layers=num_layers)
     config = SupernetConfig(
         TrainConfig(dim=32, batch_size=16), warmup_steps=30, steps_per_prepare=0

@@ -19,16 +19,16 @@ import json
 import time
 from pathlib import Path
 
+from skillgym.envs.mtnas.data import SYNTHETIC_TASKS
 from skillgym.training.cli import CLIError
 
 METHODS = ("reinforce", "random", "evolution", "ppo")
-SYNTHETIC = ("syn_pos", "syn_chunk", "syn_topic", "syn_polarity")
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser, run_dir: bool = True) -> None:
     from skillgym.envs.mtnas.modules import DEFAULT_POOL, MODULE_KINDS
 
-    parser.add_argument("--tasks", nargs="+", default=list(SYNTHETIC),
+    parser.add_argument("--tasks", nargs="+", default=list(SYNTHETIC_TASKS),
                         help="task names: FDU-MTL domains, conll2000_pos/chunk, ud_upos/xpos, "
                              "syn_* (default: the synthetic tasks)")
     parser.add_argument("--data-root", type=Path, default=None,

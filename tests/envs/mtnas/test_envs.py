@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -228,3 +230,11 @@ def test_parallel_rejects_bad_input():
         env.step({"syn_pos": np.array([0, 0])})
     with pytest.raises(ValueError, match="agent 'syn_topic' must have shape"):
         env.step({"syn_pos": np.array([0, 0]), "syn_topic": np.array([0])})
+
+
+def test_registering_the_ids_imports_neither_torch_nor_pettingzoo():
+    code = (
+        "import sys, skillgym.envs.mtnas.registry; "
+        "assert 'torch' not in sys.modules and 'pettingzoo' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
