@@ -140,8 +140,9 @@ class ActorCriticKernel:
         spec: the network's shape.
         weights: ``(weight, bias)`` pairs in ``spec.layers()`` order (``torch.nn.Linear``
             layout); :meth:`set_weights` replaces them later.
-        device: ``"auto"``, ``"off"``, ``"<platform>[:<device>]"`` (see
-            :func:`skillgym.kernels.device.select_device`), or ``None`` to read ``SKILLGYM_OPENCL``.
+        device: ``"auto"``, ``"off"``, ``"<platform>[:<device>]"``, an ``OpenCLDevice`` (see
+            :func:`skillgym.kernels.device.select_device`), or ``None`` to read
+            ``SKILLGYM_OPENCL``.
         min_kernel_batch: batches smaller than this run on the numpy path.
         variant: ``"simd"`` (the explicit-SIMD kernel) or ``"simt"`` (the one-work-item-per-sample
             baseline, for comparisons).
@@ -155,7 +156,7 @@ class ActorCriticKernel:
         self,
         spec: NetworkSpec,
         weights: Sequence[tuple[np.ndarray, np.ndarray]],
-        device: str | None = None,
+        device: str | OpenCLDevice | None = None,
         min_kernel_batch: int = KERNEL_MIN_BATCH,
         variant: str = "simd",
         vector_width: int = DEFAULT_VECTOR_WIDTH,

@@ -133,13 +133,16 @@ def _open(choice: str) -> OpenCLDevice | None:
     )
 
 
-def select_device(choice: str | None = None) -> OpenCLDevice | None:
+def select_device(choice: str | OpenCLDevice | None = None) -> OpenCLDevice | None:
     """The OpenCL device to run kernels on, or ``None`` for the numpy path.
 
     Args:
-        choice: ``"auto"``, ``"off"``, ``"<platform>"`` or ``"<platform>:<device>"``;
-            ``None`` reads ``SKILLGYM_OPENCL`` (default ``"auto"``).
+        choice: ``"auto"``, ``"off"``, ``"<platform>"`` or ``"<platform>:<device>"``, or an
+            :class:`OpenCLDevice` (returned as is); ``None`` reads ``SKILLGYM_OPENCL``
+            (default ``"auto"``).
     """
+    if isinstance(choice, OpenCLDevice):
+        return choice
     choice = (os.environ.get(ENV_DEVICE, "auto") if choice is None else choice).strip() or "auto"
     if choice.lower() in OFF_VALUES:
         return None

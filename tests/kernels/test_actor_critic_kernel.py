@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from kernel_oracle import oracle, random_weights
@@ -157,6 +159,23 @@ def test_a_generator_draws_the_same_uniforms_as_an_array(device_choice):
     assert (from_array.actions != greedy.actions).any()
 
 
+def test_devices_without_shared_memory_use_buffers_and_copies(opencl_device):
+    spec = SPECS["multidiscrete"]
+    weights = random_weights(spec, np.random.default_rng(14))
+    no_svm = dataclasses.replace(opencl_device, fine_grained_svm=False)
+    kernel = ActorCriticKernel(spec, weights, device=no_svm, min_kernel_batch=0)
+    rng = np.random.default_rng(15)
+    for batch in (3, 300, 100):  # grows, then reuses the buffers
+        obs = rng.normal(size=(batch, spec.obs_dim)).astype(np.float32)
+        masks = rng.random((batch, spec.n_logits)) < 0.7
+        masks[:, [0, 3, 8]] = True
+        out = kernel(obs, masks=masks, return_log_probs=True)
+        log_probs, values = oracle(spec, weights, obs, masks)
+        np.testing.assert_allclose(out.log_probs[masks], log_probs[masks], atol=1e-5, rtol=0)
+        np.testing.assert_allclose(out.values, values, atol=1e-5, rtol=0)
+        np.testing.assert_array_equal(out.actions, head_argmax(spec, log_probs))
+
+
 def test_set_weights_changes_the_results(device_choice):
     spec = SPECS["odd-widths-relu"]
     kernel, _ = make_kernel(spec, device_choice)
@@ -182,6 +201,8 @@ def test_bad_inputs_are_rejected(device_choice):
         kernel.set_weights([(w.T, b) for w, b in weights])
     with pytest.raises(ValueError, match="weights must hold 5"):
         kernel.set_weights(weights[:-1])
+    with pytest.raises(RuntimeError, match="relaunch"):
+        ActorCriticKernel(spec, weights, device=device_choice).relaunch()  # nothing launched yet
     for kwargs, message in (
         ({"variant": "simd2"}, "variant must be one of"),
         ({"vector_width": 3}, "vector_width must be one of"),

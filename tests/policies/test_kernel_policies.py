@@ -105,6 +105,8 @@ def test_rollout_forward_matches_torch(obs_name, action_name, kernel_device):
     np.testing.assert_array_equal(greedy_kernel.numpy(), greedy.reshape(actions.shape).numpy())
     predicted, _ = model.predict(obs, deterministic=True)
     np.testing.assert_array_equal(predicted, greedy.reshape(actions.shape).numpy())
+    _, grad_values, _ = policy(obs_tensor)  # gradients on: SB3's own torch forward
+    assert grad_values.requires_grad
 
 
 @pytest.mark.parametrize("kernel_device", DEVICES)
