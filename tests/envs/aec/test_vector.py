@@ -9,7 +9,7 @@ from gymnasium.vector import SyncVectorEnv
 from skillgym.envs.aec.env import AECEnv
 from skillgym.envs.aec.oracle import oracle
 from skillgym.envs.aec.skills import ACTION_RETURN, NUM_ACTIONS, call_action, skill_named
-from skillgym.envs.aec.vector import AECVectorEnv
+from skillgym.envs.aec.vector import AECVectorEnv, column_arithmetic, product_digits
 
 NUM_ENVS = 8
 # Per sub-env chance of following the oracle at a step (else a random legal or illegal action):
@@ -156,6 +156,31 @@ def test_oracle_solves_every_batched_episode():
         assert not truncated.any()
         assert (rewards[terminated] == 1.0).all()
         finished += int(terminated.sum())
+
+
+def test_batched_arithmetic_against_python_integers():
+    rng = np.random.default_rng(0)
+    da, db = rng.integers(0, 10, (200, 20)), rng.integers(0, 10, (200, 20))
+    da[:, 12:] = 0  # a shorter operand on half of the columns: carries run into zeros
+
+    def value(digits: np.ndarray) -> int:
+        return int("".join(map(str, digits[::-1].tolist())))
+
+    total, carries = column_arithmetic(da, db, subtract=False)
+    difference, borrows = column_arithmetic(db, da, subtract=True)
+    product = product_digits(da, db)
+    for i in range(200):
+        a, b = value(da[i]), value(db[i])
+        assert value(total[i]) == a + b
+        assert value(difference[i]) == b - a  # b > a: a has at most 12 digits
+        assert value(product[i]) == a * b
+        carry, count = 0, 0
+        for column in range(21):  # carries, counted the slow way
+            carry = int(int(da[i, column] if column < 20 else 0)
+                        + int(db[i, column] if column < 20 else 0) + carry >= 10)
+            count += carry
+        assert carries[i].sum() == count
+        assert borrows[i, -1] == 0
 
 
 @pytest.mark.parametrize(
