@@ -112,6 +112,7 @@ def kernel_source(spec: NetworkSpec, vector_width: int, tile: int, variant: str)
         "VECI": veci,
         "AS_VEC": f"as_{vec}",
         "AS_VECI": f"as_{veci}",
+        "LANES": f"(({veci})({', '.join(map(str, range(vector_width)))}))",
         "TILE": tile,
         "OBS_DIM": spec.obs_dim,
         "N_LOGITS": spec.n_logits,

@@ -91,7 +91,78 @@ __constant int head_start[N_HEADS + 1] = {HEAD_STARTS};
  * Sampling is the Gumbel-max trick, argmax_i(log p_i - log E_i) with E_i = -log u_i, taken
  * in its exponential-race form argmax_i(p_i / E_i): the same choice with one logarithm per
  * logit instead of two (and p_i up to the component's common factor, exp of the shifted logit).
+ * A masked logit is -1e8; its weight exp(-1e8 - max) is clamped to about 1e-38, so it adds
+ * nothing measurable to the sum and cannot win against the maximum's weight of 1.
  */
+#if N_HEADS == 1
+/* One component: every step runs on whole vectors; the padding lanes get a logit no real
+ * one is below, and are never read back. */
+INLINE void choose(float *logits, __global const uchar *mask, __global const float *uniform,
+                   const int sample, __global int *action, __global float *log_prob,
+                   __global float *log_probs) {
+    float weight[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
+    if (mask) {
+        for (int i = 0; i < N_LOGITS; ++i) logits[i] = mask[i] ? logits[i] : MASKED_LOGIT;
+    }
+    for (int i = N_LOGITS; i < N_LOGITS_PAD; ++i) logits[i] = -3.0e38f;
+    VEC top = *(VEC *)logits;
+    for (int v = VW; v < N_LOGITS_PAD; v += VW) {
+        const VEC z = *(VEC *)(logits + v);
+        top = z > top ? z : top;
+    }
+    float m = ((float *)&top)[0];
+    for (int i = 1; i < VW; ++i) m = ((float *)&top)[i] > m ? ((float *)&top)[i] : m;
+    VEC sum = (VEC)(0.0f);
+    for (int v = 0; v < N_LOGITS_PAD; v += VW) {
+        const VEC z = *(VEC *)(logits + v) - (VEC)(m);
+        const VEC e = vexp(z);
+        *(VEC *)(logits + v) = z;
+        *(VEC *)(weight + v) = e;
+        sum += e;
+    }
+    float total = 0.0f;
+    for (int i = 0; i < VW; ++i) total += ((float *)&sum)[i];
+    const VEC log_total = vlog((VEC)(total));
+    for (int v = 0; v < N_LOGITS_PAD; v += VW) *(VEC *)(logits + v) -= log_total;
+    if (sample) {
+        for (int v = 0; v < N_LOGITS_PAD; v += VW) {
+#if N_LOGITS % VW == 0
+            const VEC u = *(__global const VEC *)(uniform + v);
+#else
+            VEC u = (VEC)(0.5f);
+            for (int i = 0; i < VW && v + i < N_LOGITS; ++i) ((float *)&u)[i] = uniform[v + i];
+#endif
+            *(VEC *)(weight + v) = *(VEC *)(weight + v) / -vlog(u);
+        }
+    }
+    const float *score = sample ? weight : logits;
+    VEC best = *(const VEC *)score;
+    VECI best_at = LANES;
+    for (int v = VW; v < N_LOGITS_PAD; v += VW) {
+        const VEC s = *(const VEC *)(score + v);
+        const VECI better = s > best;
+        best = better ? s : best;
+        best_at = better ? LANES + (VECI)(v) : best_at;
+    }
+    /* Across lanes: the highest score, the lowest index among equals (as argmax does). */
+    int chosen = ((int *)&best_at)[0];
+    float chosen_score = ((float *)&best)[0];
+    for (int i = 1; i < VW; ++i) {
+        const float s = ((float *)&best)[i];
+        const int at = ((int *)&best_at)[i];
+        if (s > chosen_score || (s == chosen_score && at < chosen)) {
+            chosen_score = s;
+            chosen = at;
+        }
+    }
+    action[0] = chosen;
+    *log_prob = logits[chosen];
+    if (log_probs) {
+        for (int i = 0; i < N_LOGITS; ++i) log_probs[i] = logits[i];
+    }
+}
+#else
+/* Several components: short scalar loops per component, exp and log on vectors. */
 INLINE void choose(float *logits, __global const uchar *mask, __global const float *uniform,
                    const int sample, __global int *action, __global float *log_prob,
                    __global float *log_probs) {
@@ -143,3 +214,4 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
         for (int i = 0; i < N_LOGITS; ++i) log_probs[i] = logits[i];
     }
 }
+#endif
