@@ -10,17 +10,25 @@ from skillgym.training.cli import main
 from skillgym.training.run import RunDir
 
 
-@pytest.fixture(scope="session", params=[
-    pytest.param(MASKED_ID),
-    pytest.param(AEC_ADD, marks=pytest.mark.skipif(
-        AEC_ADD not in gym.registry, reason=f"{AEC_ADD} is not registered yet")),
-])
-def masked_run(request, tmp_path_factory) -> RunDir:
-    """A finished run on an env with ``action_masks()``: checkpoints at 256, 512 and 768."""
+def _masked_run(tmp_path_factory, env_id: str) -> RunDir:
     run = RunDir(tmp_path_factory.mktemp("masked") / "run")
-    args = [request.param, *TINY, "train.total_timesteps=768", "train.checkpoint_every=256"]
+    args = [env_id, *TINY, "train.total_timesteps=768", "train.checkpoint_every=256"]
     assert main(["train", *args, "--run-dir", str(run.path)]) == 0
     return run
+
+
+@pytest.fixture(scope="session")
+def masked_run(tmp_path_factory) -> RunDir:
+    """A finished run on the masked test env: checkpoints at 256, 512 and 768 steps."""
+    return _masked_run(tmp_path_factory, MASKED_ID)
+
+
+@pytest.fixture(scope="session")
+def aec_run(tmp_path_factory) -> RunDir:
+    """The same on ``skillgym/AEC-Add-v0``, once that env is registered."""
+    if AEC_ADD not in gym.registry:
+        pytest.skip(f"{AEC_ADD} is not registered yet")
+    return _masked_run(tmp_path_factory, AEC_ADD)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import statistics
 import gymnasium as gym
 import pytest
 from sb3_contrib import MaskablePPO
+from training_helpers import MASKED_RUNS
 
 from skillgym.training.cli import main
 from skillgym.training.evaluate import EvalError, evaluate
@@ -34,7 +35,9 @@ def replay(checkpoint, env_id, episodes, seed):
     return returns, lengths, successes
 
 
-def test_eval_run_dir_matches_an_independent_replay(masked_run, capsys):
+@pytest.mark.parametrize("run_fixture", MASKED_RUNS)
+def test_eval_run_dir_matches_an_independent_replay(run_fixture, request, capsys):
+    masked_run = request.getfixturevalue(run_fixture)
     env_id = masked_run.config()["env"]["id"]
     assert main(["eval", str(masked_run.path), "--episodes", "6", "--seed", "10"]) == 0
     out = capsys.readouterr().out

@@ -10,6 +10,7 @@ import time
 import pytest
 from training_helpers import (
     AEC_ADD,
+    MASKED_RUNS,
     SKILLGYM,
     TINY,
     assert_bitwise_equal,
@@ -68,7 +69,9 @@ def _copy_keeping(run: RunDir, destination, kept: int) -> RunDir:
     return copy
 
 
-def test_masked_env_trains_with_maskable_ppo_and_resumes_exactly(masked_run, tmp_path, request):
+@pytest.mark.parametrize("run_fixture", MASKED_RUNS)
+def test_masked_env_trains_with_maskable_ppo_and_resumes_exactly(run_fixture, tmp_path, request):
+    masked_run = request.getfixturevalue(run_fixture)
     if masked_run.config()["env"]["id"] == AEC_ADD:
         # Strict: once the env pickles faithfully this passes, and the marker must go.
         request.applymarker(pytest.mark.xfail(strict=True, reason=(

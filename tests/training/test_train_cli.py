@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from training_helpers import TINY
+from training_helpers import TINY, assert_bitwise_equal, learning_rows, training_state
 
 from skillgym.training.cli import main
 from skillgym.training.recipes import RECIPES, get_recipe, recipes, resolve_target
@@ -40,12 +40,15 @@ def test_config_file_then_overrides(tmp_path):
     assert [c.step for c in run.checkpoints()] == [64]
 
 
-def test_a_runs_own_config_file_reproduces_it(cartpole_run, tmp_path):
+def test_a_runs_own_config_file_reproduces_it_bit_for_bit(cartpole_run, tmp_path):
     again = RunDir(tmp_path / "again")
     assert main(["train", "ppo", "--config", str(cartpole_run.config_path),
                  "--run-dir", str(again.path)]) == 0
     assert again.config() == cartpole_run.config()
     assert [c.step for c in again.checkpoints()] == [64, 128]
+    assert_bitwise_equal(training_state(cartpole_run.latest_checkpoint().path),
+                         training_state(again.latest_checkpoint().path))
+    assert learning_rows(again.metrics()) == learning_rows(cartpole_run.metrics())
 
 
 def test_recipe_registry():

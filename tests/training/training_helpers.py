@@ -26,6 +26,9 @@ SKILLGYM = str(Path(sys.executable).with_name("skillgym"))
 
 MASKED_ID = "skillgym-tests/MaskedCorridor-v0"
 AEC_ADD = "skillgym/AEC-Add-v0"
+# The session fixtures (conftest.py) of a finished run on each masked env, for tests that
+# run on both through request.getfixturevalue.
+MASKED_RUNS = ("masked_run", "aec_run")
 
 
 class MaskedCorridor(gym.Env):
