@@ -57,17 +57,67 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--searchers", nargs="+", default=["random", "reinforce"],
                         choices=sorted(SEARCHERS))
-    parser.add_argument("--budget", type=int, default=160, help="evaluations per search")
+    parser.add_argument("--budget", type=int, default=120, help="evaluations per search")
     parser.add_argument("--batch-size", type=int, default=8, help="assignments per search round")
     parser.add_argument("--rerank", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=200, help="supernet warm-up steps")
-    parser.add_argument("--epochs", type=int, default=4, help="reference training epochs")
+    parser.add_argument("--warmup", type=int, default=150, help="supernet warm-up steps")
+    parser.add_argument("--epochs", type=int, default=3, help="reference training epochs")
     parser.add_argument("--max-train", type=int, default=2000,
                         help="training examples kept per task (validation and test stay whole)")
     parser.add_argument("--max-length", type=int, default=64,
                         help="classification inputs are cut to this many tokens")
     parser.add_argument("--output", type=Path, default=RESULTS / "mtnas_search.json")
     return parser.parse_args()
+
+
+def run_seed(args, corpus, space, seed: int, progress: Progress) -> dict:
+    """Search with every searcher, then train each method's architecture from scratch."""
+    config = TrainConfig()
+    supernet = SupernetConfig(config, warmup_steps=args.warmup, steps_per_prepare=1)
+    record = {"seed": seed, "settings": settings(args), "methods": {}}
+    picks = {"hard": space.hard_sharing(0)}
+    for name in args.searchers:
+        bar = progress.add_task(f"seed {seed} {name} search", total=args.budget)
+        start = time.perf_counter()
+        evaluator = SupernetEvaluator(corpus, space, supernet, seed=seed)
+        result = run_search(
+            SEARCHERS[name](space, seed), evaluator, args.budget, args.batch_size, args.rerank,
+            progress=lambda done, bar=bar: progress.update(bar, completed=done),
+        )
+        picks[name] = result.best
+        record["methods"][name] = {
+            "search_seconds": time.perf_counter() - start,
+            "supernet_reward": result.best_reward,
+            "best_per_budget": result.best_per_budget,
+            "evaluations": result.evaluations,
+        }
+    bar = progress.add_task(f"seed {seed} reference training", total=len(TASKS) + len(picks))
+    alone = {}
+    for task in TASKS:
+        single = SearchSpace((task,), num_layers=2)
+        reference = ReferenceEvaluator(corpus, single, args.epochs, (seed,), config)
+        alone[task] = reference.evaluate([single.all_private()])[0].test[task]
+        progress.advance(bar)
+    record["methods"]["alone"] = {"test": alone}
+    reference = ReferenceEvaluator(corpus, space, args.epochs, (seed,), config)
+    for name, assignment in picks.items():
+        evaluation = reference.evaluate([assignment])[0]
+        record["methods"].setdefault(name, {}).update(
+            assignment=space.format(assignment),
+            test=evaluation.test,
+            validation=evaluation.validation,
+            shared_parameters=evaluation.shared_parameters,
+        )
+        progress.advance(bar)
+    record["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return record
+
+
+def settings(args: argparse.Namespace) -> dict:
+    """The arguments a seed's record depends on (a saved record is reused only if they match)."""
+    keys = ("searchers", "budget", "batch_size", "rerank", "warmup", "epochs", "max_train",
+            "max_length")
+    return {key: getattr(args, key) for key in keys}
 
 
 def main() -> None:
@@ -80,57 +130,24 @@ def main() -> None:
         max_train=args.max_train,
     )
     space = SearchSpace(TASKS, num_layers=2)
-    config = TrainConfig()
-    supernet = SupernetConfig(config, warmup_steps=args.warmup, steps_per_prepare=1)
     methods = ["alone", "hard", *args.searchers]
-    test: dict[str, list[list[float]]] = {method: [] for method in methods}
     runs = []
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=console,
     ) as progress:
         for seed in args.seeds:
-            record = {"seed": seed, "methods": {}}
-            picks = {"hard": space.hard_sharing(0)}
-            for name in args.searchers:
-                bar = progress.add_task(f"seed {seed} {name} search", total=args.budget)
-                start = time.perf_counter()
-                evaluator = SupernetEvaluator(corpus, space, supernet, seed=seed)
-                result = run_search(
-                    SEARCHERS[name](space, seed), evaluator, args.budget, args.batch_size,
-                    args.rerank,
-                    progress=lambda done, bar=bar: progress.update(bar, completed=done),
-                )
-                picks[name] = result.best
-                record["methods"][name] = {
-                    "search_seconds": time.perf_counter() - start,
-                    "supernet_reward": result.best_reward,
-                    "best_per_budget": result.best_per_budget,
-                    "evaluations": result.evaluations,
-                }
-            bar = progress.add_task(f"seed {seed} reference training", total=len(methods))
-            alone = []
-            for task in TASKS:
-                single = SearchSpace((task,), num_layers=2)
-                evaluation = ReferenceEvaluator(
-                    corpus, single, args.epochs, (seed,), config
-                ).evaluate([single.all_private()])[0]
-                alone.append(evaluation.test[task])
-            test["alone"].append(alone)
-            record["methods"].setdefault("alone", {})["test"] = dict(zip(TASKS, alone, strict=True))
-            progress.advance(bar)
-            reference = ReferenceEvaluator(corpus, space, args.epochs, (seed,), config)
-            for name, assignment in picks.items():
-                evaluation = reference.evaluate([assignment])[0]
-                test[name].append([evaluation.test[task] for task in TASKS])
-                record["methods"].setdefault(name, {}).update(
-                    assignment=space.format(assignment),
-                    test=evaluation.test,
-                    validation=evaluation.validation,
-                    shared_parameters=evaluation.shared_parameters,
-                )
-                progress.advance(bar)
-            runs.append(record)
+            saved = args.output.with_name(f"{args.output.stem}_seed{seed}.json")
+            if saved.exists() and json.loads(saved.read_text())["settings"] == settings(args):
+                runs.append(json.loads(saved.read_text()))
+                continue
+            runs.append(run_seed(args, corpus, space, seed, progress))
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps(runs[-1], indent=1))
+    test = {
+        method: [[run["methods"][method]["test"][task] for task in TASKS] for run in runs]
+        for method in methods
+    }
 
     table = Table(title=f"Test accuracy (%), mean ± std over seeds {args.seeds}")
     table.add_column("method")
@@ -150,8 +167,11 @@ def main() -> None:
         cells = [f"{m:.2f} ± {s:.2f}" for m, s in zip(scores.mean(0), scores.std(0), strict=True)]
         table.add_row(method, *cells, f"{means.mean():.2f} ± {means.std():.2f}")
     console.print(table)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    console.print(f"peak memory {peak_mb:.0f} MB")
+    peak_mb = max(run["peak_memory_mb"] for run in runs)
+    seconds = [m["search_seconds"] for run in runs for m in run["methods"].values()
+               if "search_seconds" in m]
+    console.print(f"peak memory {peak_mb:.0f} MB; one search (warm-up + {args.budget} evaluations "
+                  f"+ re-scoring) took {min(seconds):.0f}–{max(seconds):.0f} s wall")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(
         {"config": {k: str(v) for k, v in vars(args).items()}, "summary": summary, "runs": runs,
