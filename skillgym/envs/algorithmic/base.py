@@ -18,6 +18,7 @@ from gymnasium.vector.utils import batch_space
 from skillgym.envs.algorithmic.core import Tapes, Task, check_int, check_options
 from skillgym.envs.batching import new_keys, reset_rows, sync_seeds
 from skillgym.envs.counter_rng import draw_key
+from skillgym.envs.rendering import TEXT_RENDER_MODES, text_to_rgb
 
 
 def _spaces(task: Task) -> tuple[MultiDiscrete, Discrete]:
@@ -31,11 +32,11 @@ class AlgorithmicEnv(gym.Env[np.int64, np.ndarray]):
 
     Args:
         task: the task's rules and constants.
-        render_mode: ``None``, ``"ansi"`` (``render()`` returns the text) or ``"human"`` (printed
-            after every reset and step).
+        render_mode: ``None``, ``"ansi"`` (``render()`` returns the text), ``"human"`` (printed
+            after every reset and step) or ``"rgb_array"`` (the text as a picture).
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata = {"render_modes": list(TEXT_RENDER_MODES), "render_fps": 4}
 
     def __init__(self, task: Task, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -118,12 +119,14 @@ class AlgorithmicEnv(gym.Env[np.int64, np.ndarray]):
         """How many target symbols have been written."""
         return int(self._tapes.write_head[0])
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
         """The input with the read head highlighted, the output so far, the target."""
         if self.render_mode is None:
-            gym.logger.warn("render() needs a render_mode ('ansi' or 'human') at construction")
+            gym.logger.warn(f"render() needs a render_mode {TEXT_RENDER_MODES} at construction")
             return None
-        text = self._render_text()
+        if self.render_mode == "rgb_array":
+            return text_to_rgb(self._render_text(color=False))
+        text = self._render_text(color=True)
         if self.render_mode == "human":
             print(text)
             return None
@@ -135,32 +138,38 @@ class AlgorithmicEnv(gym.Env[np.int64, np.ndarray]):
             return " "
         return chr(ord("A") + value) if self.task.letters else str(value)
 
-    def _cell(self, column: int, row: int) -> str:
+    def _cell(self, column: int, row: int, color: bool) -> str:
         """One input cell as printed, highlighted under the read head."""
         tapes, task = self._tapes, self.task
         inside = 0 <= column < tapes.widths[0] and 0 <= row < task.rows
         char = self._symbol(int(tapes.grid[0, column, row]) if inside else task.base)
-        return colorize(char, "green", highlight=True) if (column, row) == self.read_head else char
+        if color and (column, row) == self.read_head:
+            return colorize(char, "green", highlight=True)
+        return char
 
-    def _output_text(self) -> str:
+    def _output_text(self, color: bool) -> str:
         """The written symbols; the last write is coloured green if right, red if wrong."""
         written = [self._symbol(int(s)) for s in self.target[: self.write_head]]
-        if self._last_action is not None and self._last_action[1] == 1:
+        if color and self._last_action is not None and self._last_action[1] == 1:
             symbol = int(self._last_action[2])
             color = "green" if self._last_reward > 0 else "red"
             written[-1] = colorize(self._symbol(symbol), color, highlight=True)
         return "".join(written)
 
-    def _render_text(self) -> str:
+    def _render_text(self, color: bool) -> str:
         tapes, task = self._tapes, self.task
         width = int(tapes.widths[0])
         label = "Observation Grid    : " if task.rows > 1 else "Observation Tape    : "
         lines = [f"Total length of input instance: {width}, step: {int(tapes.time[0])}"]
         lines.append("=" * len(lines[0]))
         for row in range(task.rows):
-            cells = "".join(self._cell(column, row) for column in range(-2, width + 2))
+            cells = "".join(self._cell(column, row, color) for column in range(-2, width + 2))
             lines.append((label if row == 0 else " " * len(label)) + cells)
-        lines.append("Output Tape         : " + self._output_text())
+        if not color:  # a picture has no colours: point at the read head instead
+            x, y = self.read_head
+            where = " " * (x + 2) + "^" if -2 <= x < width + 2 else f"column {x}"
+            lines.append("Read head           : " + where + (f" row {y}" if task.rows > 1 else ""))
+        lines.append("Output Tape         : " + self._output_text(color))
         lines.append("Targets             : " + "".join(self._symbol(int(s)) for s in self.target))
         if self._last_action is not None:
             move, write, symbol = (int(a) for a in self._last_action)

@@ -64,7 +64,7 @@ class CopyEnv(AlgorithmicEnv):
     ## Arguments
 
     - ``base``: number of distinct symbols (default 5, ``>= 2``).
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` or ``"rgb_array"``.
 
     ``gym.make_vec("skillgym/Copy-v1", num_envs=N, vectorization_mode="vector_entry_point")``
     gives :class:`CopyVectorEnv`.

@@ -95,7 +95,7 @@ class DuplicatedInputEnv(AlgorithmicEnv):
 
     - ``duplication``: the length of every run (default 2, ``>= 1``).
     - ``base``: number of distinct symbols (default 5, ``>= 2``).
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` or ``"rgb_array"``.
 
     The natively batched twin is :class:`DuplicatedInputVectorEnv`.
     """

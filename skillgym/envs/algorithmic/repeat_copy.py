@@ -74,7 +74,7 @@ class RepeatCopyEnv(AlgorithmicEnv):
     ## Arguments
 
     - ``base``: number of distinct symbols (default 5, ``>= 2``).
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` or ``"rgb_array"``.
 
     The natively batched twin is :class:`RepeatCopyVectorEnv`.
     """

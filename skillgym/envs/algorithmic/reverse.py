@@ -66,7 +66,7 @@ class ReverseEnv(AlgorithmicEnv):
     ## Arguments
 
     - ``base``: number of distinct symbols (default 2, ``>= 2``).
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` or ``"rgb_array"``.
 
     The natively batched twin is :class:`ReverseVectorEnv`.
     """

@@ -100,7 +100,7 @@ class ReversedAdditionEnv(AlgorithmicEnv):
 
     - ``rows``: how many numbers are added (default 2; ``2 <= rows <= base``).
     - ``base``: the numbers' base (default 3, ``>= 2``).
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` or ``"rgb_array"``.
 
     The natively batched twin is :class:`ReversedAdditionVectorEnv`.
     """

@@ -290,6 +290,18 @@ def test_ansi_render_shows_input_output_and_target():
     assert "reward +1.0" in text
 
 
+def test_rgb_array_render_is_the_text_as_a_picture():
+    env = ReversedAdditionEnv(render_mode="rgb_array")
+    env.reset(seed=0)
+    first = env.render()
+    assert first.dtype == np.uint8 and first.ndim == 3 and first.shape[2] == 3
+    np.testing.assert_array_equal(first, env.render())
+    env.step(np.array([1, 0, 0]))  # the read head moves, and with it its pointer in the picture
+    assert not np.array_equal(first, env.render())
+    plain = env._render_text(color=False)
+    assert "\x1b" not in plain and "Read head           :    ^ row 0" in plain
+
+
 def test_human_render_prints(capsys):
     env = ReversedAdditionEnv(render_mode="human")
     env.reset(seed=0)
@@ -303,7 +315,7 @@ def test_human_render_prints(capsys):
         (lambda: CopyEnv(base=2.5), "base must be an integer >= 2"),
         (lambda: ReversedAdditionEnv(rows=4, base=3), r"rows must be an integer in \[2, 3\]"),
         (lambda: DuplicatedInputEnv(duplication=0), "duplication must be an integer >= 1"),
-        (lambda: CopyEnv(render_mode="rgb_array"), "render_mode must be None or one of"),
+        (lambda: CopyEnv(render_mode="rgb"), "render_mode must be None or one of"),
         (lambda: ReversedAdditionVectorEnv(num_envs=0), "num_envs must be an integer >= 1"),
     ],
 )
