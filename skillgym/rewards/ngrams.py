@@ -117,9 +117,12 @@ def ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
     if high - low + 1 > (1 << 31):
         units = _dense_ranks(units)
         low, high = 0, int(units.max())
-    elif low:
+    elif low < 0 or high >= 1 << 31:
         units = units - low
-    radix = high - low + 1
+        low, high = 0, high - low
+    # Digits lie in [0, high]: non-negative ids below 2**31 are used as they are, which saves a
+    # pass over the batch.
+    radix = high + 1
     keys, largest = units[:, :positions].copy(), radix - 1
     for offset in range(1, n):
         if (largest + 1) * radix - 1 > _KEY_LIMIT:
@@ -189,7 +192,7 @@ def distinct_counts(keys: np.ndarray, counts: np.ndarray,
     table = np.empty(rows << bits, dtype=index.dtype)
     winners = _claim(table, _slots(keys, np.arange(rows)[:, None] << bits, bits, 0), index)
     won = winners == index
-    distinct = np.count_nonzero(won.reshape(rows, width), axis=1)
+    distinct = won.reshape(rows, width).sum(axis=1, dtype=np.int32)
     # An item that won its slot is resolved; only those that lost need their winner's key.
     lost = np.flatnonzero(~won)
     pending = lost[flat.take(winners.take(lost).astype(np.intp)) != flat.take(lost)]
@@ -202,7 +205,7 @@ def distinct_counts(keys: np.ndarray, counts: np.ndarray,
         distinct += np.bincount(pending_rows[winners == pending], minlength=rows)
         pending = pending[flat.take(winners) != pending_keys]
         hash_round += 1
-    return distinct - padded
+    return (distinct - padded).astype(np.int64)
 
 
 def _slots(keys: np.ndarray, bases: np.ndarray, bits: int, hash_round: int) -> np.ndarray:
