@@ -474,6 +474,9 @@ class ReferenceEvaluator(Evaluator):
     def _train_and_score(self, assignment: np.ndarray) -> Evaluation:
         with _ThreadLimit(self.config.num_threads):
             runs = [self.run_seed(assignment, seed, i) for i, seed in enumerate(self.seeds)]
+        # A throw-away network only to count parameters: its initialisation must not consume the
+        # caller's torch random stream.
+        with torch.random.fork_rng(devices=[]):
             shared = MultitaskNetwork(
                 self.space, self.tasks, len(self.corpus.vocabulary), self.config.dim
             ).shared_parameter_count(assignment)
