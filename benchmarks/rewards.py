@@ -10,7 +10,9 @@ Batches of 1,024 completions of 1,024 token ids are scored, in one process pinne
 - ``numpy, from array``: the same from a ``(1024, 1024)`` integer array (e.g. a padded tensor);
 - ``TRL adapter``: the full ``reward_func(prompts=, completions=, completion_ids=)`` call.
 
-Every variant's values are checked to equal the reference's exactly before it is timed. Prints a
+Every variant's values are checked to equal the reference's exactly before it is timed. Each is
+timed by the wall clock and by this thread's CPU time: on a shared machine the wall clock also
+counts the time other processes held the core, the CPU time only the work done on it. Prints a
 table and writes ``benchmarks/results/rewards.json``.
 
 Usage: ``python benchmarks/rewards.py [--batches 5] [--ngram-size 3]``
@@ -73,15 +75,18 @@ def make_batch(rng: np.random.Generator) -> np.ndarray:
     return ids
 
 
-def timed(function: Callable[[], list[float]], repeats: int) -> tuple[float, list[float]]:
-    """The best wall time of ``repeats`` calls (as ``timeit`` reports: the run least disturbed
-    by other work on the machine), and the last result."""
-    times, result = [], []
+def timed(function: Callable[[], list[float]],
+          repeats: int) -> tuple[float, float, list[float]]:
+    """The best wall time and the best CPU time of this thread over ``repeats`` calls (as
+    ``timeit`` reports: the run least disturbed by other work on the machine), and the last
+    result."""
+    wall, cpu, result = [], [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+        cpu.append(time.thread_time() - start_cpu)
+        wall.append(time.perf_counter() - start)
+    return min(wall), min(cpu), result
 
 
 def main() -> None:
@@ -110,6 +115,7 @@ def main() -> None:
     prompts, completions = [""] * COMPLETIONS, [""] * COMPLETIONS
 
     seconds: dict[str, list[float]] = {name: [] for name in variants}
+    cpu_seconds: dict[str, list[float]] = {name: [] for name in variants}
     with Progress(transient=True) as progress:
         task = progress.add_task("scoring batches", total=len(batches) * len(variants))
         for array in batches:
@@ -117,30 +123,39 @@ def main() -> None:
             expected = None
             # Round-robin over the variants per batch, so that CPU noise hits them all alike.
             for name, make in variants.items():
-                elapsed, values = timed(make(array, lists), repeats=3)
+                elapsed, cpu, values = timed(make(array, lists), repeats=3)
                 if expected is None:
                     expected = values
                 elif values != expected:
                     raise SystemExit(f"{name} differs from the reference")
                 seconds[name].append(elapsed)
+                cpu_seconds[name].append(cpu)
                 progress.advance(task)
 
     reference = statistics.median(seconds["reference (plain Python)"])
+    reference_cpu = statistics.median(cpu_seconds["reference (plain Python)"])
     rows = []
     for name, times in seconds.items():
-        median = statistics.median(times)
+        median, median_cpu = statistics.median(times), statistics.median(cpu_seconds[name])
         rows.append({"variant": name, "seconds_per_batch": median,
                      "completions_per_second": COMPLETIONS / median,
-                     "speedup_vs_reference": reference / median})
+                     "speedup_vs_reference": reference / median,
+                     "cpu_seconds_per_batch": median_cpu,
+                     "completions_per_cpu_second": COMPLETIONS / median_cpu,
+                     "cpu_speedup_vs_reference": reference_cpu / median_cpu})
     table = Table(title=f"global {args.ngram_size}-gram penalty, {COMPLETIONS} completions x "
                         f"{TOKENS} tokens, one thread, median over {len(batches)} batches of "
                         "the best of 3")
-    for column in ("variant", "ms / batch", "completions / s", "vs reference"):
+    for column in ("variant", "ms / batch", "completions / s", "vs reference",
+                   "CPU ms / batch", "per CPU s", "CPU vs reference"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for row in rows:
         table.add_row(row["variant"], f"{row['seconds_per_batch'] * 1e3:.1f}",
                       f"{row['completions_per_second']:,.0f}",
-                      f"{row['speedup_vs_reference']:.1f}x")
+                      f"{row['speedup_vs_reference']:.1f}x",
+                      f"{row['cpu_seconds_per_batch'] * 1e3:.1f}",
+                      f"{row['completions_per_cpu_second']:,.0f}",
+                      f"{row['cpu_speedup_vs_reference']:.1f}x")
     Console().print(table)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
