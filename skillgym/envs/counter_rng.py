@@ -12,6 +12,8 @@ wrap-around is exactly numpy's array overflow behaviour.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -43,10 +45,17 @@ def random_bits(keys: np.ndarray, counters: np.ndarray, stream: int, size: int) 
     """
     keys = np.asarray(keys, dtype=np.uint64).reshape(-1, 1)
     counters = np.asarray(counters, dtype=np.uint64).reshape(-1, 1)
-    with np.errstate(over="ignore"):
-        row = _mix(keys ^ _mix(counters * _GOLDEN + np.uint64(stream)))
-        index = np.arange(1, size + 1, dtype=np.uint64)[None, :]
-        return _mix(row + index * _GOLDEN)
+    # Array arithmetic on uint64 wraps silently, which is the modular arithmetic wanted here.
+    row = _mix(keys ^ _mix(counters * _GOLDEN + np.uint64(stream)))
+    return _mix(row + _index_steps(size))
+
+
+@lru_cache(maxsize=64)
+def _index_steps(size: int) -> np.ndarray:
+    """``(1, size)`` multiples of the golden ratio, the per-index offsets of a row (read-only)."""
+    steps = np.arange(1, size + 1, dtype=np.uint64)[None, :] * _GOLDEN
+    steps.flags.writeable = False
+    return steps
 
 
 def integers(
@@ -57,10 +66,10 @@ def integers(
     The top 53 bits give a float in [0, 1) that is scaled, so the bias is below 2**-40 for any
     range an environment uses.
     """
-    low = np.asarray(low, dtype=np.int64)
-    high = np.asarray(high, dtype=np.int64)
-    if np.any(high <= low):
+    span = np.subtract(high, low, dtype=np.int64)
+    if np.any(span <= 0):
         raise ValueError(f"integers: need high > low, got low={low!r}, high={high!r}")
     unit = (random_bits(keys, counters, stream, size) >> np.uint64(11)).astype(np.float64)
-    unit *= 2.0**-53
-    return low + np.floor(unit * (high - low)).astype(np.int64)
+    unit *= 2.0**-53 * span
+    # floor() then int64 equals truncation here, since every value is non-negative.
+    return unit.astype(np.int64) + low
