@@ -7,10 +7,11 @@ action's log-probability. Every method computes all of it, from the same float32
 Each thread count runs in its own process (so OpenBLAS, torch and PoCL all get exactly that
 many threads); within a process the methods take turns, round after round, so they see the
 same machine load. A method's time is its best round (the least disturbed one on a shared
-machine); medians are in the JSON. "Kernel-only" is a launch and wait on inputs already in
-place (``ActorCriticKernel.relaunch``), without staging inputs or reading outputs; it is the
-one compared with the machine's FMA peak, itself measured the same way by a register-only
-kernel (skillgym/kernels/fma_peak.cl).
+machine); medians are in the JSON, with each method's CPU time per call (all threads of the
+process: spinning threads count), which other processes disturb less. "Kernel-only" is a
+launch and wait on inputs already in place (``ActorCriticKernel.relaunch``), without staging
+inputs or reading outputs; it is the one compared with the machine's FMA peak, itself
+measured the same way by a register-only kernel (skillgym/kernels/fma_peak.cl).
 
 Usage:
     python benchmarks/policy_forward.py [--threads 1 2] [--batches 1 8 64 256 1024 4096]
@@ -92,15 +93,16 @@ def build_methods(threads: int):
     return spec, methods
 
 
-def time_round(function, obs) -> tuple[float, int]:
-    """Seconds per call over one round of at least ROUND_SECONDS, and the number of calls."""
-    calls, start = 0, time.perf_counter()
+def time_round(function, obs) -> tuple[float, float]:
+    """Wall and CPU seconds per call (CPU of all the process's threads) over one round of at
+    least ROUND_SECONDS."""
+    calls, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while True:
         function(obs)
         calls += 1
         elapsed = time.perf_counter() - start
         if elapsed >= ROUND_SECONDS:
-            return elapsed / calls, calls
+            return elapsed / calls, (time.process_time() - cpu_start) / calls
 
 
 def worker(threads: int, batches: list[int], rounds: int) -> None:
@@ -121,12 +123,19 @@ def worker(threads: int, batches: list[int], rounds: int) -> None:
         for function in methods.values():
             function(obs)  # warm up: first launches compile for the work-group size
         wall = {name: [] for name in methods}
+        cpu = {name: [] for name in methods}
         for _ in range(rounds):
             for name, function in methods.items():
-                wall[name].append(time_round(function, obs)[0])
+                seconds, cpu_seconds = time_round(function, obs)
+                wall[name].append(seconds)
+                cpu[name].append(cpu_seconds)
         record = {"threads": threads, "batch": batch, "flops_per_sample": spec.flops_per_sample()}
         for name in methods:
-            record[name] = {"best_s": min(wall[name]), "median_s": statistics.median(wall[name])}
+            record[name] = {
+                "best_s": min(wall[name]),
+                "median_s": statistics.median(wall[name]),
+                "cpu_best_s": min(cpu[name]),
+            }
         print(json.dumps(record), flush=True)
 
 
@@ -160,6 +169,7 @@ def summarize(headers: list[dict], records: list[dict]) -> list[dict]:
         row = {"threads": r["threads"], "batch": r["batch"]}
         for name in METHODS:
             row[f"{name}_us"] = r[name]["best_s"] * 1e6
+            row[f"{name}_cpu_us"] = r[name]["cpu_best_s"] * 1e6
             row[f"{name}_samples_per_s"] = r["batch"] / r[name]["best_s"]
         row["kernel_only_gflops"] = flops / r["kernel_only"]["best_s"] / 1e9
         row["fraction_of_fma_peak"] = row["kernel_only_gflops"] / peaks[r["threads"]]
@@ -228,6 +238,15 @@ def main() -> None:
         )
     console = Console(width=200)
     console.print(table)
+    cpu_table = Table(title="CPU time per forward (all of the process's threads), best round")
+    for column in ("thr", "B", "torch µs", "numpy µs", "kernel µs"):
+        cpu_table.add_column(column, justify="right")
+    for row in rows:
+        cpu_table.add_row(
+            str(row["threads"]), str(row["batch"]),
+            *(f"{row[f'{name}_cpu_us']:.1f}" for name in ("torch", "numpy", "kernel")),
+        )
+    console.print(cpu_table)
     for h in headers:
         peak = h["fma_peak_gflops"]
         console.print(f"measured FMA peak, {h['threads']} thread(s): {peak:.1f} GFLOP/s")

@@ -13,17 +13,17 @@
  *   - each work-item loops over tiles of TILE samples, so the work-group size (1) never
  *     changes with the batch size and PoCL compiles one specialization.
  *
- * The host prepends its #defines (VW, VEC, TILE, OBS_DIM, N_LOGITS, N_LOGITS_PAD, N_HEADS,
- * HEAD_STARTS, MAX_WIDTH and the NETWORK macro listing the layers) and common.cl.
+ * The host prepends its #defines (VW, VEC, TILE, BLOCK, OBS_DIM, N_LOGITS, N_LOGITS_PAD,
+ * N_HEADS, HEAD_STARTS, MAX_WIDTH and the NETWORK macro listing the layers) and common.cl.
  */
 
 /*
  * NB output vectors of one layer for TILE samples: y[s][j..j+NB*VW) = act(x[s] W + b).
- * The TILE x NB accumulators acc_<s>_<b> are the register block, 6 x 4 by default. They are
- * spelled out by macros rather than left to loop unrolling, which PoCL's pipeline does not do
- * reliably before register allocation: an array of accumulators ends up on the stack, one
- * load and store per FMA. (With float8 on AVX2, 24 accumulators exceed the 16 registers and
- * some spill; 6-sample tiles were still the fastest of 2 to 8, see docs/kernels.md.)
+ * The TILE x NB accumulators acc_<s>_<b> are the register block, 4 x 2 by default (with the
+ * 2 weight vectors and a broadcast, 11 of AVX2's 16 registers). They are spelled out by
+ * macros rather than left to loop unrolling, which PoCL's pipeline does not do reliably
+ * before register allocation: an array of accumulators ends up on the stack, one load and
+ * store per FMA.
  * FOR_TILE(M, a) (from the host) expands to M(0, a) ... M(TILE - 1, a).
  *
  * `index` (the observation layers) lists the inputs that are non-zero somewhere in the tile,
@@ -65,13 +65,16 @@ DENSE_BLOCK(3)
 DENSE_BLOCK(2)
 DENSE_BLOCK(1)
 
-/* A whole layer (n_out is the padded width): blocks of 4 vectors, then the remainder. */
+#define CONCAT(a, b) a##b
+#define BLOCK_FUNCTION(n) CONCAT(dense_block, n)
+
+/* A whole layer (n_out is the padded width): blocks of BLOCK vectors, then the remainder. */
 INLINE void dense(const float *x, const int n_in, const int x_stride,
                   float *y, const int y_stride, const int n_out,
                   __global const float *w, const int act, const int *index, const int n_index) {
     int j = 0;
-    for (; j + 4 * VW <= n_out; j += 4 * VW)
-        dense_block4(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);
+    for (; j + BLOCK * VW <= n_out; j += BLOCK * VW)
+        BLOCK_FUNCTION(BLOCK)(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);
     const int rest = (n_out - j) / VW;
     if (rest == 3)
         dense_block3(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);

@@ -30,8 +30,12 @@ KERNEL_MIN_BATCH = 2
 # with AVX-512 forced by a target attribute: this CPU splits 512-bit FMAs anyway).
 DEFAULT_VECTOR_WIDTH = 8
 
-# Samples per register block: 6 x 4 accumulators, the fastest of 2..8 measured with float8.
-DEFAULT_TILE = 6
+# The register block: TILE samples x BLOCK output vectors of accumulators. Measured with
+# float8 on the 64-64 policy at B = 4,096 (CPU ms, one thread, best of 7): 4 x 2 2.64,
+# 2 x 4 2.82, 3 x 2 2.91, 6 x 4 2.93, 6 x 1 3.00, 4 x 4 3.12; BLOCK = 1 or tiles of 2 worst.
+DEFAULT_TILE = 4
+DEFAULT_BLOCK = 2
+BLOCKS = (1, 2, 3, 4)
 
 # The SIMT baseline's fixed work-group size: PoCL vectorises across the work-items of a group.
 SIMT_GROUP = 16
@@ -97,7 +101,9 @@ def _network_macro(spec: NetworkSpec, widths: list[int], offsets: list[int]) -> 
     return " ".join(calls)
 
 
-def kernel_source(spec: NetworkSpec, vector_width: int, tile: int, variant: str) -> str:
+def kernel_source(
+    spec: NetworkSpec, vector_width: int, tile: int, variant: str, block: int = DEFAULT_BLOCK
+) -> str:
     """The OpenCL source for one network: generated ``#define`` lines, ``common.cl``, then the
     variant's kernel (``"simd"``: ``actor_critic.cl``; ``"simt"``: ``simt_actor_critic.cl``)."""
     if variant not in VARIANTS:
@@ -114,6 +120,7 @@ def kernel_source(spec: NetworkSpec, vector_width: int, tile: int, variant: str)
         "AS_VECI": f"as_{veci}",
         "LANES": f"(({veci})({', '.join(map(str, range(vector_width)))}))",
         "TILE": tile,
+        "BLOCK": block,
         "OBS_DIM": spec.obs_dim,
         "N_LOGITS": spec.n_logits,
         "N_LOGITS_PAD": pad_to(spec.n_logits, vector_width),
@@ -149,6 +156,7 @@ class ActorCriticKernel:
             baseline, for comparisons).
         vector_width: lanes per vector of the ``"simd"`` kernel: 1, 2, 4, 8 or 16.
         tile: samples per register block of the ``"simd"`` kernel.
+        block: output vectors per register block of the ``"simd"`` kernel: 1 to 4.
         work_items: concurrent work-items of the ``"simd"`` kernel; default: the device's
             compute units.
     """
@@ -162,6 +170,7 @@ class ActorCriticKernel:
         variant: str = "simd",
         vector_width: int = DEFAULT_VECTOR_WIDTH,
         tile: int = DEFAULT_TILE,
+        block: int = DEFAULT_BLOCK,
         work_items: int | None = None,
     ) -> None:
         if variant not in VARIANTS:
@@ -170,6 +179,8 @@ class ActorCriticKernel:
             raise ValueError(f"vector_width must be one of 1, 2, 4, 8, 16, got {vector_width!r}")
         if tile < 1:
             raise ValueError(f"tile must be a positive integer, got {tile!r}")
+        if block not in BLOCKS:
+            raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
         if min_kernel_batch < 0:
             raise ValueError(f"min_kernel_batch must be >= 0, got {min_kernel_batch!r}")
         self.spec = spec
@@ -188,7 +199,7 @@ class ActorCriticKernel:
             self._work_items = int(work_items or self.device.compute_units)
             if self._work_items < 1:
                 raise ValueError(f"work_items must be a positive integer, got {work_items!r}")
-            source = kernel_source(spec, self.vector_width, self.tile, variant)
+            source = kernel_source(spec, self.vector_width, self.tile, variant, block)
             # pyopencl returns a new kernel object per attribute access: keep one.
             self._kernel = self.device.build(source).actor_critic
             self._params: _Shared | None = None

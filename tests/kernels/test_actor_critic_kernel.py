@@ -70,6 +70,19 @@ def test_matches_float64_oracle(name, device_choice):
             assert (actions_host[batch:] == -7).all()
 
 
+@pytest.mark.parametrize(("vector_width", "tile", "block"), [(8, 6, 4), (4, 3, 3), (2, 1, 1)])
+def test_other_register_blocks_match_oracle(opencl_device, vector_width, tile, block):
+    spec = SPECS["wide"]
+    kernel, weights = make_kernel(
+        spec, "auto", vector_width=vector_width, tile=tile, block=block
+    )
+    obs = np.random.default_rng(16).normal(size=(301, spec.obs_dim)).astype(np.float32)
+    out = kernel(obs, return_log_probs=True)
+    log_probs, values = oracle(spec, weights, obs)
+    np.testing.assert_allclose(out.log_probs, log_probs, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(out.values, values, atol=1e-5, rtol=0)
+
+
 def test_simt_baseline_matches_oracle(opencl_device):
     for name in ("sb3-default", "multidiscrete", "odd-widths-relu"):
         spec = SPECS[name]
@@ -207,6 +220,7 @@ def test_bad_inputs_are_rejected(device_choice):
         ({"variant": "simd2"}, "variant must be one of"),
         ({"vector_width": 3}, "vector_width must be one of"),
         ({"tile": 0}, "tile must be a positive integer"),
+        ({"block": 5}, r"block must be one of \(1, 2, 3, 4\)"),
         ({"min_kernel_batch": -1}, "min_kernel_batch must be >= 0"),
     ):
         with pytest.raises(ValueError, match=message):
