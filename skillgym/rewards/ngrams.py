@@ -194,16 +194,17 @@ def distinct_counts(keys: np.ndarray, counts: np.ndarray,
     won = winners == index
     distinct = won.reshape(rows, width).sum(axis=1, dtype=np.int32)
     # An item that won its slot is resolved; only those that lost need their winner's key.
+    # (np.compress: boolean indexing is several times slower on irregular masks.)
     lost = np.flatnonzero(~won)
-    pending = lost[flat.take(winners.take(lost).astype(np.intp)) != flat.take(lost)]
+    pending = np.compress(flat.take(winners.take(lost).astype(np.intp)) != flat.take(lost), lost)
     hash_round = 1
     while pending.size:
         pending_keys = flat.take(pending)
         pending_rows = pending // width
         winners = _claim(table, _slots(pending_keys, pending_rows << bits, bits, hash_round),
                          pending).astype(np.intp, copy=False)
-        distinct += np.bincount(pending_rows[winners == pending], minlength=rows)
-        pending = pending[flat.take(winners) != pending_keys]
+        distinct += np.bincount(np.compress(winners == pending, pending_rows), minlength=rows)
+        pending = np.compress(flat.take(winners) != pending_keys, pending)
         hash_round += 1
     return (distinct - padded).astype(np.int64)
 
