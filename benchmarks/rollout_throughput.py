@@ -65,8 +65,8 @@ def timed_rollout(venv, policy, steps: int, gymnasium_api: bool) -> dict[str, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", type=int, nargs="+", default=[1024, 4096])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--kernel-steps", type=int, default=20, help="steps per kernel round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--kernel-steps", type=int, default=10, help="steps per kernel round")
     parser.add_argument("--baseline-steps", type=int, default=3, help="steps per baseline round")
     parser.add_argument("--torch-threads", type=int, default=1)
     args = parser.parse_args()

@@ -32,7 +32,8 @@ DEFAULT_VECTOR_WIDTH = 8
 
 # The register block: TILE samples x BLOCK output vectors of accumulators. Measured with
 # float8 on the 64-64 policy at B = 4,096 (CPU ms, one thread, best of 7): 4 x 2 2.64,
-# 2 x 4 2.82, 3 x 2 2.91, 6 x 4 2.93, 6 x 1 3.00, 4 x 4 3.12; BLOCK = 1 or tiles of 2 worst.
+# 2 x 4 2.82, 3 x 2 2.91, 6 x 4 2.93, 6 x 1 3.00, 4 x 4 3.12; small one-vector blocks worst
+# (2 x 1 5.44).
 DEFAULT_TILE = 4
 DEFAULT_BLOCK = 2
 BLOCKS = (1, 2, 3, 4)
