@@ -150,10 +150,22 @@ def oracle_table(instances: int, jobs: int, skills: list[str], console: Console)
 
 
 def step_rates(seconds: float) -> list[dict]:
+    """``benchmark_step`` of the bare envs, with the share of a CPU the process got meanwhile
+    (the machine is shared), and the rate per CPU-second that share implies."""
     rates = []
     for env_id in ("skillgym/AEC-Add-v0", "skillgym/AEC-Sub-v0", "skillgym/AEC-Mul-v0"):
         env = gym.make(env_id).unwrapped  # the bare env: the rate of its own step
-        rates.append({"id": env_id, "steps_per_second": benchmark_step(env, seconds, seed=0)})
+        cpu, wall = time.process_time(), time.perf_counter()
+        rate = benchmark_step(env, seconds, seed=0)
+        share = (time.process_time() - cpu) / (time.perf_counter() - wall)
+        rates.append(
+            {
+                "id": env_id,
+                "steps_per_second": rate,
+                "cpu_share": share,
+                "steps_per_cpu_second": rate / share,
+            }
+        )
     return rates
 
 
@@ -199,9 +211,15 @@ def main() -> None:
     console.print(shown)
     speed = Table(title="benchmark_step, random actions, single env")
     speed.add_column("id")
-    speed.add_column("steps/s", justify="right")
+    for column in ("steps/s", "CPU share", "steps/CPU-s"):
+        speed.add_column(column, justify="right")
     for rate in rates:
-        speed.add_row(rate["id"], f"{rate['steps_per_second']:,.0f}")
+        speed.add_row(
+            rate["id"],
+            f"{rate['steps_per_second']:,.0f}",
+            f"{rate['cpu_share']:.2f}",
+            f"{rate['steps_per_cpu_second']:,.0f}",
+        )
     console.print(speed)
     solved = sum(row["solved"] for row in table)
     total = sum(row["instances"] for row in table)
