@@ -218,9 +218,8 @@ class AECEnv(gym.Env):
         lay_out(self.machine, self.task, self.instance)
         self._top = self.machine.top
         if self.reward_mode == "digit":
-            self._targets = {
-                self.task.row(r): t for r, t in self.task.targets(self.instance).items()
-            }
+            targets = self.task.targets(self.instance)
+            self._targets = {self.task.row(r): targets[r] for r in self.task.digit_rows}
             self.machine.watched = frozenset(self._targets)
         steps = self.task.oracle_steps(self.instance)
         if steps is None:

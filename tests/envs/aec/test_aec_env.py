@@ -145,6 +145,22 @@ def test_digit_reward_scores_each_result_write():
     assert sum(rewards) == len(str(env.instance.a + env.instance.b))
 
 
+def test_digit_reward_scores_result_rows_only():
+    env = AECEnv("ADD1", reward_mode="digit")
+    for seed in range(40):  # until the column has a carry to consume
+        env.reset(seed=seed)
+        if env.instance.cells["CARRY"] != BLANK:
+            break
+    obs = env.reset(seed=seed)[0]
+    rewards = []
+    while True:
+        obs, reward, terminated, truncated, info = env.step(oracle(obs))
+        rewards.append(reward)
+        if terminated or truncated:
+            break
+    assert info["success"] and rewards == [1.0, 0.0, 0.0]  # OUT, then the carry, then RETURN
+
+
 def test_digit_reward_ends_on_a_wrong_write():
     env = AECEnv("ADD1", reward_mode="digit")
     env.reset(seed=0)
