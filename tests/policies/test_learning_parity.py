@@ -103,3 +103,4 @@ def test_maskable_ppo_on_a_masked_env():
             returns[name].append(evaluate_masked(model, eval_env, n_eval_episodes=40)[0])
     # Random legal choices earn about 16 / 3 = 5.3 an episode, the best policy 16.
     assert_same_within_noise(returns["kernel"], returns["default"], floor=12)
+
