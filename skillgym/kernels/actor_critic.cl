@@ -6,8 +6,9 @@
  * host-provided uniforms), the chosen action's log-probability and the value.
  *
  * Layout (see docs/kernels.md):
- *   - neurons lie across the lanes of a VEC (float16 on AVX-512), so one weight load serves
- *     TILE samples whose inputs are broadcast scalars: TILE * NB accumulators stay in registers;
+ *   - neurons lie across the lanes of a VEC (float8 by default), so one weight load serves
+ *     TILE samples whose inputs are broadcast scalars: TILE * BLOCK accumulators stay in
+ *     registers;
  *   - every layer's width is padded to a multiple of VW, weights are stored input-major
  *     ([in][out_pad]) followed by the bias, at offsets that are multiples of VW floats;
  *   - each work-item loops over tiles of TILE samples, so the work-group size (1) never

@@ -26,8 +26,8 @@ KERNEL_MIN_BATCH = 2
 
 # float8: PoCL 3.0's LLVM 14 does not know recent AMD cores and compiles for AVX2 (znver3), where
 # float16 costs two registers per value; measured on the 64-64 policy at B = 4,096, float8
-# with 6-sample tiles took 2.57 ms of CPU against 3.11 ms for float16 (and 3.11 ms for float16
-# with AVX-512 forced by a target attribute: this CPU splits 512-bit FMAs anyway).
+# with 6-sample tiles took 2.57 ms of CPU against 3.11 ms for float16, also 3.11 ms with
+# AVX-512 code forced by a target attribute.
 DEFAULT_VECTOR_WIDTH = 8
 
 # The register block: TILE samples x BLOCK output vectors of accumulators. Measured with

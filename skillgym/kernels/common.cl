@@ -1,5 +1,5 @@
 /*
- * Shared by both actor-critic kernels: math on VEC (float16, or float for the SIMT kernel)
+ * Shared by both actor-critic kernels: math on VEC (float8 by default, float for the SIMT kernel)
  * and the action head. The host prepends its #defines (see skillgym/kernels/actor_critic.py).
  *
  * Only plain operators are used: on PoCL/x86 its built-ins (fma, exp, tanh, vload16, ...)
