@@ -278,6 +278,7 @@ class NumberTask(Task):
         )
         self.width = max(len_a) + max(len_b) + 3 if name == "MUL" else max(len_a) + 3
         self.digit_rows = ("OUT",) if name in ("ADD", "SUB", "MULD") else ()
+        self._bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per level, for the draw
 
     def sample_batch(self, keys, counters, level: int) -> tuple[np.ndarray, ...]:
         """``(a digits, a lengths, b digits, b lengths)`` over a batch of keys and counters.
@@ -290,8 +291,12 @@ class NumberTask(Task):
         len_a, high_b = self.len_a[level - 1], self.len_b[level - 1]
         low_b = high_b if name == "MUL" else 1
         width = max(len_a, high_b)
-        low = np.array([low_b, 0, 1, 1] + [0] * (2 * width))
-        high = np.array([high_b + 1, 4 if name == "COMPARE" else 2, 10, 10] + [10] * (2 * width))
+        if level not in self._bounds:
+            self._bounds[level] = (
+                np.array([low_b, 0, 1, 1] + [0] * (2 * width)),
+                np.array([high_b + 1, 4 if name == "COMPARE" else 2, 10, 10] + [10] * (2 * width)),
+            )
+        low, high = self._bounds[level]
         draws = integers(keys, counters, S_NUMBERS, low.size, low, high)
         la = np.full(keys.shape, len_a, dtype=np.int64)
         lb, flag = draws[:, 0], draws[:, 1]
@@ -331,8 +336,9 @@ class NumberTask(Task):
         )
 
     def setup(self, grid, instance) -> None:
-        write_number(grid, 0, instance.a, instance.cells["la"])
-        write_number(grid, 1, instance.b, instance.cells["lb"])
+        la, lb = instance.cells["la"], instance.cells["lb"]
+        grid[0, UNITS : UNITS + la] = instance.cells["da"][:la]
+        grid[1, UNITS : UNITS + lb] = instance.cells["db"][:lb]
         if self.skill.name == "COMPARE":
             grid[2, UNITS] = LESS  # stale verdict: COMPARE must reset it
 
