@@ -9,15 +9,18 @@ from skillgym.kernels.actor_critic import (
     KERNEL_MIN_BATCH,
     ActorCriticKernel,
     ActorCriticOutput,
+    CodedObs,
     kernel_source,
 )
 from skillgym.kernels.device import KernelBuildError, OpenCLDevice, select_device
-from skillgym.kernels.spec import NetworkSpec
+from skillgym.kernels.spec import InputLayout, NetworkSpec
 
 __all__ = [
     "KERNEL_MIN_BATCH",
     "ActorCriticKernel",
     "ActorCriticOutput",
+    "CodedObs",
+    "InputLayout",
     "KernelBuildError",
     "NetworkSpec",
     "OpenCLDevice",

@@ -66,6 +66,31 @@ DENSE_BLOCK(3)
 DENSE_BLOCK(2)
 DENSE_BLOCK(1)
 
+#ifdef N_CODES
+/*
+ * The first layer of a trunk on a coded input (docs/kernels.md, "Coded observations"): each
+ * sample's input is N_CODES one-hot positions and N_DENSE values at the positions dense_input
+ * lists. x W + b is then the bias plus the codes' weight rows plus the dense values times
+ * theirs: a gather and a sum, N_CODES + N_DENSE rows per sample instead of OBS_DIM.
+ */
+__constant int dense_input[N_DENSE > 0 ? N_DENSE : 1] = {DENSE_INPUTS};
+
+INLINE void embed(const int *code, const float *x, float *y, const int y_stride, const int n_out,
+                  __global const float *w, const int act) {
+    __global const float *bias = w + OBS_DIM * n_out;
+    for (int s = 0; s < TILE; ++s) {
+        for (int j = 0; j < n_out; j += VW) {
+            VEC acc = *(__global const VEC *)(bias + j);
+            for (int c = 0; c < N_CODES; ++c)
+                acc += *(__global const VEC *)(w + code[s * N_CODES + c] * n_out + j);
+            for (int d = 0; d < N_DENSE; ++d)
+                acc += x[s * N_DENSE + d] * *(__global const VEC *)(w + dense_input[d] * n_out + j);
+            *(VEC *)(y + s * y_stride + j) = activate(acc, act);
+        }
+    }
+}
+#endif
+
 #define CONCAT(a, b) a##b
 #define BLOCK_FUNCTION(n) CONCAT(dense_block, n)
 
@@ -94,9 +119,19 @@ __kernel void actor_critic(__global const float *restrict obs,
                            __global float *restrict values,
                            __global float *restrict log_probs,
                            const int batch, const int use_masks, const int sample,
-                           const int write_log_probs) {
+                           const int write_log_probs
+#ifdef N_CODES
+                           , __global const int *restrict codes
+#endif
+                           ) {
+#ifdef N_CODES
+    /* Coded input: obs holds the N_DENSE dense values of each sample, codes its N_CODES codes. */
+    float x[TILE * (N_DENSE > 0 ? N_DENSE : 1)];
+    int code[TILE * (N_CODES > 0 ? N_CODES : 1)];
+#else
     float x[TILE * OBS_DIM];
     int live[OBS_DIM];
+#endif
     float a[TILE * MAX_WIDTH] __attribute__((aligned(4 * VW)));
     float b[TILE * MAX_WIDTH] __attribute__((aligned(4 * VW)));
     float logits[TILE * N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
@@ -105,6 +140,14 @@ __kernel void actor_critic(__global const float *restrict obs,
     for (int tile = get_global_id(0); tile < n_tiles; tile += get_global_size(0)) {
         const int first = tile * TILE;
         /* The last tile repeats its final sample in the unused rows; they are never written. */
+#ifdef N_CODES
+        for (int s = 0; s < TILE; ++s) {
+            const int row = first + s < batch ? first + s : batch - 1;
+            for (int c = 0; c < N_CODES; ++c) code[s * N_CODES + c] = codes[row * N_CODES + c];
+            for (int d = 0; d < N_DENSE; ++d) x[s * N_DENSE + d] = obs[row * N_DENSE + d];
+        }
+        NETWORK(x, 0, 0, a, b, logits, value, params);
+#else
         for (int s = 0; s < TILE; ++s) {
             const int row = first + s < batch ? first + s : batch - 1;
             for (int k = 0; k < OBS_DIM; ++k) x[s * OBS_DIM + k] = obs[row * OBS_DIM + k];
@@ -116,6 +159,7 @@ __kernel void actor_critic(__global const float *restrict obs,
             if (0 FOR_TILE(NONZERO, k)) live[n_live++] = k;
         }
         NETWORK(x, live, n_live, a, b, logits, value, params);
+#endif
         for (int s = 0; s < TILE && first + s < batch; ++s) {
             const int row = first + s;
             choose(logits + s * N_LOGITS_PAD, use_masks ? masks + row * N_LOGITS : 0,

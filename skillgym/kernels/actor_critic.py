@@ -17,7 +17,7 @@ import numpy as np
 
 from skillgym.kernels.device import OpenCLDevice, select_device
 from skillgym.kernels.numpy_path import actor_critic_numpy
-from skillgym.kernels.spec import NetworkSpec, layer_offsets, pack_weights, pad_to
+from skillgym.kernels.spec import InputLayout, NetworkSpec, layer_offsets, pack_weights, pad_to
 
 # Below this many samples the numpy path beats a launch (PoCL wakes its threads for every
 # call, 15-70 us). Measured on the 2-core test machine with sampling (docs/kernels.md): numpy
@@ -54,6 +54,15 @@ class ActorCriticOutput(NamedTuple):
     log_probs: np.ndarray | None
 
 
+class CodedObs(NamedTuple):
+    """A batch of observations in an :class:`~skillgym.kernels.spec.InputLayout`:
+    ``codes [B, n_codes]`` integer indices of the inputs that are 1, ``dense [B, n_dense]``
+    float values of the layout's dense inputs."""
+
+    codes: np.ndarray
+    dense: np.ndarray
+
+
 class _Shared:
     """A host array a kernel reads or writes: fine-grained SVM (no copies) when the device
     has it, otherwise a device buffer with explicit copies."""
@@ -80,10 +89,13 @@ class _Shared:
         return self.host[:rows].copy()
 
 
-def _network_macro(spec: NetworkSpec, widths: list[int], offsets: list[int]) -> str:
+def _network_macro(
+    spec: NetworkSpec, widths: list[int], offsets: list[int], coded: bool = False
+) -> str:
     """The body of the ``NETWORK`` macro: one ``dense`` call per layer, ping-ponging between
     the private arrays ``a`` and ``b``; the heads write into ``logits`` and ``value``. The
-    layers reading the observation run over ``index``, its inputs that are not all zero."""
+    layers reading the observation run over ``index``, its inputs that are not all zero, or,
+    for a ``coded`` input, are ``embed`` calls (a gather of weight rows)."""
     layers = list(zip(spec.layers(), widths, offsets, strict=True))
     n_pi = len(spec.pi_layers) + 1
     trunks = ((layers[:n_pi], ("logits", "N_LOGITS_PAD")), (layers[n_pi:], ("value", "VW")))
@@ -94,6 +106,12 @@ def _network_macro(spec: NetworkSpec, widths: list[int], offsets: list[int]) -> 
             target = head if j == len(trunk) - 1 else ("ab"[j % 2], "MAX_WIDTH")
             act = f"ACT_{(layer.activation or 'none').upper()}"
             index = "index, n_index" if j == 0 else "0, 0"
+            if coded and j == 0:
+                calls.append(
+                    f"embed(code, x, {target[0]}, {target[1]}, {width}, p + {offset}, {act});"
+                )
+                source = target
+                continue
             calls.append(
                 f"dense({source[0]}, {layer.n_in}, {source[1]}, {target[0]}, {target[1]}, "
                 f"{width}, p + {offset}, {act}, {index});"
@@ -103,12 +121,20 @@ def _network_macro(spec: NetworkSpec, widths: list[int], offsets: list[int]) -> 
 
 
 def kernel_source(
-    spec: NetworkSpec, vector_width: int, tile: int, variant: str, block: int = DEFAULT_BLOCK
+    spec: NetworkSpec,
+    vector_width: int,
+    tile: int,
+    variant: str,
+    block: int = DEFAULT_BLOCK,
+    layout: InputLayout | None = None,
 ) -> str:
     """The OpenCL source for one network: generated ``#define`` lines, ``common.cl``, then the
-    variant's kernel (``"simd"``: ``actor_critic.cl``; ``"simt"``: ``simt_actor_critic.cl``)."""
+    variant's kernel (``"simd"``: ``actor_critic.cl``; ``"simt"``: ``simt_actor_critic.cl``).
+    With a ``layout`` (``"simd"`` only), the kernel reads coded observations."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if layout is not None and variant != "simd":
+        raise ValueError(f"an input layout needs variant 'simd', got {variant!r}")
     widths = [pad_to(layer.n_out, vector_width) for layer in spec.layers()]
     hidden = [w for w, la in zip(widths, spec.layers(), strict=True) if la.activation is not None]
     suffix = "" if vector_width == 1 else str(vector_width)
@@ -131,9 +157,15 @@ def kernel_source(
         "MAX_WIDTH": max(hidden, default=vector_width),
         "FOR_TILE(M, a)": " ".join(f"M({s}, a)" for s in range(tile)),
         "NETWORK(x, index, n_index, a, b, logits, value, p)": _network_macro(
-            spec, widths, layer_offsets(spec, vector_width)
+            spec, widths, layer_offsets(spec, vector_width), coded=layout is not None
         ),
     }
+    if layout is not None:
+        defines.update(
+            N_CODES=layout.n_codes,
+            N_DENSE=layout.n_dense,
+            DENSE_INPUTS=", ".join(map(str, layout.dense_inputs)) or "0",
+        )
     files = resources.files("skillgym.kernels")
     kernel = "actor_critic.cl" if variant == "simd" else "simt_actor_critic.cl"
     return "".join(
@@ -160,6 +192,8 @@ class ActorCriticKernel:
         block: output vectors per register block of the ``"simd"`` kernel: 1 to 4.
         work_items: concurrent work-items of the ``"simd"`` kernel; default: the device's
             compute units.
+        layout: observations come as :class:`CodedObs` in this layout (``"simd"`` only)
+            instead of ``[B, obs_dim]`` floats; :meth:`coded_inputs` gives arrays to fill.
     """
 
     def __init__(
@@ -173,7 +207,14 @@ class ActorCriticKernel:
         tile: int = DEFAULT_TILE,
         block: int = DEFAULT_BLOCK,
         work_items: int | None = None,
+        layout: InputLayout | None = None,
     ) -> None:
+        if layout is not None and layout.obs_dim != spec.obs_dim:
+            raise ValueError(
+                f"layout.obs_dim must equal spec.obs_dim ({spec.obs_dim}), got {layout.obs_dim}"
+            )
+        if layout is not None and variant != "simd":
+            raise ValueError(f"an input layout needs variant 'simd', got {variant!r}")
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         if vector_width not in (1, 2, 4, 8, 16):
@@ -185,6 +226,8 @@ class ActorCriticKernel:
         if min_kernel_batch < 0:
             raise ValueError(f"min_kernel_batch must be >= 0, got {min_kernel_batch!r}")
         self.spec = spec
+        self.layout = layout
+        self._host_inputs: CodedObs | None = None
         self.min_kernel_batch = int(min_kernel_batch)
         self.variant = variant
         self.device = select_device(device)
@@ -200,7 +243,7 @@ class ActorCriticKernel:
             self._work_items = int(work_items or self.device.compute_units)
             if self._work_items < 1:
                 raise ValueError(f"work_items must be a positive integer, got {work_items!r}")
-            source = kernel_source(spec, self.vector_width, self.tile, variant, block)
+            source = kernel_source(spec, self.vector_width, self.tile, variant, block, layout)
             # pyopencl returns a new kernel object per attribute access: keep one.
             self._kernel = self.device.build(source).actor_critic
             self._params: _Shared | None = None
@@ -228,7 +271,7 @@ class ActorCriticKernel:
 
     def __call__(
         self,
-        obs: np.ndarray,
+        obs: np.ndarray | CodedObs,
         masks: np.ndarray | None = None,
         uniforms: np.ndarray | np.random.Generator | None = None,
         return_log_probs: bool = False,
@@ -236,7 +279,9 @@ class ActorCriticKernel:
         """One forward pass.
 
         Args:
-            obs: ``[B, obs_dim]`` observations (converted to float32).
+            obs: ``[B, obs_dim]`` observations (converted to float32); with a layout, a
+                :class:`CodedObs` (best the arrays :meth:`coded_inputs` returned, filled in
+                place: then nothing is copied).
             masks: ``[B, n_logits]`` booleans, ``True`` where an action is allowed; ``None``
                 allows every action.
             uniforms: ``[B, n_logits]`` uniforms in ``[0, 1)``: sample each component by
@@ -244,12 +289,8 @@ class ActorCriticKernel:
                 device's buffer: no copy); ``None`` takes the most likely action.
             return_log_probs: also return every action's normalized log-probability.
         """
-        obs = np.asarray(obs, dtype=np.float32)
-        if obs.ndim != 2 or obs.shape[1] != self.spec.obs_dim:
-            raise ValueError(
-                f"obs must have shape [batch, {self.spec.obs_dim}], got {obs.shape}"
-            )
-        batch = len(obs)
+        obs = self._check_obs(obs)
+        batch = len(obs[0]) if self.layout is not None else len(obs)
         logit_shape = (batch, self.spec.n_logits)
         for name, array in (("masks", masks), ("uniforms", uniforms)):
             if array is None or isinstance(array, np.random.Generator):
@@ -260,11 +301,58 @@ class ActorCriticKernel:
             if isinstance(uniforms, np.random.Generator):
                 uniforms = uniforms.random(logit_shape, dtype=np.float32)
             actions, log_prob, values, log_probs = actor_critic_numpy(
-                self.spec, self._weights, obs, masks, uniforms
+                self.spec, self._weights, obs, masks, uniforms, self.layout
             )
             log_probs = log_probs if return_log_probs else None
             return ActorCriticOutput(actions, log_prob, values, log_probs)
         return self._launch(obs, masks, uniforms, return_log_probs)
+
+    def coded_inputs(self, batch: int) -> CodedObs:
+        """Arrays for ``batch`` coded observations, to fill in place and pass to a call: on
+        the OpenCL path they are the kernel's own input buffers, so nothing is copied. Valid
+        until the next call with a larger batch."""
+        if self.layout is None:
+            raise RuntimeError("coded_inputs() needs a kernel built with a layout")
+        if self.device is not None:
+            self._reserve(batch)
+            return CodedObs(self._codes.host[:batch], self._obs.host[:batch, : self.layout.n_dense])
+        if self._host_inputs is None or len(self._host_inputs.codes) < batch:
+            capacity = 1 << max(batch - 1, 0).bit_length()
+            self._host_inputs = CodedObs(
+                np.empty((capacity, self.layout.n_codes), np.int32),
+                np.empty((capacity, self.layout.n_dense), np.float32),
+            )
+        return CodedObs(self._host_inputs.codes[:batch], self._host_inputs.dense[:batch])
+
+    def _check_obs(self, obs: np.ndarray | CodedObs) -> np.ndarray | CodedObs:
+        """``obs`` as float32 (or a :class:`CodedObs` of int32 and float32), shapes checked."""
+        if self.layout is None:
+            obs = np.asarray(obs, dtype=np.float32)
+            if obs.ndim != 2 or obs.shape[1] != self.spec.obs_dim:
+                raise ValueError(
+                    f"obs must have shape [batch, {self.spec.obs_dim}], got {obs.shape}"
+                )
+            return obs
+        if not isinstance(obs, CodedObs):
+            raise TypeError(
+                f"obs must be a CodedObs for a kernel with a layout, got {type(obs).__name__}"
+            )
+        codes = np.asarray(obs.codes, dtype=np.int32)
+        dense = np.asarray(obs.dense, dtype=np.float32)
+        batch = len(codes)
+        layout = self.layout
+        if codes.shape != (batch, layout.n_codes) or dense.shape != (batch, layout.n_dense):
+            raise ValueError(
+                f"obs.codes and obs.dense must have shapes [batch, {layout.n_codes}] and "
+                f"[batch, {layout.n_dense}], got {codes.shape} and {dense.shape}"
+            )
+        # An out-of-range code would read outside the weights.
+        if codes.size and (codes.min() < 0 or codes.max() >= layout.obs_dim):
+            raise ValueError(
+                f"obs.codes must lie in [0, {layout.obs_dim}), got values in "
+                f"[{codes.min()}, {codes.max()}]"
+            )
+        return CodedObs(codes, dense)
 
     def relaunch(self) -> float:
         """Run the kernel again on the inputs of the last OpenCL call, without staging them or
@@ -281,7 +369,8 @@ class ActorCriticKernel:
             return
         capacity = 1 << (batch - 1).bit_length()
         spec, device = self.spec, self.device
-        self._obs = _Shared(device, (capacity, spec.obs_dim), np.float32)
+        obs_width = spec.obs_dim if self.layout is None else max(self.layout.n_dense, 1)
+        self._obs = _Shared(device, (capacity, obs_width), np.float32)
         self._masks = _Shared(device, (capacity, spec.n_logits), np.uint8)
         self._uniforms = _Shared(device, (capacity, spec.n_logits), np.float32)
         self._actions = _Shared(device, (capacity, spec.n_heads), np.int32)
@@ -294,19 +383,36 @@ class ActorCriticKernel:
         ):
             if shared is not None:
                 self._kernel.set_arg(index, shared.arg)
+        if self.layout is not None:
+            self._codes = _Shared(device, (capacity, max(self.layout.n_codes, 1)), np.int32)
+            self._kernel.set_arg(12, self._codes.arg)
         self._capacity = capacity
+
+    @staticmethod
+    def _stage(shared: _Shared, batch: int, rows: np.ndarray, width: int | None = None) -> None:
+        """Put ``rows`` into ``shared`` (unless they already are its buffer) and upload them."""
+        target = shared.host[:batch] if width is None else shared.host[:batch, :width]
+        same = rows.ctypes.data == target.ctypes.data and rows.strides == target.strides
+        if not (same and rows.shape == target.shape):
+            target[...] = rows
+        shared.upload(batch)
 
     def _launch(
         self,
-        obs: np.ndarray,
+        obs: np.ndarray | CodedObs,
         masks: np.ndarray | None,
         uniforms: np.ndarray | np.random.Generator | None,
         return_log_probs: bool,
     ) -> ActorCriticOutput:
-        batch = len(obs)
-        self._reserve(batch)
-        self._obs.host[:batch] = obs
-        self._obs.upload(batch)
+        if self.layout is None:
+            batch = len(obs)
+            self._reserve(batch)
+            self._stage(self._obs, batch, obs)
+        else:
+            batch = len(obs.codes)
+            self._reserve(batch)
+            self._stage(self._codes, batch, obs.codes, self.layout.n_codes)
+            self._stage(self._obs, batch, obs.dense, self.layout.n_dense)
         if isinstance(uniforms, np.random.Generator):
             uniforms.random(out=self._uniforms.host[:batch], dtype=np.float32)
             self._uniforms.upload(batch)

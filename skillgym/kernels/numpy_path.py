@@ -10,53 +10,74 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skillgym.kernels.spec import NetworkSpec
+from skillgym.kernels.spec import InputLayout, NetworkSpec
 
 # MaskablePPO's logit for illegal actions, so log-probabilities agree with sb3-contrib.
 MASKED_LOGIT = np.float32(-1e8)
 
 
-def _mlp(
-    x: np.ndarray, layers: Sequence[tuple[np.ndarray, np.ndarray]], activation: str
+def _first_layer(
+    obs: np.ndarray | tuple[np.ndarray, np.ndarray],
+    w: np.ndarray,
+    b: np.ndarray,
+    layout: InputLayout | None,
 ) -> np.ndarray:
-    for i, (w, b) in enumerate(layers):
+    """``x W^T + b`` for a float input, or for a coded one as a gather and sum of rows."""
+    if layout is None:
+        return obs @ w.T + b
+    codes, dense = obs
+    rows = w.T
+    return rows[codes].sum(axis=1) + dense @ rows[list(layout.dense_inputs)] + b
+
+
+def _mlp(
+    obs: np.ndarray | tuple[np.ndarray, np.ndarray],
+    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    activation: str,
+    layout: InputLayout | None,
+) -> np.ndarray:
+    x = _first_layer(obs, *layers[0], layout)
+    for w, b in layers[1:]:
+        x = np.tanh(x) if activation == "tanh" else np.maximum(x, 0, out=x)
         x = x @ w.T + b
-        if i < len(layers) - 1:
-            x = np.tanh(x) if activation == "tanh" else np.maximum(x, 0, out=x)
     return x
 
 
 def actor_critic_numpy(
     spec: NetworkSpec,
     weights: Sequence[tuple[np.ndarray, np.ndarray]],
-    obs: np.ndarray,
+    obs: np.ndarray | tuple[np.ndarray, np.ndarray],
     masks: np.ndarray | None,
     uniforms: np.ndarray | None,
+    layout: InputLayout | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One forward pass over a batch, in float32.
 
     Args:
         spec: the network's shape.
         weights: float32 ``(weight, bias)`` pairs in ``spec.layers()`` order.
-        obs: ``[B, obs_dim]`` float32.
+        obs: ``[B, obs_dim]`` float32, or with a ``layout`` the pair ``(codes [B, n_codes]
+            int32, dense [B, n_dense] float32)``.
         masks: ``[B, n_logits]`` booleans (``True`` = allowed), or ``None``.
         uniforms: ``[B, n_logits]`` uniforms in ``[0, 1)`` to sample by Gumbel-max, or
             ``None`` for the most likely action.
+        layout: how a coded ``obs`` makes the network's input (see
+            :class:`~skillgym.kernels.spec.InputLayout`).
 
     Returns:
         ``actions [B, n_heads]`` int32, ``log_prob [B]`` of the chosen actions (summed over
         components), ``values [B]`` and the normalized ``log_probs [B, n_logits]``.
     """
     n_pi = len(spec.pi_layers) + 1
-    logits = _mlp(obs, weights[:n_pi], spec.activation)
-    values = _mlp(obs, weights[n_pi:], spec.activation)[:, 0]
+    logits = _mlp(obs, weights[:n_pi], spec.activation, layout)
+    values = _mlp(obs, weights[n_pi:], spec.activation, layout)[:, 0]
     if masks is not None:
         logits = np.where(masks, logits, MASKED_LOGIT)
     starts = spec.head_starts
     log_probs = np.empty_like(logits)
-    batch = np.arange(len(obs))
-    actions = np.empty((len(obs), spec.n_heads), dtype=np.int32)
-    log_prob = np.zeros(len(obs), dtype=np.float32)
+    batch = np.arange(len(logits))
+    actions = np.empty((len(logits), spec.n_heads), dtype=np.int32)
+    log_prob = np.zeros(len(logits), dtype=np.float32)
     for h in range(spec.n_heads):
         part = logits[:, starts[h] : starts[h + 1]]
         shifted = part - part.max(axis=1, keepdims=True)

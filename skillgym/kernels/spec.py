@@ -135,3 +135,51 @@ def layer_offsets(spec: NetworkSpec, vector_width: int) -> list[int]:
     """Where each layer starts (in floats) in the array :func:`pack_weights` returns."""
     sizes = [(layer.n_in + 1) * pad_to(layer.n_out, vector_width) for layer in spec.layers()]
     return [int(x) for x in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
+
+
+@dataclass(frozen=True)
+class InputLayout:
+    """How an observation of categorical codes and dense values makes the network's input.
+
+    One-hot encoded categorical observations (SB3's preprocessing of ``Discrete`` and
+    ``MultiDiscrete``) are mostly zeros, and the first layer's product with a one-hot vector
+    is a sum of weight rows. With a layout, each sample is given as ``n_codes`` integer codes
+    (each the index of an input that is 1) and ``len(dense_inputs)`` floats (the values of
+    those inputs); every other input is 0. The first layers then gather and add the codes'
+    weight rows instead of multiplying the whole one-hot vector.
+
+    Args:
+        obs_dim: width of the network input the codes and dense values stand for.
+        n_codes: codes per sample.
+        dense_inputs: the input index of each dense value, distinct, in ``[0, obs_dim)``.
+    """
+
+    obs_dim: int
+    n_codes: int
+    dense_inputs: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dense_inputs", tuple(int(k) for k in self.dense_inputs))
+        if int(self.obs_dim) < 1:
+            raise ValueError(f"obs_dim must be a positive integer, got {self.obs_dim!r}")
+        if int(self.n_codes) < 0:
+            raise ValueError(f"n_codes must be >= 0, got {self.n_codes!r}")
+        inputs = self.dense_inputs
+        if len(set(inputs)) != len(inputs) or any(not 0 <= k < self.obs_dim for k in inputs):
+            raise ValueError(
+                f"dense_inputs must be distinct indices in [0, {self.obs_dim}), got {inputs!r}"
+            )
+        if self.n_codes + len(inputs) == 0:
+            raise ValueError("an InputLayout needs at least one code or dense input")
+
+    @property
+    def n_dense(self) -> int:
+        """Dense values per sample."""
+        return len(self.dense_inputs)
+
+    def expand(self, codes: np.ndarray, dense: np.ndarray) -> np.ndarray:
+        """The ``[B, obs_dim]`` float32 input that ``codes`` and ``dense`` stand for."""
+        x = np.zeros((len(codes), self.obs_dim), dtype=np.float32)
+        np.add.at(x, (np.arange(len(codes))[:, None], codes), 1.0)
+        x[:, list(self.dense_inputs)] = dense
+        return x

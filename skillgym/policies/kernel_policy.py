@@ -1,10 +1,13 @@
 """Run a stable-baselines3 actor-critic policy's forward pass through the fused kernel.
 
 :class:`KernelPolicy` wraps an SB3 ``ActorCriticPolicy`` (or sb3-contrib's
-``MaskableActorCriticPolicy``) that has categorical actions: observations go through the
-policy's own preprocessing and features extractor in torch (one-hot ``Discrete`` and
-``MultiDiscrete``, flattened ``Dict``, ...), then the MLPs, heads and action choice run in one
-:class:`~skillgym.kernels.ActorCriticKernel` launch on the same parameters.
+``MaskableActorCriticPolicy``) that has categorical actions. Observations with categorical
+parts that SB3 would one-hot encode and flatten (``Discrete``, ``MultiDiscrete``, ``Dict`` of
+those, ``Box`` and ``MultiBinary``) go to the kernel as codes and dense values
+(:class:`~skillgym.policies.coding.ObservationCoder`), and its first layers gather weight rows;
+other observations go through the policy's own preprocessing and features extractor in torch.
+Then the MLPs, heads and action choice run in one :class:`~skillgym.kernels.ActorCriticKernel`
+launch on the same parameters.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
 from skillgym.kernels import KERNEL_MIN_BATCH, ActorCriticKernel, ActorCriticOutput, NetworkSpec
+from skillgym.policies.coding import ObservationCoder
 
 _ACTIVATIONS = {nn.Tanh: "tanh", nn.ReLU: "relu"}
 
@@ -99,8 +103,13 @@ class KernelPolicy:
     ) -> None:
         self.policy = policy
         self.spec = network_spec(policy)
+        self.coder = ObservationCoder.for_policy(policy)
         self.kernel = ActorCriticKernel(
-            self.spec, policy_weights(policy), device=device, min_kernel_batch=min_kernel_batch
+            self.spec,
+            policy_weights(policy),
+            device=device,
+            min_kernel_batch=min_kernel_batch,
+            layout=None if self.coder is None else self.coder.layout,
         )
         # numpy fills the kernel's uniforms buffer in place, several times faster than
         # torch.rand and a copy; seeding it from torch keeps SB3's seed in control.
@@ -130,10 +139,14 @@ class KernelPolicy:
         as tensors, the form SB3 rollouts hold them in. Sampling draws its uniforms from a numpy
         generator seeded from torch's global one when this object is made, so SB3's ``seed``
         makes it reproducible."""
-        with th.no_grad():
-            features = self.policy.extract_features(obs)
-            features = features.cpu().numpy()
-        batch = len(features)
+        if self.coder is not None:
+            batch = self.coder.batch_size(obs)
+            features = self.kernel.coded_inputs(batch)
+            self.coder.encode(obs, features)
+        else:
+            with th.no_grad():
+                features = self.policy.extract_features(obs).cpu().numpy()
+            batch = len(features)
         masks = None
         if action_masks is not None:
             masks = np.asarray(action_masks, dtype=bool).reshape(batch, self.spec.n_logits)
