@@ -2,8 +2,9 @@
  * Fused actor-critic forward pass, written in explicit SIMD (C-for-Metal style).
  *
  * One launch computes, for every sample: the policy MLP, the value MLP, the action head,
- * a masked log-softmax per action component, the action (argmax, or Gumbel-max from
- * host-provided uniforms), the chosen action's log-probability and the value.
+ * a masked log-softmax per action component, the action (argmax, or a sample by inverting
+ * the CDF at one host-provided uniform per component), the chosen action's log-probability
+ * and the value.
  *
  * Layout (see docs/kernels.md):
  *   - neurons lie across the lanes of a VEC (float8 by default), so one weight load serves
@@ -163,7 +164,7 @@ __kernel void actor_critic(__global const float *restrict obs,
         for (int s = 0; s < TILE && first + s < batch; ++s) {
             const int row = first + s;
             choose(logits + s * N_LOGITS_PAD, use_masks ? masks + row * N_LOGITS : 0,
-                   uniforms + row * N_LOGITS, sample, actions + row * N_HEADS, log_prob + row,
+                   uniforms + row * N_HEADS, sample, actions + row * N_HEADS, log_prob + row,
                    write_log_probs ? log_probs + row * N_LOGITS : 0);
             values[row] = value[s * VW];
         }

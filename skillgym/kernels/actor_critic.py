@@ -284,22 +284,25 @@ class ActorCriticKernel:
                 place: then nothing is copied).
             masks: ``[B, n_logits]`` booleans, ``True`` where an action is allowed; ``None``
                 allows every action.
-            uniforms: ``[B, n_logits]`` uniforms in ``[0, 1)``: sample each component by
-                Gumbel-max; or a numpy ``Generator`` that draws them (straight into the
+            uniforms: ``[B, n_heads]`` uniforms in ``[0, 1)``: sample each component by
+                inverting its CDF at its uniform; or a numpy ``Generator`` that draws them
+                (straight into the
                 device's buffer: no copy); ``None`` takes the most likely action.
             return_log_probs: also return every action's normalized log-probability.
         """
         obs = self._check_obs(obs)
         batch = len(obs[0]) if self.layout is not None else len(obs)
-        logit_shape = (batch, self.spec.n_logits)
+        shapes = {"masks": (batch, self.spec.n_logits), "uniforms": (batch, self.spec.n_heads)}
         for name, array in (("masks", masks), ("uniforms", uniforms)):
             if array is None or isinstance(array, np.random.Generator):
                 continue
-            if np.shape(array) != logit_shape:
-                raise ValueError(f"{name} must have shape {logit_shape}, got {np.shape(array)}")
+            if np.shape(array) != shapes[name]:
+                raise ValueError(
+                    f"{name} must have shape {shapes[name]}, got {np.shape(array)}"
+                )
         if self.device is None or batch < max(self.min_kernel_batch, 1):
             if isinstance(uniforms, np.random.Generator):
-                uniforms = uniforms.random(logit_shape, dtype=np.float32)
+                uniforms = uniforms.random(shapes["uniforms"], dtype=np.float32)
             actions, log_prob, values, log_probs = actor_critic_numpy(
                 self.spec, self._weights, obs, masks, uniforms, self.layout
             )
@@ -372,7 +375,7 @@ class ActorCriticKernel:
         obs_width = spec.obs_dim if self.layout is None else max(self.layout.n_dense, 1)
         self._obs = _Shared(device, (capacity, obs_width), np.float32)
         self._masks = _Shared(device, (capacity, spec.n_logits), np.uint8)
-        self._uniforms = _Shared(device, (capacity, spec.n_logits), np.float32)
+        self._uniforms = _Shared(device, (capacity, spec.n_heads), np.float32)
         self._actions = _Shared(device, (capacity, spec.n_heads), np.int32)
         self._log_prob = _Shared(device, (capacity,), np.float32)
         self._values = _Shared(device, (capacity,), np.float32)

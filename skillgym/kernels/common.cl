@@ -84,15 +84,37 @@ INLINE VEC activate(VEC v, const int act) {
 
 __constant int head_start[N_HEADS + 1] = {HEAD_STARTS};
 
+/* exp(z) for shifted logits z <= 0, flushed to exactly 0 below -87 (where vexp clamps), so
+ * that masked logits (-1e8) and padding lanes get no probability at all when sampling. */
+INLINE VEC weight_of(VEC z) {
+    const VEC e = vexp(z);
+    return z < (VEC)(-87.0f) ? (VEC)(0.0f) : e;
+}
+
+/*
+ * Inverse-CDF sampling: the first i in [0, n) with weight[0] + ... + weight[i] > target, or,
+ * where rounding leaves none (target at the very top), the last i with a positive weight. The
+ * i returned always has a positive weight: the running sum only grows at positive weights.
+ */
+INLINE int first_above(const float *weight, const int n, const float target) {
+    float cum = 0.0f;
+    int last = 0;
+    for (int i = 0; i < n; ++i) {
+        cum += weight[i];
+        if (weight[i] > 0.0f) last = i;
+        if (cum > target) return i;
+    }
+    return last;
+}
+
 /*
  * Masked log-softmax, action choice and log-probability for one sample. `logits` holds
  * N_LOGITS_PAD values; component h owns lanes [head_start[h], head_start[h + 1]).
  *
- * Sampling is the Gumbel-max trick, argmax_i(log p_i - log E_i) with E_i = -log u_i, taken
- * in its exponential-race form argmax_i(p_i / E_i): the same choice with one logarithm per
- * logit instead of two (and p_i up to the component's common factor, exp of the shifted logit).
- * A masked logit is -1e8; its weight exp(-1e8 - max) is clamped to about 1e-38, so it adds
- * nothing measurable to the sum and cannot win against the maximum's weight of 1.
+ * Sampling inverts each component's CDF with one host-provided uniform u: the first action
+ * whose cumulative weight exceeds u times the total (weights are exp of the shifted logits,
+ * the probabilities up to the component's common factor). One uniform per component instead
+ * of one per logit, and no logarithm per logit as Gumbel-max needs.
  */
 #if N_HEADS == 1
 /* One component: every step runs on whole vectors; the padding lanes get a logit no real
@@ -115,7 +137,7 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
     VEC sum = (VEC)(0.0f);
     for (int v = 0; v < N_LOGITS_PAD; v += VW) {
         const VEC z = *(VEC *)(logits + v) - (VEC)(m);
-        const VEC e = vexp(z);
+        const VEC e = weight_of(z);
         *(VEC *)(logits + v) = z;
         *(VEC *)(weight + v) = e;
         sum += e;
@@ -124,35 +146,42 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
     for (int i = 0; i < VW; ++i) total += ((float *)&sum)[i];
     const VEC log_total = vlog((VEC)(total));
     for (int v = 0; v < N_LOGITS_PAD; v += VW) *(VEC *)(logits + v) -= log_total;
+    int chosen;
     if (sample) {
-        for (int v = 0; v < N_LOGITS_PAD; v += VW) {
-#if N_LOGITS % VW == 0
-            const VEC u = *(__global const VEC *)(uniform + v);
-#else
-            VEC u = (VEC)(0.5f);
-            for (int i = 0; i < VW && v + i < N_LOGITS; ++i) ((float *)&u)[i] = uniform[v + i];
-#endif
-            *(VEC *)(weight + v) = *(VEC *)(weight + v) / -vlog(u);
+        /* Two levels: find the vector, then the lane. Each vector's sum is taken lane by lane
+         * as first_above will, and the running total over vectors as first_above will. */
+        float block[N_LOGITS_PAD / VW];
+        float all = 0.0f;
+        for (int v = 0; v < N_LOGITS_PAD / VW; ++v) {
+            float s = weight[v * VW];
+            for (int i = 1; i < VW; ++i) s += weight[v * VW + i];
+            block[v] = s;
+            all += s;
         }
-    }
-    const float *score = sample ? weight : logits;
-    VEC best = *(const VEC *)score;
-    VECI best_at = LANES;
-    for (int v = VW; v < N_LOGITS_PAD; v += VW) {
-        const VEC s = *(const VEC *)(score + v);
-        const VECI better = s > best;
-        best = better ? s : best;
-        best_at = better ? LANES + (VECI)(v) : best_at;
-    }
-    /* Across lanes: the highest score, the lowest index among equals (as argmax does). */
-    int chosen = ((int *)&best_at)[0];
-    float chosen_score = ((float *)&best)[0];
-    for (int i = 1; i < VW; ++i) {
-        const float s = ((float *)&best)[i];
-        const int at = ((int *)&best_at)[i];
-        if (s > chosen_score || (s == chosen_score && at < chosen)) {
-            chosen_score = s;
-            chosen = at;
+        const float target = uniform[0] * all;
+        const int v = first_above(block, N_LOGITS_PAD / VW, target);
+        float before = 0.0f;
+        for (int i = 0; i < v; ++i) before += block[i];
+        chosen = v * VW + first_above(weight + v * VW, VW, target - before);
+    } else {
+        VEC best = *(const VEC *)logits;
+        VECI best_at = LANES;
+        for (int v = VW; v < N_LOGITS_PAD; v += VW) {
+            const VEC s = *(const VEC *)(logits + v);
+            const VECI better = s > best;
+            best = better ? s : best;
+            best_at = better ? LANES + (VECI)(v) : best_at;
+        }
+        /* Across lanes: the highest logit, the lowest index among equals (as argmax does). */
+        chosen = ((int *)&best_at)[0];
+        float chosen_score = ((float *)&best)[0];
+        for (int i = 1; i < VW; ++i) {
+            const float s = ((float *)&best)[i];
+            const int at = ((int *)&best_at)[i];
+            if (s > chosen_score || (s == chosen_score && at < chosen)) {
+                chosen_score = s;
+                chosen = at;
+            }
         }
     }
     action[0] = chosen;
@@ -169,6 +198,7 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
     float shift[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
     float weight[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
     float head_log[N_HEADS_PAD] __attribute__((aligned(4 * VW)));
+    float head_total[N_HEADS];
     if (mask) {
         for (int i = 0; i < N_LOGITS; ++i) logits[i] = mask[i] ? logits[i] : MASKED_LOGIT;
     }
@@ -181,7 +211,7 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
     for (int v = 0; v < N_LOGITS_PAD; v += VW) {
         VEC z = *(VEC *)(logits + v) - *(VEC *)(shift + v);
         *(VEC *)(logits + v) = z;
-        *(VEC *)(weight + v) = vexp(z);
+        *(VEC *)(weight + v) = weight_of(z);
     }
     /* One logarithm per component: the log of its sum of weights, batched VW at a time. */
     for (int h = 0; h < N_HEADS_PAD; ++h) head_log[h] = 1.0f;
@@ -189,23 +219,23 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
         float total = 0.0f;
         for (int i = head_start[h]; i < head_start[h + 1]; ++i) total += weight[i];
         head_log[h] = total;
+        head_total[h] = total;
     }
     for (int v = 0; v < N_HEADS_PAD; v += VW) *(VEC *)(head_log + v) = vlog(*(VEC *)(head_log + v));
     for (int h = 0; h < N_HEADS; ++h) {
         for (int i = head_start[h]; i < head_start[h + 1]; ++i) logits[i] -= head_log[h];
     }
-    if (sample) {
-        for (int v = 0; v < N_LOGITS_PAD; v += VW) {
-            VEC u = (VEC)(0.5f);
-            for (int i = 0; i < VW && v + i < N_LOGITS; ++i) ((float *)&u)[i] = uniform[v + i];
-            *(VEC *)(weight + v) = *(VEC *)(weight + v) / -vlog(u);
-        }
-    }
-    const float *score = sample ? weight : logits;
     float total_lp = 0.0f;
     for (int h = 0; h < N_HEADS; ++h) {
+        const int n = head_start[h + 1] - head_start[h];
         int best = head_start[h];
-        for (int i = head_start[h] + 1; i < head_start[h + 1]; ++i) best = score[i] > score[best] ? i : best;
+        if (sample) {
+            /* head_total[h], summed in first_above's order. */
+            best += first_above(weight + head_start[h], n, uniform[h] * head_total[h]);
+        } else {
+            for (int i = head_start[h] + 1; i < head_start[h + 1]; ++i)
+                best = logits[i] > logits[best] ? i : best;
+        }
         action[h] = best - head_start[h];
         total_lp += logits[best];
     }

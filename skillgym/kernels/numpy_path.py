@@ -1,7 +1,7 @@
 """The actor-critic forward pass in numpy, with the kernel's semantics.
 
 Used below the batch size where a kernel launch pays off, and wherever no OpenCL platform
-exists. Same inputs, same outputs, same masking and Gumbel-max rule as ``actor_critic.cl``.
+exists. Same inputs, same outputs, same masking and sampling rule as ``actor_critic.cl``.
 """
 
 from __future__ import annotations
@@ -43,6 +43,15 @@ def _mlp(
     return x
 
 
+def _inverse_cdf(weight: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """Per row, the first index whose cumulative weight exceeds ``uniform`` times the total;
+    where rounding leaves none, the last index with a positive weight (as the kernel does)."""
+    cum = np.cumsum(weight, axis=1)
+    above = cum > (uniform * cum[:, -1])[:, None]
+    last_positive = weight.shape[1] - 1 - (weight[:, ::-1] > 0).argmax(axis=1)
+    return np.where(above.any(axis=1), above.argmax(axis=1), last_positive)
+
+
 def actor_critic_numpy(
     spec: NetworkSpec,
     weights: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -59,8 +68,8 @@ def actor_critic_numpy(
         obs: ``[B, obs_dim]`` float32, or with a ``layout`` the pair ``(codes [B, n_codes]
             int32, dense [B, n_dense] float32)``.
         masks: ``[B, n_logits]`` booleans (``True`` = allowed), or ``None``.
-        uniforms: ``[B, n_logits]`` uniforms in ``[0, 1)`` to sample by Gumbel-max, or
-            ``None`` for the most likely action.
+        uniforms: ``[B, n_heads]`` uniforms in ``[0, 1)``, one per component to sample it
+            by inverting its CDF, or ``None`` for the most likely action.
         layout: how a coded ``obs`` makes the network's input (see
             :class:`~skillgym.kernels.spec.InputLayout`).
 
@@ -81,14 +90,13 @@ def actor_critic_numpy(
     for h in range(spec.n_heads):
         part = logits[:, starts[h] : starts[h + 1]]
         shifted = part - part.max(axis=1, keepdims=True)
-        weight = np.exp(shifted)
+        # As in the kernel: no weight at all below -87 (masked logits are -1e8).
+        weight = np.where(shifted < -87, np.float32(0), np.exp(shifted))
         lp = shifted - np.log(weight.sum(axis=1, keepdims=True))
         log_probs[:, starts[h] : starts[h + 1]] = lp
-        score = lp
-        if uniforms is not None:
-            # Gumbel-max as an exponential race, as in the kernel: argmax p_i / (-log u_i).
-            with np.errstate(divide="ignore"):
-                score = weight / -np.log(uniforms[:, starts[h] : starts[h + 1]])
-        actions[:, h] = score.argmax(axis=1)
+        if uniforms is None:
+            actions[:, h] = lp.argmax(axis=1)
+        else:
+            actions[:, h] = _inverse_cdf(weight, uniforms[:, h])
         log_prob += lp[batch, actions[:, h]]
     return actions, log_prob, values.astype(np.float32, copy=False), log_probs
