@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from kernel_oracle import oracle, random_weights
 
-from skillgym.kernels import ActorCriticKernel, NetworkSpec
+from skillgym.kernels import ActorCriticKernel, CodedObs, InputLayout, NetworkSpec
 
 SPECS = {
     "sb3-default": NetworkSpec(64, (64, 64), (64, 64), (8,)),
@@ -225,3 +225,63 @@ def test_bad_inputs_are_rejected(device_choice):
     ):
         with pytest.raises(ValueError, match=message):
             ActorCriticKernel(spec, weights, device=device_choice, **kwargs)
+
+
+CODED_SPEC = NetworkSpec(30, (37, 16), (24,), (7, 3))
+# Codes for inputs 0-1, 3-9, 11-19, 20-28 (one per categorical entry); dense inputs 2, 10, 29.
+CODED_LAYOUT = InputLayout(30, 4, (2, 10, 29))
+
+
+def coded_batch(batch, rng):
+    codes = np.stack(
+        [rng.integers(lo, hi, batch) for lo, hi in ((0, 2), (3, 10), (11, 20), (20, 29))], 1
+    )
+    return CodedObs(codes.astype(np.int32), rng.normal(size=(batch, 3)).astype(np.float32))
+
+
+def test_coded_inputs_match_float64_oracle(device_choice):
+    kernel, weights = make_kernel(CODED_SPEC, device_choice, layout=CODED_LAYOUT)
+    rng = np.random.default_rng(20)
+    for batch in BATCHES:
+        obs = coded_batch(batch, rng)
+        masks = rng.random((batch, CODED_SPEC.n_logits)) < 0.6
+        masks[:, [0, 7]] = True
+        out = kernel(obs, masks=masks, return_log_probs=True)
+        log_probs, values = oracle(CODED_SPEC, weights, CODED_LAYOUT.expand(*obs), masks)
+        np.testing.assert_allclose(out.log_probs[masks], log_probs[masks], atol=1e-5, rtol=0)
+        np.testing.assert_allclose(out.values, values, atol=1e-5, rtol=0)
+        np.testing.assert_array_equal(out.actions, head_argmax(CODED_SPEC, log_probs))
+        # Filled in place, the kernel's own input arrays give the very same results.
+        inputs = kernel.coded_inputs(batch)
+        inputs.codes[...], inputs.dense[...] = obs
+        again = kernel(inputs, masks=masks, return_log_probs=True)
+        np.testing.assert_array_equal(again.log_probs, out.log_probs)
+
+
+def test_coded_inputs_without_dense_values(device_choice):
+    layout = InputLayout(30, 4)
+    kernel, weights = make_kernel(CODED_SPEC, device_choice, layout=layout)
+    codes = coded_batch(333, np.random.default_rng(21)).codes
+    out = kernel(CodedObs(codes, np.zeros((333, 0), np.float32)), return_log_probs=True)
+    log_probs, values = oracle(CODED_SPEC, weights, layout.expand(codes, np.zeros((333, 0))))
+    np.testing.assert_allclose(out.log_probs, log_probs, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(out.values, values, atol=1e-5, rtol=0)
+
+
+def test_bad_coded_inputs_are_rejected(device_choice):
+    kernel, weights = make_kernel(CODED_SPEC, device_choice, layout=CODED_LAYOUT)
+    obs = coded_batch(8, np.random.default_rng(22))
+    with pytest.raises(TypeError, match="obs must be a CodedObs"):
+        kernel(CODED_LAYOUT.expand(*obs))
+    obs.codes[3, 2] = 30
+    with pytest.raises(ValueError, match=r"obs.codes must lie in \[0, 30\)"):
+        kernel(obs)
+    with pytest.raises(ValueError, match=r"shapes \[batch, 4\] and \[batch, 3\]"):
+        kernel(CodedObs(obs.codes[:, :3], obs.dense))
+    with pytest.raises(ValueError, match=r"layout.obs_dim must equal spec.obs_dim \(30\)"):
+        ActorCriticKernel(CODED_SPEC, weights, device=device_choice, layout=InputLayout(31, 4))
+    with pytest.raises(ValueError, match="an input layout needs variant 'simd'"):
+        ActorCriticKernel(CODED_SPEC, weights, device=device_choice, layout=CODED_LAYOUT,
+                          variant="simt")
+    with pytest.raises(RuntimeError, match="coded_inputs"):
+        make_kernel(CODED_SPEC, device_choice)[0].coded_inputs(4)

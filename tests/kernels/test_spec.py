@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skillgym.kernels import NetworkSpec
+from skillgym.kernels import InputLayout, NetworkSpec
 from skillgym.kernels.spec import layer_offsets, pack_weights
 
 
@@ -53,3 +53,26 @@ def test_pack_weights_transposes_and_zero_pads():
     value_head = packed[offsets[2] :].reshape(4, 4)
     np.testing.assert_array_equal(value_head[:3, 0], weights[2][0][0].astype(np.float32))
     assert not value_head[:, 1:].any()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"obs_dim": 0}, "obs_dim must be a positive integer"),
+        ({"n_codes": -1}, "n_codes must be >= 0"),
+        ({"dense_inputs": (1, 1)}, r"dense_inputs must be distinct indices in \[0, 6\)"),
+        ({"dense_inputs": (6,)}, r"dense_inputs must be distinct indices in \[0, 6\)"),
+        ({"n_codes": 0, "dense_inputs": ()}, "needs at least one code or dense input"),
+    ],
+)
+def test_invalid_input_layouts_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        InputLayout(**{"obs_dim": 6, "n_codes": 2, "dense_inputs": (0,), **kwargs})
+
+
+def test_input_layout_expands_to_the_one_hot_input():
+    layout = InputLayout(6, 2, (5, 0))
+    x = layout.expand(np.array([[1, 3], [2, 2]]), np.array([[0.5, -1.0], [2.0, 3.0]]))
+    np.testing.assert_array_equal(
+        x, [[-1.0, 1.0, 0.0, 1.0, 0.0, 0.5], [3.0, 0.0, 2.0, 0.0, 0.0, 2.0]]
+    )

@@ -34,6 +34,16 @@ OBS_SPACES = {
             "pos": spaces.Box(0.0, 1.0, (2,), np.float32),
         }
     ),
+    # Dense and categorical parts interleaved in the flattened features (keys are sorted).
+    "dict-mixed": spaces.Dict(
+        {
+            "a_grid": spaces.Box(-1.0, 1.0, (2, 3), np.float32),
+            "b_bits": spaces.MultiBinary(3),
+            "c_skill": spaces.Discrete(4),
+            "d_pos": spaces.Box(0.0, 1.0, (1,), np.float64),
+            "e_tokens": spaces.MultiDiscrete([2, 6, 3]),
+        }
+    ),
 }
 ACTION_SPACES = {"discrete": spaces.Discrete(5), "multidiscrete": spaces.MultiDiscrete([3, 2, 4])}
 
@@ -208,3 +218,46 @@ def test_aec_observations_and_masks(kernel_device):
     np.testing.assert_allclose(log_prob.numpy(), ref_log_prob.numpy(), atol=1e-4)
     predicted, _ = model.predict(batch, deterministic=True, action_masks=masks)
     np.testing.assert_array_equal(predicted, greedy.numpy())
+
+
+@pytest.mark.parametrize("kernel_device", DEVICES)
+def test_categorical_observations_reach_the_kernel_as_codes(kernel_device):
+    env = SpacesEnv(OBS_SPACES["dict-mixed"], ACTION_SPACES["discrete"])
+    model = PPO(KernelMlpPolicy, env, n_steps=16, batch_size=16, seed=0,
+                policy_kwargs={"kernel_device": kernel_device, "min_kernel_batch": 0})
+    policy = model.policy
+    layout = policy.kernel_policy.coder.layout
+    # Features: a_grid 0-5, b_bits 6-8, c_skill 9-12, d_pos 13, e_tokens 14-24.
+    assert (layout.obs_dim, layout.n_codes) == (25, 4)
+    assert layout.dense_inputs == (0, 1, 2, 3, 4, 5, 6, 7, 8, 13)
+    obs = sample_batch(env.observation_space, 150, seed=6)
+    obs_tensor, _ = policy.obs_to_tensor(obs)
+    with th.no_grad():
+        greedy, values, log_prob = policy(obs_tensor, deterministic=True)
+        # SB3's rollout buffer hands categorical observations back as floats.
+        as_floats = {key: value.float() for key, value in obs_tensor.items()}
+        from_floats = policy(as_floats, deterministic=True)
+    ref_values, ref_log_prob, ref_greedy = torch_reference(policy, obs, greedy)
+    np.testing.assert_allclose(values.numpy(), ref_values.numpy(), atol=1e-5)
+    np.testing.assert_allclose(log_prob.numpy(), ref_log_prob.numpy(), atol=1e-5)
+    np.testing.assert_array_equal(greedy.numpy(), ref_greedy.numpy())
+    for got, expected in zip(from_floats, (greedy, values, log_prob), strict=True):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+    obs["e_tokens"][7, 1] = 6
+    with pytest.raises(ValueError, match=r"observation 'e_tokens' must lie in \[0, n\)"):
+        model.predict(obs)
+
+
+def test_observations_that_need_torch_features_skip_the_codes():
+    image = spaces.Dict({"image": spaces.Box(0, 255, (36, 36, 1), np.uint8),
+                         "skill": spaces.Discrete(3)})
+    model = PPO(KernelMlpPolicy, SpacesEnv(image, ACTION_SPACES["discrete"]), n_steps=16,
+                batch_size=16, seed=0, policy_kwargs={"kernel_device": "off"})
+    assert model.policy.kernel_policy.coder is None  # NatureCNN on the image
+    box = PPO(KernelMlpPolicy, SpacesEnv(OBS_SPACES["box"], ACTION_SPACES["discrete"]),
+              n_steps=16, batch_size=16, seed=0, policy_kwargs={"kernel_device": "off"})
+    assert box.policy.kernel_policy.coder is None  # nothing categorical: a dense input
+    obs = sample_batch(image, 20, seed=7)
+    _, _, greedy = torch_reference(model.policy, obs, th.zeros(20))
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], greedy.numpy())
