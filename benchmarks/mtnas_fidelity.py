@@ -60,7 +60,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    console = Console(width=140)
+    console = Console(width=200)
     if not args.data_root.is_dir():
         raise SystemExit(f"data folder {args.data_root} not found (see /work/shared/data README)")
     corpus = Corpus(
@@ -84,18 +84,26 @@ def main() -> None:
                 SupernetConfig(config, args.warmup, validation_limit=args.validation_limit),
                 seed=seed, cache_path=args.cache_path,
             )
-            rewards = [evaluation.mean for evaluation in supernet.evaluate(assignments)]
+            scored = supernet.evaluate(assignments)
+            rewards = [evaluation.mean for evaluation in scored]
             supernet_seconds = time.perf_counter() - start
             reference = ReferenceEvaluator(
                 corpus, space, args.epochs, (seed,), config, cache_path=args.cache_path
             )
-            standalone = []
+            trained = []
             for assignment in assignments:
-                standalone.append(reference.evaluate([assignment])[0].mean)
+                trained.append(reference.evaluate([assignment])[0])
                 progress.advance(bar)
+            standalone = [evaluation.mean for evaluation in trained]
             runs.append({
                 "seed": seed,
                 "tau": kendall_tau(rewards, standalone),
+                "tau_per_task": {
+                    task: kendall_tau(
+                        [e.validation[task] for e in scored], [e.validation[task] for e in trained]
+                    )
+                    for task in TASKS
+                },
                 "assignments": [space.format(a) for a in assignments],
                 "supernet_reward": rewards,
                 "standalone_validation": standalone,
@@ -105,16 +113,18 @@ def main() -> None:
 
     table = Table(title=f"Kendall τ, supernet reward vs stand-alone validation accuracy "
                         f"({args.assignments} random assignments)")
-    for column in ("seed", "τ", "supernet reward range", "stand-alone range"):
+    for column in ("seed", "τ", "supernet reward range", "stand-alone range", *TASKS):
         table.add_column(column, justify="right")
     for run in runs:
         table.add_row(
             str(run["seed"]), f"{run['tau']:.3f}",
             f"{min(run['supernet_reward']):.3f}–{max(run['supernet_reward']):.3f}",
             f"{min(run['standalone_validation']):.3f}–{max(run['standalone_validation']):.3f}",
+            *(f"{run['tau_per_task'][task]:.2f}" for task in TASKS),
         )
     taus = np.array([run["tau"] for run in runs])
-    table.add_row("mean ± std", f"{taus.mean():.3f} ± {taus.std():.3f}", "", "")
+    table.add_row("mean ± std", f"{taus.mean():.3f} ± {taus.std():.3f}", "", "",
+                  *("" for _ in TASKS))
     console.print(table)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     output = args.output
