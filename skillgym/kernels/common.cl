@@ -69,11 +69,28 @@ INLINE VEC vlog(VEC x) {
     return m + y + e * (VEC)(0.693359375f);
 }
 
-/* tanh(x) = 1 - 2 / (exp(2x) + 1); the clamp keeps exp finite, tanh(9) is 1 in float. */
+/*
+ * tanh(x) ~ x P(x^2) / Q(x^2) on [-7.9053, 7.9053] and +-tanh(7.9053) beyond (1 - 3e-7):
+ * a rational approximation fitted by iteratively reweighted least squares towards the
+ * minimax error. Measured in float32 against float64: at most 3.5e-7 absolute error, and
+ * relative accuracy near 0, where 1 - 2 / (exp(2x) + 1) cancels. Eight FMAs, two multiplies
+ * and one division, instead of an exp (about 16 operations) and a division.
+ */
 INLINE VEC vtanh(VEC x) {
-    x = x < (VEC)(-9.0f) ? (VEC)(-9.0f) : x;
-    x = x > (VEC)(9.0f) ? (VEC)(9.0f) : x;
-    return (VEC)(1.0f) - (VEC)(2.0f) / (vexp(x + x) + (VEC)(1.0f));
+    x = x < (VEC)(-7.90531111f) ? (VEC)(-7.90531111f) : x;
+    x = x > (VEC)(7.90531111f) ? (VEC)(7.90531111f) : x;
+    const VEC z = x * x;
+    VEC p = (VEC)(2.358999281e-11f);
+    p = p * z + (VEC)(-1.471078015e-08f);
+    p = p * z + (VEC)(9.874393072e-06f);
+    p = p * z + (VEC)(2.984937746e-03f);
+    p = p * z + (VEC)(1.297819167e-01f);
+    p = p * z + (VEC)(9.999999404e-01f);
+    VEC q = (VEC)(2.371023002e-04f);
+    q = q * z + (VEC)(2.402363159e-02f);
+    q = q * z + (VEC)(4.631149173e-01f);
+    q = q * z + (VEC)(1.0f);
+    return x * p / q;
 }
 
 INLINE VEC activate(VEC v, const int act) {
