@@ -11,8 +11,10 @@ actions) and step all environments.
 - baseline: SB3's ``DummyVecEnv`` of single envs and sb3-contrib's default
   ``MaskableActorCriticPolicy`` (what ``MaskablePPO("MultiInputPolicy", env)`` builds).
 
-The two take turns, round after round; each rate is the best round's. The time spent in the
-policy and in the environment is reported separately. Target: kernel side >= 50x.
+The two take turns, round after round; each rate is the best round's, and the speed-up of
+each round over the baseline round next to it gives the range (the machine is shared: the
+range says how much its load moves the ratio). The time spent in the policy and in the
+environment is reported separately. Target: kernel side >= 50x.
 
 Speed is worth nothing if learning suffers, so the script also trains MaskablePPO with both
 policies on AEC skills (``reward_mode="digit"``, same seeds, 8 envs) and compares their
@@ -157,6 +159,12 @@ def main() -> None:
                 row[f"{name}_policy_us_per_step"] = 1e6 * best["policy_s"] / steps
                 row[f"{name}_env_us_per_step"] = 1e6 * best["env_s"] / steps
             row["speedup"] = row["kernel_steps_per_s"] / row["baseline_steps_per_s"]
+            per_round = sorted(
+                (b["policy_s"] + b["env_s"]) / args.baseline_steps
+                / ((k["policy_s"] + k["env_s"]) / args.kernel_steps)
+                for k, b in zip(kernel_rounds, baseline_rounds, strict=True)
+            )
+            row["speedup_per_round"] = per_round
             rows.append(row)
             batched.close()
             dummy.close()
@@ -172,7 +180,8 @@ def main() -> None:
 
     table = Table(title=f"Rollout env steps/s on {ENV_ID} (masked sampling)")
     for column in ("envs", "kernel + batched steps/s", "policy µs", "env µs",
-                   "default + DummyVecEnv steps/s", "policy µs", "env µs", "speed-up"):
+                   "default + DummyVecEnv steps/s", "policy µs", "env µs", "speed-up",
+                   "per round"):
         table.add_column(column, justify="right")
     for row in rows:
         table.add_row(
@@ -181,6 +190,7 @@ def main() -> None:
             f"{row['kernel_env_us_per_step']:,.0f}",
             f"{row['baseline_steps_per_s']:,.0f}", f"{row['baseline_policy_us_per_step']:,.0f}",
             f"{row['baseline_env_us_per_step']:,.0f}", f"{row['speedup']:.1f}x",
+            f"{row['speedup_per_round'][0]:.1f}-{row['speedup_per_round'][-1]:.1f}x",
         )
     console.print(table)
     for row in rows:
