@@ -14,9 +14,8 @@ from rich.console import Console
 from skillgym.training.progress import progress_bar
 from skillgym.training.recipes import Agent
 
-# The info keys that report an episode's success: stable-baselines3's convention first, then the
-# plain name some environments (the AEC family) use.
-SUCCESS_KEYS: tuple[str, ...] = ("is_success", "success")
+# The info keys that report an episode's success: stable-baselines3's convention.
+SUCCESS_KEYS: tuple[str, ...] = ("is_success",)
 
 
 def episode_success(info: dict[str, Any]) -> bool | None:

@@ -30,7 +30,7 @@ def replay(checkpoint, env_id, episodes, seed):
             total, length, done = total + reward, length + 1, terminated or truncated
         returns.append(total)
         lengths.append(length)
-        successes.append(bool(info.get("is_success", info.get("success", False))))
+        successes.append(bool(info.get("is_success", False)))
     env.close()
     return returns, lengths, successes
 

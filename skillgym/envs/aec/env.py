@@ -274,7 +274,7 @@ class AECEnv(gym.Env):
             reward -= 1.0
         if terminated or truncated:
             self._outcomes.append(success)
-            info["success"] = success
+            info["is_success"] = success
             info["level"] = self.level
         return machine.observe(self._top), reward, terminated, truncated, info
 

@@ -98,7 +98,7 @@ class AECVectorEnv(VectorEnv):
     :class:`gymnasium.vector.SyncVectorEnv`: ``reset(seed=s)`` gives it seed ``s + i``, and a
     sub-environment that ended is reset by the next ``step`` (``AutoresetMode.NEXT_STEP``; its
     action is ignored, its reward is 0, its info carries the new ``level``). Observations,
-    rewards, terminations, truncations and infos (``illegal_action``, ``success``, ``level``,
+    rewards, terminations, truncations and infos (``illegal_action``, ``is_success``, ``level``,
     ``child_timeouts``, each with its ``_key`` mask) are the same. ``reset`` takes
     ``options={"level": L}`` and ``options={"reset_mask": mask}`` as ``SyncVectorEnv`` does.
 
@@ -540,7 +540,7 @@ class AECVectorEnv(VectorEnv):
             infos["_child_timeouts"] = np.zeros(self.num_envs, dtype=bool)
             infos["_child_timeouts"][list(self._timeouts)] = True
         if ended.any():
-            infos["success"], infos["_success"] = success & ended, ended.copy()
+            infos["is_success"], infos["_is_success"] = success & ended, ended.copy()
         with_level = ended | restarting
         if with_level.any():
             infos["level"] = np.where(with_level, self._level, 0)

@@ -27,7 +27,7 @@ def test_models_act_as_child_policies(algorithm):
         obs, _, terminated, truncated, info = env.step(oracle(obs))
         if terminated or truncated:
             break
-    assert "success" in info
+    assert "is_success" in info
 
 
 def test_from_model_refuses_objects_without_predict():

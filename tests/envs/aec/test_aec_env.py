@@ -132,16 +132,16 @@ def test_stepping_a_finished_episode_asks_for_reset():
 def test_sparse_reward_pays_one_for_a_correct_return_only():
     env = AECEnv("SUB", level=5, curriculum=False)
     rewards, terminated, info = run_oracle_episode(env, seed=4)
-    assert terminated and info["success"] and rewards == [0.0] * (len(rewards) - 1) + [1.0]
+    assert terminated and info["is_success"] and rewards == [0.0] * (len(rewards) - 1) + [1.0]
     env.reset(seed=4)
     _, reward, terminated, _, info = env.step(ACTION_RETURN)
-    assert terminated and reward == 0.0 and info["success"] is False
+    assert terminated and reward == 0.0 and info["is_success"] is False
 
 
 def test_digit_reward_scores_each_result_write():
     env = AECEnv("ADD", level=6, reward_mode="digit", curriculum=False)
     rewards, terminated, info = run_oracle_episode(env, seed=2)
-    assert terminated and info["success"]
+    assert terminated and info["is_success"]
     assert sum(rewards) == len(str(env.instance.a + env.instance.b))
 
 
@@ -158,7 +158,7 @@ def test_digit_reward_scores_result_rows_only():
         rewards.append(reward)
         if terminated or truncated:
             break
-    assert info["success"] and rewards == [1.0, 0.0, 0.0]  # OUT, then the carry, then RETURN
+    assert info["is_success"] and rewards == [1.0, 0.0, 0.0]  # OUT, then the carry, then RETURN
 
 
 def test_digit_reward_ends_on_a_wrong_write():
@@ -265,7 +265,7 @@ def test_child_policies_run_inside_one_call():
 
     env = AECEnv("MUL", level=3, child_policies={"ADD1": counting}, curriculum=False)
     rewards, terminated, info = run_oracle_episode(env, seed=0)
-    assert info["success"] and calls and set(calls) == {2}  # MUL -> ADD -> ADD1
+    assert info["is_success"] and calls and set(calls) == {2}  # MUL -> ADD -> ADD1
 
 
 def test_a_child_over_its_step_limit_ends_the_call():

@@ -85,7 +85,7 @@ def test_batched_matches_sync_vector_env(kwargs, steps):
         out = batched.step(actions)
         assert_same(out, sync.step(actions), f"at step {t}")
         obs = out[0]
-        outcomes += out[4].get("success", np.zeros(0))[out[4].get("_success", [])].tolist()
+        outcomes += out[4].get("is_success", np.zeros(0))[out[4].get("_is_success", [])].tolist()
         rewards |= set(out[1].tolist())
     np.testing.assert_array_equal(batched.level, [env.level for env in sync.envs])
     assert any(outcomes) and not all(outcomes)  # the run saw successes and failures
