@@ -9,7 +9,6 @@ import time
 
 import pytest
 from training_helpers import (
-    AEC_ADD,
     MASKED_RUNS,
     SKILLGYM,
     TINY,
@@ -72,11 +71,6 @@ def _copy_keeping(run: RunDir, destination, kept: int) -> RunDir:
 @pytest.mark.parametrize("run_fixture", MASKED_RUNS)
 def test_masked_env_trains_with_maskable_ppo_and_resumes_exactly(run_fixture, tmp_path, request):
     masked_run = request.getfixturevalue(run_fixture)
-    if masked_run.config()["env"]["id"] == AEC_ADD:
-        # Strict: once the env pickles faithfully this passes, and the marker must go.
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "AEC's Machine.flat is a view of Machine.grid; pickling the env (as checkpoints "
-            "do) turns it into a separate copy, so a restored env diverges at its next reset")))
     final = masked_run.latest_checkpoint()
     # The env raises on an illegal action, so finishing at all shows the masks were obeyed.
     assert type(load_policy(final.path)) is ALGORITHMS["MaskablePPO"]

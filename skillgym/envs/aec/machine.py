@@ -69,6 +69,14 @@ class Frame:
         self.visible = cells[:NUM_SLOTS]
         self.prev = NO_ACTION
 
+    # ``visible`` is a view of ``cells``; a pickled copy would no longer see pointer moves.
+    def __getstate__(self) -> tuple:
+        return self.skill, self.args, self.rows, self.ptrs, self.cells, self.prev
+
+    def __setstate__(self, state: tuple) -> None:
+        self.skill, self.args, self.rows, self.ptrs, self.cells, self.prev = state
+        self.visible = self.cells[:NUM_SLOTS]
+
 
 class Machine:
     """A scratchpad of ``num_rows`` rows and ``width`` columns, plus an always-blank row.
@@ -100,6 +108,17 @@ class Machine:
         self.watched: frozenset[int] = frozenset()
         self.writes: list[tuple[int, int, int]] = []  # (row, column, token) on watched rows
         self.child_timeouts: list[str] = []
+
+    # ``flat`` is a view of ``grid``; pickling (checkpoints, deepcopy) would make it a separate
+    # copy that no longer sees the grid's writes, so it is rebuilt from the restored grid.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["flat"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.flat = self.grid.reshape(-1)
 
     def start(self, skill: int, args: int, rows, ptrs) -> None:
         """Clear the stack and make ``skill`` the top frame with the given rows and pointers."""
