@@ -107,9 +107,12 @@ class AECEnv(gym.Env):
     ## Arguments
 
     - ``skill``: the skill's name (``"ADD"``) or title (``"Add"``).
-    - ``level``: the starting curriculum level, 1-based.
-    - ``curriculum``: promote to the next level after ≥ 95 % success over the last 100
-      episodes at this level.
+    - ``level``: the starting curriculum level, 1-based, at most ``max_level``.
+    - ``max_level``: the highest level, which the curriculum never promotes past and
+      ``reset(options={"level": L})`` may not exceed (default: the skill's last level). Train
+      with ``max_level=5`` on ADD (up to 10 digits), test with ``level=8`` (100 digits).
+    - ``curriculum``: promote to the next level (up to ``max_level``) after ≥ 95 % success
+      over the last 100 episodes at this level.
     - ``reward_mode``: ``"sparse"`` or ``"digit"``.
     - ``max_steps_factor``: truncation limit as a multiple of the oracle's steps.
     - ``illegal_action``: ``"noop"`` (default) or ``"raise"``; ``illegal_penalty``: its cost.
@@ -125,6 +128,7 @@ class AECEnv(gym.Env):
         self,
         skill: str = "ADD",
         level: int = 1,
+        max_level: int | None = None,
         curriculum: bool = True,
         reward_mode: str = "sparse",
         max_steps_factor: float = 2.0,
@@ -138,6 +142,18 @@ class AECEnv(gym.Env):
         name = skill.upper() if isinstance(skill, str) else skill
         self.skill = skill_named(name)
         self.task = TASKS[self.skill.name]
+        levels = len(self.task.levels)
+        self.max_level = levels if max_level is None else max_level
+        if (
+            isinstance(self.max_level, bool)
+            or not isinstance(self.max_level, (int, np.integer))
+            or not 1 <= self.max_level <= levels
+        ):
+            raise ValueError(
+                f"max_level for {self.skill.name} must be an integer in 1..{levels}, "
+                f"got {max_level!r}"
+            )
+        self.max_level = int(self.max_level)
         self._check_level(level)
         if reward_mode not in REWARD_MODES:
             raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
@@ -186,10 +202,14 @@ class AECEnv(gym.Env):
         self._limit = 0
 
     def _check_level(self, level) -> None:
-        levels = len(self.task.levels)
-        if not isinstance(level, (int, np.integer)) or not 1 <= level <= levels:
+        if (
+            isinstance(level, bool)
+            or not isinstance(level, (int, np.integer))
+            or not 1 <= level <= self.max_level
+        ):
             raise ValueError(
-                f"level for {self.skill.name} must be an integer in 1..{levels}, got {level!r}"
+                f"level for {self.skill.name} must be an integer in 1..{self.max_level} "
+                f"(max_level {self.max_level} of {len(self.task.levels)} levels), got {level!r}"
             )
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -209,7 +229,7 @@ class AECEnv(gym.Env):
             self.curriculum
             and len(self._outcomes) == PROMOTE_WINDOW
             and sum(self._outcomes) >= PROMOTE_RATE * PROMOTE_WINDOW
-            and self.level < len(self.task.levels)
+            and self.level < self.max_level
         ):
             self.level += 1
             self._outcomes.clear()

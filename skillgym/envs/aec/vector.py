@@ -17,6 +17,7 @@ single envs, step for step.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -110,8 +111,9 @@ class AECVectorEnv(VectorEnv):
     Args:
         num_envs: the number of sub-environments (``>= 1``).
         skill: ``"ADD"``, ``"SUB"`` or ``"MUL"`` (or their titles).
-        level, curriculum, reward_mode, max_steps_factor, illegal_action, illegal_penalty,
-            grid_obs, child_step_limit: as for :class:`~skillgym.envs.aec.env.AECEnv`.
+        level, max_level, curriculum, reward_mode, max_steps_factor, illegal_action,
+            illegal_penalty, grid_obs, child_step_limit: as for
+            :class:`~skillgym.envs.aec.env.AECEnv`.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -121,6 +123,7 @@ class AECVectorEnv(VectorEnv):
         num_envs: int = 1,
         skill: str = "ADD",
         level: int = 1,
+        max_level: int | None = None,
         curriculum: bool = True,
         reward_mode: str = "sparse",
         max_steps_factor: float = 2.0,
@@ -142,9 +145,10 @@ class AECVectorEnv(VectorEnv):
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         # The single env validates every argument and defines the spaces; the batch reuses both.
         single = AECEnv(
-            skill=skill, level=level, curriculum=curriculum, reward_mode=reward_mode,
-            max_steps_factor=max_steps_factor, illegal_action=illegal_action,
-            illegal_penalty=illegal_penalty, grid_obs=grid_obs, child_step_limit=child_step_limit,
+            skill=skill, level=level, max_level=max_level, curriculum=curriculum,
+            reward_mode=reward_mode, max_steps_factor=max_steps_factor,
+            illegal_action=illegal_action, illegal_penalty=illegal_penalty, grid_obs=grid_obs,
+            child_step_limit=child_step_limit,
         )
         if single.skill.name not in BATCHED_SKILLS:
             raise ValueError(
@@ -154,6 +158,7 @@ class AECVectorEnv(VectorEnv):
         self._single = single
         self.skill = single.skill
         self.task = single.task
+        self.max_level = single.max_level
         self.curriculum = curriculum
         self.reward_mode = reward_mode
         self.max_steps_factor = max_steps_factor
@@ -195,11 +200,6 @@ class AECVectorEnv(VectorEnv):
         self._write_reward = np.zeros(n, dtype=np.float64)
         self._wrong_write = np.zeros(n, dtype=bool)
         self._timeouts: dict[int, list[str]] = {}
-        self._rules = {
-            "ADD": self._column_loop_rule("ADD"),
-            "SUB": self._column_loop_rule("SUB"),
-            "MULD": self._muld_rule,
-        }
 
     # ------------------------------------------------------------------ Gymnasium API
 
@@ -304,7 +304,7 @@ class AECVectorEnv(VectorEnv):
             wins = self._outcomes[rows].sum(axis=1)
             promote = rows[
                 full & (wins >= PROMOTE_RATE * PROMOTE_WINDOW)
-                & (self._level[rows] < len(self.task.levels))
+                & (self._level[rows] < self.max_level)
             ]
             self._level[promote] += 1
             self._recorded[promote] = 0
@@ -462,7 +462,7 @@ class AECVectorEnv(VectorEnv):
         takes ``child_step_limit`` steps without returning is stopped, as in the single env.
         """
         name = SKILL_NAMES[skill]
-        rule = self._rules[name]
+        rule = self._muld_rule if name == "MULD" else partial(self._column_rule, name == "SUB")
         prev = np.full(len(idx), NO_ACTION, dtype=np.int64)
         running = np.arange(len(idx))
         for _ in range(self.child_step_limit):
@@ -478,22 +478,17 @@ class AECVectorEnv(VectorEnv):
         for row in idx[running].tolist():
             self._timeouts.setdefault(row, []).append(name)
 
-    def _column_loop_rule(self, name: str):
+    def _column_rule(self, subtract: bool, idx, rows, ptrs, prev):
         """The ADD / SUB oracle: per column, CARRY (BORROW) on overflow, ADD1 (SUB1), LSHIFT."""
-        subtract = name == "SUB"
         fix = call_action("BORROW" if subtract else "CARRY", ("CARRY",))
         unit = call_action("SUB1" if subtract else "ADD1", _COLUMN)
         shift = call_action("LSHIFT", _COLUMN)
-
-        def rule(idx, rows, ptrs, prev):
-            tokens = [self._tokens(idx, rows, ptrs, slot) for slot in range(3)]
-            a, b, c = (_digit(t) for t in tokens)
-            blank = (tokens[0] == BLANK) & (tokens[1] == BLANK) & (tokens[2] == BLANK)
-            overflow = (a - b - c < 0) if subtract else (a + b + c >= 10)
-            fresh = np.where(blank, ACTION_RETURN, np.where(overflow, fix, unit))
-            return np.where(prev == unit, shift, np.where(prev == fix, unit, fresh))
-
-        return rule
+        tokens = [self._tokens(idx, rows, ptrs, slot) for slot in range(3)]
+        a, b, c = (_digit(t) for t in tokens)
+        blank = (tokens[0] == BLANK) & (tokens[1] == BLANK) & (tokens[2] == BLANK)
+        overflow = (a - b - c < 0) if subtract else (a + b + c >= 10)
+        fresh = np.where(blank, ACTION_RETURN, np.where(overflow, fix, unit))
+        return np.where(prev == unit, shift, np.where(prev == fix, unit, fresh))
 
     def _muld_rule(self, idx, rows, ptrs, prev):
         """The MULD oracle: MUL1 then LSHIFT(IN1, OUT) until IN1 and the carry are blank."""

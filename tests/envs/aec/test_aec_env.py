@@ -211,6 +211,18 @@ def test_curriculum_promotes_after_95_percent_of_100_episodes():
     assert fixed.level == 1
 
 
+def test_curriculum_stops_at_max_level():
+    env = AECEnv("ADD", level=2, max_level=2)
+    env.reset(seed=0)
+    for _ in range(101):
+        _, _, info = run_oracle_episode(env)
+        assert info["is_success"] and info["level"] == 2
+    assert env.level == 2
+    with pytest.raises(ValueError, match=r"level for ADD must be an integer in 1\.\.2 \(max"):
+        env.reset(options={"level": 3})
+    assert AECEnv("ADD").max_level == 8
+
+
 def test_failures_hold_the_level_back():
     env = AECEnv("ADD")
     env.reset(seed=0)
@@ -228,7 +240,7 @@ def test_reset_option_sets_the_level():
     env = AECEnv("MUL")
     env.reset(seed=0, options={"level": 8})
     assert env.level == 8 and len(str(env.instance.a)) == 20 and len(str(env.instance.b)) == 20
-    with pytest.raises(ValueError, match=r"level for MUL must be an integer in 1\.\.8, got 9"):
+    with pytest.raises(ValueError, match=r"level for MUL must be an integer in 1\.\.8 .*, got 9"):
         env.reset(options={"level": 9})
     with pytest.raises(ValueError, match=r"the only key is 'level', got \['lvl'\]"):
         env.reset(options={"lvl": 2})
@@ -238,8 +250,12 @@ def test_reset_option_sets_the_level():
     ("kwargs", "message"),
     [
         ({"skill": "POW"}, "skill must be one of"),
-        ({"level": 0}, r"level for ADD must be an integer in 1\.\.8, got 0"),
-        ({"skill": "Eval", "level": 7}, r"1\.\.6, got 7"),
+        ({"level": 0}, r"level for ADD must be an integer in 1\.\.8 \(max_level 8 .*got 0"),
+        ({"skill": "Eval", "level": 7}, r"1\.\.6 \(max_level 6 of 6 levels\), got 7"),
+        ({"max_level": 9}, r"max_level for ADD must be an integer in 1\.\.8, got 9"),
+        ({"max_level": 0}, r"max_level for ADD must be an integer in 1\.\.8, got 0"),
+        ({"max_level": 2.5}, r"max_level for ADD must be an integer in 1\.\.8, got 2\.5"),
+        ({"level": 4, "max_level": 3}, r"level for ADD must be an integer in 1\.\.3 \(max_level 3"),
         ({"reward_mode": "dense"}, "reward_mode must be one of"),
         ({"skill": "MUL", "reward_mode": "digit"}, "MUL rewrites its result cells"),
         ({"illegal_action": "ignore"}, "illegal_action must be one of"),

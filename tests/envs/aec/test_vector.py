@@ -55,13 +55,14 @@ def mixed_actions(obs: dict, mask: np.ndarray, rng: np.random.Generator) -> np.n
     "kwargs, steps",
     [
         ({"skill": "ADD"}, 800),
+        ({"skill": "ADD", "max_level": 1}, 800),
         ({"skill": "SUB", "level": 4}, 500),
         ({"skill": "MUL", "level": 2}, 500),
         ({"skill": "Add", "level": 6, "reward_mode": "digit", "grid_obs": True}, 300),
         ({"skill": "SUB", "reward_mode": "digit", "max_steps_factor": 1.5, "curriculum": False,
           "illegal_penalty": 0.25}, 300),
     ],
-    ids=["add-curriculum", "sub", "mul", "add-digit-grid", "sub-digit"],
+    ids=["add-curriculum", "add-max-level", "sub", "mul", "add-digit-grid", "sub-digit"],
 )
 def test_batched_matches_sync_vector_env(kwargs, steps):
     batched, sync = make_pair(**kwargs)
@@ -89,7 +90,9 @@ def test_batched_matches_sync_vector_env(kwargs, steps):
         rewards |= set(out[1].tolist())
     np.testing.assert_array_equal(batched.level, [env.level for env in sync.envs])
     assert any(outcomes) and not all(outcomes)  # the run saw successes and failures
-    if kwargs.get("curriculum", True) and kwargs.get("level", 1) == 1:
+    if "max_level" in kwargs:  # ... and the curriculum held at max_level
+        assert batched.level.max() == kwargs["max_level"]
+    elif kwargs.get("curriculum", True) and kwargs.get("level", 1) == 1:
         assert batched.level.max() > 1  # ... and curriculum promotions
     # ... and every kind of reward: illegal actions, right and wrong writes, success
     assert -kwargs.get("illegal_penalty", 0.1) in rewards
