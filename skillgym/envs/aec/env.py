@@ -26,8 +26,9 @@ from skillgym.envs.aec.skills import (
 )
 from skillgym.envs.aec.solve import lay_out, oracle_machine, run
 from skillgym.envs.aec.tasks import TASKS, Instance
-from skillgym.envs.aec.tokens import NUM_TOKENS, TOKEN_TEXT
+from skillgym.envs.aec.tokens import BLANK, NUM_TOKENS, TOKEN_TEXT
 from skillgym.envs.counter_rng import draw_key
+from skillgym.envs.rendering import text_to_rgb
 
 REWARD_MODES = ("sparse", "digit")
 ILLEGAL_ACTIONS = ("noop", "raise")
@@ -119,10 +120,11 @@ class AECEnv(gym.Env):
     - ``grid_obs``: add the whole pad to observations.
     - ``child_policies``: ``{"ADD1": policy, ...}``, each ``(obs, action_mask) -> int``.
     - ``child_step_limit``: steps a called child may take (default ``64 × pad width``).
-    - ``render_mode``: ``"ansi"`` or None.
+    - ``render_mode``: None, ``"ansi"`` (``render()`` returns the pad as text) or
+      ``"rgb_array"`` (that text as a picture).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -172,7 +174,10 @@ class AECEnv(gym.Env):
         if not (math.isfinite(illegal_penalty) and illegal_penalty >= 0):
             raise ValueError(f"illegal_penalty must be finite and >= 0, got {illegal_penalty!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, "
+                f"got {render_mode!r}"
+            )
         self.level = level
         self.curriculum = curriculum
         self.reward_mode = reward_mode
@@ -302,18 +307,32 @@ class AECEnv(gym.Env):
         """Boolean mask of the actions this skill may take (sb3-contrib's convention)."""
         return self._mask.copy()
 
-    def render(self) -> str | None:
-        """The pad as text, most significant digit on the left, with each role's pointer."""
-        if self.render_mode != "ansi":
+    def render(self) -> str | np.ndarray | None:
+        """The pad as text (``"ansi"``) or as a picture of that text (``"rgb_array"``)."""
+        if self.render_mode is None:
             return None
+        text = self._text()
+        return text if self.render_mode == "ansi" else text_to_rgb(text)
+
+    def _text(self) -> str:
+        """Each role's row, most significant digit on the left, with its pointer below.
+
+        Only the columns in use are shown: from the margin up to the last written cell or the
+        furthest pointer, whichever is further (the pad itself is as wide as the skill's largest
+        level).
+        """
         grid, top = self.machine.grid, self._top
+        roles = len(self.skill.roles)
+        rows = top.rows[:roles]
+        written = np.flatnonzero((grid[rows] != BLANK).any(axis=0))
+        columns = 1 + max(int(written[-1]) if written.size else 0, int(top.ptrs[:roles].max()))
         lines = []
         for slot, role in enumerate(self.skill.roles):
-            cells = "".join(TOKEN_TEXT[t] for t in grid[slot][::-1])
-            if role != "EXPR":
-                marker = " " * (grid.shape[1] - 1 - int(top.ptrs[slot])) + "^"
+            row, ptr = grid[rows[slot], :columns], int(top.ptrs[slot])
+            if role == "EXPR":  # the expression reads left to right
+                cells, marker = "".join(TOKEN_TEXT[t] for t in row), " " * ptr + "^"
             else:
-                cells = "".join(TOKEN_TEXT[t] for t in grid[slot])
-                marker = " " * int(top.ptrs[slot]) + "^"
+                cells = "".join(TOKEN_TEXT[t] for t in row[::-1])
+                marker = " " * (columns - 1 - ptr) + "^"
             lines.append(f"{role:>7} {cells}\n{'':>7} {marker}")
         return "\n".join(lines)

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_util import make_vec_env
 
 from skillgym.envs.aec import AECEnv, oracle
 from skillgym.envs.aec.skills import (
@@ -20,6 +21,7 @@ from skillgym.envs.aec.skills import (
 from skillgym.envs.aec.solve import lay_out, oracle_machine, run
 from skillgym.envs.aec.tasks import TASKS
 from skillgym.envs.aec.tokens import BLANK, UNITS
+from skillgym.envs.rendering import text_to_rgb
 
 COLUMN = ("IN1", "IN2", "CARRY", "OUT")
 
@@ -264,7 +266,7 @@ def test_reset_option_sets_the_level():
         ({"child_policies": {"ADD1": 3}}, r"child_policies\['ADD1'\] must be callable"),
         ({"child_step_limit": 0}, "child_step_limit must be >= 1"),
         ({"illegal_penalty": -1.0}, "illegal_penalty must be finite and >= 0"),
-        ({"render_mode": "human"}, "render_mode must be None or 'ansi'"),
+        ({"render_mode": "human"}, r"render_mode must be None or one of \['ansi', 'rgb_array'\]"),
     ],
 )
 def test_bad_arguments_are_refused_at_construction(kwargs, message):
@@ -301,3 +303,39 @@ def test_render_ansi_shows_every_role_and_pointer():
     text = env.render()
     assert all(role in text for role in COLUMN) and text.count("^") == 4
     assert str(env.instance.a) in text.replace("_", "")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_render_shows_only_the_columns_in_use(seed):
+    env = AECEnv("ADD", level=3, render_mode="ansi", curriculum=False)
+    env.reset(seed=seed)
+    a, b = str(env.instance.a), str(env.instance.b)
+    digits = max(len(a), len(b))  # the margin, then the longer operand's digits
+    lines = env.render().split("\n")
+    assert lines[0] == f"{'IN1':>7} " + a.rjust(digits, "_") + "_"
+    assert lines[2] == f"{'IN2':>7} " + b.rjust(digits, "_") + "_"
+    assert lines[1] == lines[3] == f"{'':>7} " + " " * (digits - 1) + "^"  # on the units
+    # after the oracle's episode the pointers sit one column past the sum, which is shown too
+    run_oracle_episode(env, seed=seed)
+    total = str(env.instance.a + env.instance.b)
+    lines = env.render().split("\n")
+    assert lines[6:] == [f"{'OUT':>7} _{total}_", f"{'':>7} ^"]
+
+
+def test_render_rgb_array_draws_the_ansi_text():
+    pictures = AECEnv("MUL", level=2, render_mode="rgb_array")
+    text = AECEnv("MUL", level=2, render_mode="ansi")
+    pictures.reset(seed=3)
+    text.reset(seed=3)
+    image = pictures.render()
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    np.testing.assert_array_equal(image, text_to_rgb(text.render()))
+
+
+def test_make_vec_env_with_its_default_rgb_array_render_mode():
+    vec = make_vec_env("skillgym/AEC-Add-v0", n_envs=2, seed=0)
+    vec.reset()
+    _, rewards, _, _ = vec.step(np.full(2, call_action("ADD1", COLUMN)))
+    assert rewards.shape == (2,)
+    images = vec.get_images()
+    assert len(images) == 2 and all(image.ndim == 3 for image in images)
