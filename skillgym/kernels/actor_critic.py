@@ -107,15 +107,13 @@ def _network_macro(
             act = f"ACT_{(layer.activation or 'none').upper()}"
             index = "index, n_index" if j == 0 else "0, 0"
             if coded and j == 0:
-                calls.append(
-                    f"embed(code, x, {target[0]}, {target[1]}, {width}, p + {offset}, {act});"
+                call = f"embed(code, x, {target[0]}, {target[1]}, {width}, p + {offset}, {act});"
+            else:
+                call = (
+                    f"dense({source[0]}, {layer.n_in}, {source[1]}, {target[0]}, {target[1]}, "
+                    f"{width}, p + {offset}, {act}, {index});"
                 )
-                source = target
-                continue
-            calls.append(
-                f"dense({source[0]}, {layer.n_in}, {source[1]}, {target[0]}, {target[1]}, "
-                f"{width}, p + {offset}, {act}, {index});"
-            )
+            calls.append(call)
             source = target
     return " ".join(calls)
 
