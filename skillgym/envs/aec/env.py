@@ -31,6 +31,7 @@ from skillgym.envs.counter_rng import draw_key
 from skillgym.envs.rendering import text_to_rgb
 
 REWARD_MODES = ("sparse", "digit")
+BINDING_MODES = ("default", "all")
 ILLEGAL_ACTIONS = ("noop", "raise")
 PROMOTE_WINDOW, PROMOTE_RATE = 100, 0.95
 
@@ -118,6 +119,10 @@ class AECEnv(gym.Env):
     - ``max_steps_factor``: truncation limit as a multiple of the oracle's steps.
     - ``illegal_action``: ``"noop"`` (default) or ``"raise"``; ``illegal_penalty``: its cost.
     - ``grid_obs``: add the whole pad to observations.
+    - ``bindings``: ``"default"`` starts every episode with ``args = 0`` and one row per role;
+      ``"all"`` draws each episode's binding uniformly from those the skill's callers use (EVAL
+      and DIV call ADD, SUB and COMPARE with several) and lays the pad out as that binding does:
+      roles bound to one caller role share a row (``ADD(OUT PART CARRY OUT)`` adds in place).
     - ``child_policies``: ``{"ADD1": policy, ...}``, each ``(obs, action_mask) -> int``.
     - ``child_step_limit``: steps a called child may take (default ``64 × pad width``).
     - ``render_mode``: None, ``"ansi"`` (``render()`` returns the pad as text) or
@@ -137,6 +142,7 @@ class AECEnv(gym.Env):
         illegal_action: str = "noop",
         illegal_penalty: float = 0.1,
         grid_obs: bool = False,
+        bindings: str = "default",
         child_policies: Mapping[str, Callable] | None = None,
         child_step_limit: int | None = None,
         render_mode: str | None = None,
@@ -173,6 +179,8 @@ class AECEnv(gym.Env):
             raise ValueError(f"max_steps_factor must be > 0, got {max_steps_factor!r}")
         if not (math.isfinite(illegal_penalty) and illegal_penalty >= 0):
             raise ValueError(f"illegal_penalty must be finite and >= 0, got {illegal_penalty!r}")
+        if bindings not in BINDING_MODES:
+            raise ValueError(f"bindings must be one of {BINDING_MODES}, got {bindings!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, "
@@ -181,6 +189,7 @@ class AECEnv(gym.Env):
         self.level = level
         self.curriculum = curriculum
         self.reward_mode = reward_mode
+        self.bindings = bindings
         self.max_steps_factor = max_steps_factor
         self.illegal_action = illegal_action
         self.illegal_penalty = float(illegal_penalty)
@@ -239,12 +248,16 @@ class AECEnv(gym.Env):
             self.level += 1
             self._outcomes.clear()
         self.instance = self.task.sample(self._key, self._counter, self.level)
+        if self.bindings == "all":
+            self.task.bind(self.instance, self._key, self._counter)
         self._counter += 1
         lay_out(self.machine, self.task, self.instance)
         self._top = self.machine.top
         if self.reward_mode == "digit":
             targets = self.task.targets(self.instance)
-            self._targets = {self.task.row(r): targets[r] for r in self.task.digit_rows}
+            self._targets = {
+                self.task.row(r, self.instance): targets[r] for r in self.task.digit_rows
+            }
             self.machine.watched = frozenset(self._targets)
         steps = self.task.oracle_steps(self.instance)
         if steps is None:

@@ -27,7 +27,7 @@ def lay_out(machine: Machine, task: Task, instance: Instance) -> None:
     machine.grid.fill(BLANK)
     task.setup(machine.grid, instance)
     skill = task.skill
-    machine.start(SKILL_INDEX[skill.name], instance.args, range(len(skill.roles)), instance.ptrs)
+    machine.start(SKILL_INDEX[skill.name], instance.args, task.rows(instance), instance.ptrs)
 
 
 def run(machine: Machine, policy: Policy, max_steps: int) -> int:

@@ -28,7 +28,7 @@ from skillgym.envs.aec.tokens import (
 from skillgym.envs.counter_rng import integers
 
 # counter_rng streams: one per kind of draw, so that the draws of one episode are independent
-S_NUMBERS, S_CELLS = range(2)
+S_NUMBERS, S_CELLS, S_BINDING = range(3)
 S_EXPRESSION = 100
 
 
@@ -44,6 +44,7 @@ class Instance:
         text: the expression, for EVAL.
         cells: extra tokens of the initial pad (single-column tasks).
         ptrs: initial pointer columns per role slot.
+        rows: the pad row of each role slot; empty for one row per role, in order.
     """
 
     level: int
@@ -54,6 +55,7 @@ class Instance:
     text: str = ""
     cells: dict = field(default_factory=dict)
     ptrs: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
 
 
 def number_digits(lengths: np.ndarray, digits: np.ndarray, tops: np.ndarray, zero: bool = True):
@@ -112,9 +114,44 @@ class Task(ABC):
         """The oracle's step count in closed form, or ``None`` to have it simulated."""
         return None
 
-    def row(self, role: str) -> int:
-        """The pad row of one of the skill's roles."""
-        return self.skill.roles.index(role)
+    def row(self, role: str, instance: Instance | None = None) -> int:
+        """The pad row of one of the skill's roles (in ``instance``'s layout, if given)."""
+        return self.rows(instance)[self.skill.roles.index(role)]
+
+    def rows(self, instance: Instance | None = None) -> list[int]:
+        """The pad row of each role slot: ``instance.rows``, or one row per role by default."""
+        if instance is not None and instance.rows:
+            return instance.rows
+        return list(range(len(self.skill.roles)))
+
+    def bind(self, instance: Instance, key: np.uint64, counter: int) -> None:
+        """Give ``instance`` a binding drawn uniformly from those the skill's callers use, and
+        lay its roles out as that binding does (see :func:`binding_rows`)."""
+        args = int(draw_bindings(self.skill.name, *_one(key, counter))[0])
+        instance.args = args
+        instance.rows = binding_rows(self.skill.name, args)
+
+
+def binding_rows(name: str, args: int) -> list[int]:
+    """The pad row of each of skill ``name``'s roles when called with binding ``args``.
+
+    Roles bound to the same caller role share a row (MUL's ``ADD(OUT PART CARRY OUT)`` adds in
+    place: ADD's IN1 and OUT are one row); distinct caller roles get rows in order of first use.
+    A skill no caller calls keeps one row per role.
+    """
+    bindings = BINDINGS[name]
+    if not bindings:
+        return list(range(len(skill_named(name).roles)))
+    binding = bindings[args]
+    distinct = list(dict.fromkeys(binding))
+    return [distinct.index(role) for role in binding]
+
+
+def draw_bindings(name: str, keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
+    """``(B,)`` one binding index per episode, uniform over the bindings of skill ``name``'s
+    callers (0 for a skill no caller calls)."""
+    count = max(1, len(BINDINGS[name]))
+    return integers(keys, counters, S_BINDING, 1, 0, count)[:, 0]
 
 
 def _one(key, counter) -> tuple[np.ndarray, np.ndarray]:
@@ -215,6 +252,9 @@ class ShiftTask(Task):
         return Instance(
             level, args=int(draws[0]), cells={"digits": digits}, ptrs=draws[1:5].tolist()
         )
+
+    def bind(self, instance, key, counter) -> None:
+        """Nothing to do: every episode already draws one of the skill's bindings."""
 
     def setup(self, grid, instance) -> None:
         grid[:4] = instance.cells["digits"]
@@ -351,7 +391,8 @@ class NumberTask(Task):
     def succeeded(self, grid, ptrs, instance) -> bool:
         name = self.skill.name
         if name in ("ADD", "SUB", "MULD"):
-            return bool(np.array_equal(grid[self.row("OUT")], self.targets(instance)["OUT"]))
+            out = grid[self.row("OUT", instance)]
+            return bool(np.array_equal(out, self.targets(instance)["OUT"]))
         if name == "COMPARE":
             return bool(grid[2, UNITS] == instance.expected)
         if name == "MUL":

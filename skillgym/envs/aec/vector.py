@@ -39,6 +39,7 @@ from skillgym.envs.aec.skills import (
     UNBOUND,
     call_action,
 )
+from skillgym.envs.aec.tasks import binding_rows, draw_bindings
 from skillgym.envs.aec.tokens import BLANK, UNITS
 from skillgym.envs.batching import new_keys, reset_rows, sync_seeds
 
@@ -112,7 +113,7 @@ class AECVectorEnv(VectorEnv):
         num_envs: the number of sub-environments (``>= 1``).
         skill: ``"ADD"``, ``"SUB"`` or ``"MUL"`` (or their titles).
         level, max_level, curriculum, reward_mode, max_steps_factor, illegal_action,
-            illegal_penalty, grid_obs, child_step_limit: as for
+            illegal_penalty, grid_obs, bindings, child_step_limit: as for
             :class:`~skillgym.envs.aec.env.AECEnv`.
     """
 
@@ -130,6 +131,7 @@ class AECVectorEnv(VectorEnv):
         illegal_action: str = "noop",
         illegal_penalty: float = 0.1,
         grid_obs: bool = False,
+        bindings: str = "default",
         child_step_limit: int | None = None,
         **unsupported: Any,
     ) -> None:
@@ -148,7 +150,7 @@ class AECVectorEnv(VectorEnv):
             skill=skill, level=level, max_level=max_level, curriculum=curriculum,
             reward_mode=reward_mode, max_steps_factor=max_steps_factor,
             illegal_action=illegal_action, illegal_penalty=illegal_penalty, grid_obs=grid_obs,
-            child_step_limit=child_step_limit,
+            bindings=bindings, child_step_limit=child_step_limit,
         )
         if single.skill.name not in BATCHED_SKILLS:
             raise ValueError(
@@ -161,6 +163,7 @@ class AECVectorEnv(VectorEnv):
         self.max_level = single.max_level
         self.curriculum = curriculum
         self.reward_mode = reward_mode
+        self.bindings = bindings
         self.max_steps_factor = max_steps_factor
         self.illegal_action = illegal_action
         self.illegal_penalty = float(illegal_penalty)
@@ -176,13 +179,20 @@ class AECVectorEnv(VectorEnv):
         n, rows, width = self.num_envs, len(self.skill.roles), self.task.width
         self._blank_row = rows
         self._width = width
-        self._top_rows = np.full(NUM_SLOTS + 1, rows, dtype=np.int64)
-        self._top_rows[:rows] = np.arange(rows)
-        self._out_row = self.skill.roles.index("OUT")
+        # The top frame's row per slot under each binding (the unbound slots read the blank row)
+        bindings = max(1, len(BINDINGS[self.skill.name]))
+        self._binding_rows = np.full((bindings, NUM_SLOTS + 1), rows, dtype=np.int64)
+        for args in range(bindings):
+            self._binding_rows[args, :rows] = binding_rows(self.skill.name, args)
+        self._out_slot = self.skill.roles.index("OUT")
         self._watched = self.reward_mode == "digit"
         # int8 cells (21 tokens): resets clear and observations gather 8x less memory.
         self._grid = np.full((n, rows + 1, width), BLANK, dtype=np.int8)
         self._ptrs = np.zeros((n, NUM_SLOTS + 1), dtype=np.int64)
+        self._args = np.zeros(n, dtype=np.int64)
+        # one row per role until ``bindings="all"`` draws a binding for the episode
+        self._rows = np.full((n, NUM_SLOTS + 1), rows, dtype=np.int64)
+        self._rows[:, :rows] = np.arange(rows)
         self._prev = np.full(n, NO_ACTION, dtype=np.int64)
         self._target = np.full((n, width), BLANK, dtype=np.int8)  # ADD/SUB: the OUT row
         self._expected = np.zeros((n, width), dtype=np.int64)  # MUL: the product's digits
@@ -259,8 +269,9 @@ class AECVectorEnv(VectorEnv):
         calls = legal & ~returned
         for action in np.unique(actions[calls]):
             idx = np.flatnonzero(calls & (actions == action))
-            rows = np.broadcast_to(self._top_rows, (len(idx), NUM_SLOTS + 1))
-            self._ptrs[idx] = self._call(idx, rows, self._ptrs[idx], self._skill_index, int(action))
+            self._ptrs[idx] = self._call(
+                idx, self._rows[idx], self._ptrs[idx], self._skill_index, int(action)
+            )
         self._prev[calls] = actions[calls]
         self._steps += active
 
@@ -317,6 +328,10 @@ class AECVectorEnv(VectorEnv):
         for draw_level in np.unique(self._level[rows]):
             idx = rows[self._level[rows] == draw_level]
             self._lay_out(idx, int(draw_level))
+        if self.bindings == "all":
+            counters = self._counters[rows].astype(np.uint64)
+            self._args[rows] = draw_bindings(self.skill.name, self._keys[rows], counters)
+            self._rows[rows] = self._binding_rows[self._args[rows]]
         self._counters[rows] += 1
 
     def _lay_out(self, idx: np.ndarray, level: int) -> None:
@@ -356,7 +371,7 @@ class AECVectorEnv(VectorEnv):
 
     def _succeeded(self, idx: np.ndarray) -> np.ndarray:
         """Whether the OUT row of each of ``idx`` holds the correct result."""
-        out = self._grid[idx, self._out_row].astype(np.int64)
+        out = self._grid[idx, self._rows[idx, self._out_slot]].astype(np.int64)
         if self.skill.name != "MUL":
             return (out == self._target[idx]).all(axis=1)
         # ``read_number``: one run of digits from the units column, then only blanks; leading
@@ -389,7 +404,7 @@ class AECVectorEnv(VectorEnv):
         self._grid[idx, row, column] = token
         if not self._watched:
             return
-        scored = (row == self._out_row) & ~self._wrong_write[idx]
+        scored = (row == self._rows[idx, self._out_slot]) & ~self._wrong_write[idx]
         idx, column, token = idx[scored], column[scored], token[scored]
         correct = token == self._target[idx, column]
         self._write_reward[idx] += np.where(correct, 1.0, -0.5)
@@ -502,11 +517,11 @@ class AECVectorEnv(VectorEnv):
 
     def _top_tokens(self) -> np.ndarray:
         """``(num_envs, NUM_SLOTS)`` the token under each top-frame pointer (blank if unbound)."""
-        rows, width = self._blank_row, self._width
+        roles = len(self.skill.roles)
         tokens = np.full((self.num_envs, NUM_SLOTS), BLANK, dtype=np.int64)
         cells = self._grid.reshape(self.num_envs, -1)
-        flat = np.arange(rows)[None, :] * width + self._ptrs[:, :rows]
-        tokens[:, :rows] = np.take_along_axis(cells, flat, axis=1)
+        flat = self._rows[:, :roles] * self._width + self._ptrs[:, :roles]
+        tokens[:, :roles] = np.take_along_axis(cells, flat, axis=1)
         return tokens
 
     def _observe(self) -> dict[str, np.ndarray]:
@@ -514,7 +529,7 @@ class AECVectorEnv(VectorEnv):
         obs = {
             "tokens": self._top_tokens(),
             "skill": np.full(n, self._skill_index, dtype=np.int64),
-            "args": np.zeros(n, dtype=np.int64),
+            "args": self._args.copy(),
             "depth": np.zeros(n, dtype=np.int64),
             "prev_action": self._prev.copy(),
         }

@@ -56,13 +56,17 @@ def mixed_actions(obs: dict, mask: np.ndarray, rng: np.random.Generator) -> np.n
     [
         ({"skill": "ADD"}, 800),
         ({"skill": "ADD", "max_level": 1}, 800),
+        ({"skill": "ADD", "bindings": "all", "reward_mode": "digit", "level": 3}, 400),
+        ({"skill": "SUB", "bindings": "all", "level": 3}, 400),
+        ({"skill": "MUL", "bindings": "all", "level": 2}, 300),
         ({"skill": "SUB", "level": 4}, 500),
         ({"skill": "MUL", "level": 2}, 500),
         ({"skill": "Add", "level": 6, "reward_mode": "digit", "grid_obs": True}, 300),
         ({"skill": "SUB", "reward_mode": "digit", "max_steps_factor": 1.5, "curriculum": False,
           "illegal_penalty": 0.25}, 300),
     ],
-    ids=["add-curriculum", "add-max-level", "sub", "mul", "add-digit-grid", "sub-digit"],
+    ids=["add-curriculum", "add-max-level", "add-bindings-digit", "sub-bindings", "mul-bindings",
+         "sub", "mul", "add-digit-grid", "sub-digit"],
 )
 def test_batched_matches_sync_vector_env(kwargs, steps):
     batched, sync = make_pair(**kwargs)
