@@ -40,6 +40,12 @@ Policy = Callable[[dict, np.ndarray], int]
 DONE, RETURNED, ILLEGAL = 0, 1, 2
 
 _MACRO = [skill.level == 1 for skill in SKILLS]
+# Per (caller, CALL action): the child's bound slots and the caller's slots they are bound to,
+# through which a macro hands its pointer moves back.
+_HANDBACK = {
+    key: (np.flatnonzero(slots != UNBOUND), slots[slots != UNBOUND])
+    for key, slots in SLOT_MAPS.items()
+}
 
 # EVAL's role slots, for its expression operations
 _E, _X, _Y, _CARRY, _PART, _Z, _CMP, _SX, _SY, _SZ = (
@@ -168,8 +174,9 @@ class Machine:
         if kind == MOVE:
             slot = ACTION_A[action]
             step = ACTION_B[action]
-            if 0 <= frame.ptrs[slot] + step < self.width:
-                frame.ptrs[slot] += step
+            moved = frame.ptrs[slot] + step
+            if 0 <= moved < self.width:
+                frame.ptrs[slot] = moved
                 frame.cells[slot] += step
         elif kind == WRITE:
             slot = ACTION_A[action]
@@ -200,7 +207,8 @@ class Machine:
         stopped, and its name is appended to ``child_timeouts``.
         """
         child = ACTION_A[action]
-        slots = SLOT_MAPS[frame.skill, action]
+        key = frame.skill, action
+        slots = SLOT_MAPS[key]
         child_frame = Frame(
             child, ACTION_B[action], frame.rows[slots], frame.ptrs[slots], frame.cells[slots]
         )
@@ -223,9 +231,9 @@ class Machine:
             self.child_timeouts.append(SKILLS[child].name)
             del self.frames[depth:]
         if _MACRO[child]:
-            bound = slots != UNBOUND
-            frame.ptrs[slots[bound]] = child_frame.ptrs[bound]
-            frame.cells[slots[bound]] = child_frame.cells[bound]
+            bound, caller_slots = _HANDBACK[key]
+            frame.ptrs[caller_slots] = child_frame.ptrs[bound]
+            frame.cells[caller_slots] = child_frame.cells[bound]
 
     # EVAL's expression operations. Each is a no-op when the expression does not allow it.
 
