@@ -31,6 +31,8 @@ ENV_ID = "skillgym/AEC-Add-v0"
 # Curriculum levels of ADD used for the generalisation table, and the level training stops at.
 EVAL_LEVELS = (1, 2, 3, 4, 5, 6, 7, 8)
 TRAIN_LEVEL_CAP = 3
+# One PPO rollout of the demo's 8 environments.
+MIN_STEPS = 1_024
 
 
 def show_oracle(console: Console) -> None:
@@ -96,8 +98,10 @@ def show_generalisation(console: Console, run_path: Path, episodes: int) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Oracle, training, generalisation table."""
-    if args.steps < 1_000:
-        raise CLIError(f"--steps must be at least 1000, got {args.steps}")
+    if 0 < args.steps < MIN_STEPS:
+        raise CLIError(f"--steps must be 0 (oracle only) or at least {MIN_STEPS}, got {args.steps}")
+    if args.episodes < 1:
+        raise CLIError(f"--episodes must be at least 1, got {args.episodes}")
     console = Console()
     show_oracle(console)
     if args.steps:
@@ -113,7 +117,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo", help="the AEC oracle on a few expressions, then a short training run of ADD")
     parser.add_argument("--steps", type=int, default=60_000,
-                        help="environment steps of ADD training (default 60000)")
+                        help="environment steps of ADD training; 0 shows the oracle only "
+                        "(default 60000)")
     parser.add_argument("--episodes", type=int, default=50,
                         help="evaluation episodes per length (default 50)")
     parser.add_argument("--seed", type=int, default=0)
