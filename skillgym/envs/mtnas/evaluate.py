@@ -16,6 +16,7 @@ them. A distributed backend can implement the same two calls over many workers.
 from __future__ import annotations
 
 import abc
+import copy
 import hashlib
 import json
 import math
@@ -229,15 +230,23 @@ class _Trainer:
         ]
         self.loss = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
 
-    def step(self, assignment: np.ndarray) -> float:
-        """One gradient step on a batch of every task through ``assignment``; returns the loss."""
+    def step(self, assignment: np.ndarray, rng: np.random.Generator | None = None) -> float:
+        """One gradient step on a batch of every task through ``assignment``; returns the loss.
+
+        The batches come from the trainer's own streams, or, given ``rng``, are drawn with it.
+        """
         self.network.train()
         self.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros(())
         with torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self.torch_state)
             for index, task in enumerate(self.tasks):
-                tokens, lengths, targets = _tensors(task.train, next(self.streams[index]))
+                if rng is None:
+                    indices = next(self.streams[index])
+                else:
+                    size = min(self.config.batch_size, len(task.train))
+                    indices = rng.choice(len(task.train), size, replace=False)
+                tokens, lengths, targets = _tensors(task.train, indices)
                 logits = self.network(index, assignment[index], tokens, lengths)
                 if task.kind != CLASSIFICATION:
                     logits, targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
@@ -276,19 +285,23 @@ class SupernetConfig:
         steps_per_prepare: gradient steps per assignment handed to ``prepare``.
         validation_limit: validation examples per task in the fixed scoring subset
             (``None``: the whole validation split).
+        finetune_steps: gradient steps on an assignment just before scoring it, undone after
+            (weights, optimiser and random state restored), so the score is of a path briefly
+            adapted on its own, as in one-shot NAS with fine-tuning; the batches are drawn from a
+            random stream seeded by the assignment, so a score does not depend on the order of
+            scoring.
     """
 
     train: TrainConfig = field(default_factory=TrainConfig)
     warmup_steps: int = 100
     steps_per_prepare: int = 1
     validation_limit: int | None = 64
+    finetune_steps: int = 0
 
     def __post_init__(self) -> None:
-        if self.warmup_steps < 0 or self.steps_per_prepare < 0:
-            raise ValueError(
-                "warmup_steps and steps_per_prepare must be >= 0, got "
-                f"{self.warmup_steps} and {self.steps_per_prepare}"
-            )
+        for name in ("warmup_steps", "steps_per_prepare", "finetune_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.validation_limit is not None and self.validation_limit < 1:
             raise ValueError(f"validation_limit must be >= 1 or None, got {self.validation_limit}")
 
@@ -380,10 +393,27 @@ class SupernetEvaluator(Evaluator):
     def _score(self, assignment: np.ndarray) -> Evaluation:
         trainer = self.trainer
         with _ThreadLimit(self.config.train.num_threads):
+            if self.config.finetune_steps:
+                saved = (
+                    copy.deepcopy(trainer.network.state_dict()),
+                    copy.deepcopy(trainer.optimizer.state_dict()),
+                    trainer.torch_state,
+                )
+                seed = int(_fingerprint(self.seed, self.space.format(assignment)), 16)
+                rng = np.random.default_rng(seed)
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed % 2**63)
+                    trainer.torch_state = torch.get_rng_state()
+                for _ in range(self.config.finetune_steps):
+                    trainer.step(assignment, rng)
             validation = {
                 task.name: trainer.accuracy(i, task.validation, self.subsets[i], assignment[i])
                 for i, task in enumerate(self.tasks)
             }
+            if self.config.finetune_steps:
+                trainer.network.load_state_dict(saved[0])
+                trainer.optimizer.load_state_dict(saved[1])
+                trainer.torch_state = saved[2]
         shared = trainer.network.shared_parameter_count(assignment)
         return Evaluation(validation, shared_parameters=shared)
 

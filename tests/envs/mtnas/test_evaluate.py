@@ -111,6 +111,29 @@ def test_same_seed_same_rewards_different_seed_different(corpus, space):
     assert rewards(5) != first
 
 
+def test_finetuned_scores_restore_the_supernet_and_ignore_scoring_order(corpus, space):
+    config = dataclasses.replace(CONFIG, finetune_steps=3)
+    rng = np.random.default_rng(1)
+    first, second = space.sample(rng), space.sample(rng)
+    forward = SupernetEvaluator(corpus, space, config, seed=2)
+    weights = copy.deepcopy(forward.trainer.network.state_dict())
+    forward_scores = [e.validation for e in forward.evaluate([first, second])]
+    for name, tensor in forward.trainer.network.state_dict().items():
+        assert torch.equal(tensor, weights[name]), name
+    backward = SupernetEvaluator(corpus, space, config, seed=2)
+    backward_scores = [e.validation for e in backward.evaluate([second, first])]
+    assert forward_scores == backward_scores[::-1]
+    # The prepare stream continues as if no fine-tuning had happened.
+    plain = SupernetEvaluator(corpus, space, CONFIG, seed=2)
+    plain.evaluate([first])
+    for evaluator in (forward, plain):
+        evaluator.prepare([second])
+    for name, tensor in plain.trainer.network.state_dict().items():
+        assert torch.equal(tensor, forward.trainer.network.state_dict()[name]), name
+    unadapted = SupernetEvaluator(corpus, space, CONFIG, seed=2).evaluate([first])[0]
+    assert unadapted.validation != forward_scores[0]
+
+
 def test_accuracy_matches_one_example_at_a_time(corpus, space):
     """Batched, bucketed, padded scoring equals a per-example count in Python integers."""
     trainer = _Trainer(space, corpus.tasks, len(corpus.vocabulary), SMALL, seed=0)
@@ -150,6 +173,8 @@ def test_bad_configuration_is_rejected(corpus, space):
         TrainConfig(batch_size=0)
     with pytest.raises(ValueError, match="learning_rate must be > 0"):
         TrainConfig(learning_rate=0)
+    with pytest.raises(ValueError, match="finetune_steps must be >= 0, got -1"):
+        SupernetConfig(finetune_steps=-1)
     with pytest.raises(ValueError, match="validation_limit"):
         SupernetConfig(validation_limit=0)
     with pytest.raises(ValueError, match="epochs must be >= 1"):
