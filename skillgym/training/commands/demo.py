@@ -116,9 +116,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``skillgym demo``."""
     parser = subparsers.add_parser(
         "demo", help="the AEC oracle on a few expressions, then a short training run of ADD")
-    parser.add_argument("--steps", type=int, default=60_000,
+    parser.add_argument("--steps", type=int, default=150_000,
                         help="environment steps of ADD training; 0 shows the oracle only "
-                        "(default 60000)")
+                        "(default 150000)")
     parser.add_argument("--episodes", type=int, default=50,
                         help="evaluation episodes per length (default 50)")
     parser.add_argument("--seed", type=int, default=0)
