@@ -266,6 +266,9 @@ class Machine:
         negative = self.grid[frame.rows[_SZ], UNITS] == NEG
         start, _, _, end = found
         tokens = expression.replace(tokens, start, end, -magnitude if negative else magnitude)
+        if len(tokens) + 1 > self.width:
+            # Only a wrong result (e.g. a product of the wrong operands) can outgrow the row.
+            return
         row = frame.rows[_E]
         self.grid[row] = BLANK
         self.grid[row, : len(tokens) + 1] = tokens + [EQUALS]

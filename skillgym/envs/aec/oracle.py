@@ -213,7 +213,10 @@ def _div() -> Rule:
                 return subtract
             return quotient[0] if quot == BLANK else down
         if prev == subtract:
-            return quotient[digit_value(quot) + 1]
+            digit = digit_value(quot) + 1
+            # A tenth subtraction only happens with a zero divisor, which DIV's callers never
+            # pass; a caller that does gets DIV's return rather than an endless count.
+            return quotient[digit] if digit < 10 else ACTION_RETURN
         return down if prev == quotient[0] else compare
 
     return rule
