@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from skillgym.envs.mtnas.data import BENCHMARK_TASKS as TASKS
 from skillgym.envs.mtnas.data import Corpus, load_tasks
 from skillgym.envs.mtnas.evaluate import (
     Evaluation,
@@ -43,7 +44,6 @@ from skillgym.envs.mtnas.modules import SearchSpace
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
-TASKS = ("books", "dvd", "electronics", "kitchen_housewares", "conll2000_pos", "conll2000_chunk")
 
 
 def parse_args() -> argparse.Namespace:

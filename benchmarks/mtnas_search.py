@@ -31,6 +31,7 @@ from rich.table import Table
 
 from skillgym.agents.mtnas_reinforce import ReinforceController
 from skillgym.agents.mtnas_search import RandomSearch, RegularizedEvolution, run_search
+from skillgym.envs.mtnas.data import BENCHMARK_TASKS as TASKS
 from skillgym.envs.mtnas.data import Corpus, load_tasks
 from skillgym.envs.mtnas.evaluate import (
     ReferenceEvaluator,
@@ -43,7 +44,6 @@ from skillgym.envs.mtnas.modules import SearchSpace
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
-TASKS = ("books", "dvd", "electronics", "kitchen_housewares", "conll2000_pos", "conll2000_chunk")
 SEARCHERS = {
     "random": lambda space, seed: RandomSearch(space, seed),
     "evolution": lambda space, seed: RegularizedEvolution(space, seed=seed),

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 import skillgym  # noqa: F401  (registers the ids)
+from skillgym.envs.mtnas.data import BENCHMARK_TASKS as TASKS
 from skillgym.envs.mtnas.data import Corpus, load_tasks
 from skillgym.envs.mtnas.evaluate import SupernetConfig, SupernetEvaluator
 from skillgym.envs.mtnas.modules import SearchSpace
@@ -34,7 +35,6 @@ from skillgym.envs.mtnas.modules import SearchSpace
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
-TASKS = ("books", "dvd", "electronics", "kitchen_housewares", "conll2000_pos", "conll2000_chunk")
 
 
 def parse_args() -> argparse.Namespace:

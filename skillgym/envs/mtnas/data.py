@@ -605,6 +605,11 @@ FDU_MTL_DOMAINS = (
     "health_personal_care", "imdb", "kitchen_housewares", "magazines", "music", "software",
     "sports_outdoors", "toys_games", "video",
 )
+#: The real-data benchmark: four FDU-MTL sentiment domains and the two CoNLL-2000 tagging tasks,
+#: so that one search covers text classification and sequence labeling together.
+BENCHMARK_TASKS = (
+    "books", "dvd", "electronics", "kitchen_housewares", "conll2000_pos", "conll2000_chunk",
+)
 
 
 def load_tasks(
