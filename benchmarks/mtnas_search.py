@@ -124,7 +124,7 @@ def main() -> None:
     args = parse_args()
     console = Console(width=180)
     if not args.data_root.is_dir():
-        raise SystemExit(f"data folder {args.data_root} not found (see /work/shared/data README)")
+        raise SystemExit(f"data folder {args.data_root} not found; pass --data-root DIR")
     corpus = Corpus(
         load_tasks(TASKS, args.data_root), min_count=2, max_length=args.max_length,
         max_train=args.max_train,

@@ -52,7 +52,7 @@ def main() -> None:
     args = parse_args()
     console = Console(width=120)
     if not args.data_root.is_dir():
-        raise SystemExit(f"data folder {args.data_root} not found (see /work/shared/data README)")
+        raise SystemExit(f"data folder {args.data_root} not found; pass --data-root DIR")
     corpus = Corpus(load_tasks(TASKS, args.data_root), min_count=2, max_length=args.max_length)
     space = SearchSpace(TASKS, num_layers=2)
     evaluator = SupernetEvaluator(corpus, space, SupernetConfig(warmup_steps=20), seed=0)
