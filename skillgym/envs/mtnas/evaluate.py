@@ -20,7 +20,7 @@ import copy
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -177,6 +177,14 @@ class RewardCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"key": key, "evaluation": record}) + "\n")
+
+    def get_or_compute(self, key: str, compute: Callable[[], Evaluation]) -> Evaluation:
+        """The stored evaluation of ``key``, or ``compute()`` stored under it."""
+        found = self.get(key)
+        if found is None:
+            found = compute()
+            self.put(key, found)
+        return found
 
 
 # ----------------------------------------------------------------------------- torch helpers
@@ -379,16 +387,10 @@ class SupernetEvaluator(Evaluator):
         self, assignments: Sequence[np.ndarray], rng: np.random.Generator | None = None
     ) -> list[Evaluation]:
         """Validation accuracy on the fixed subsets with the current shared weights (cached)."""
-        results = []
-        for assignment in assignments:
-            assignment = self.space.validate(assignment)
-            key = self.key(assignment)
-            found = self.cache.get(key)
-            if found is None:
-                found = self._score(assignment)
-                self.cache.put(key, found)
-            results.append(found)
-        return results
+        checked = [self.space.validate(a) for a in assignments]
+        return [
+            self.cache.get_or_compute(self.key(a), lambda a=a: self._score(a)) for a in checked
+        ]
 
     def _score(self, assignment: np.ndarray) -> Evaluation:
         trainer = self.trainer
@@ -465,16 +467,12 @@ class ReferenceEvaluator(Evaluator):
         self, assignments: Sequence[np.ndarray], rng: np.random.Generator | None = None
     ) -> list[Evaluation]:
         """Train and score every assignment (cached by assignment)."""
-        results = []
-        for assignment in assignments:
-            assignment = self.space.validate(assignment)
-            key = f"{self._fingerprint}|{self.space.format(assignment)}"
-            found = self.cache.get(key)
-            if found is None:
-                found = self._train_and_score(assignment)
-                self.cache.put(key, found)
-            results.append(found)
-        return results
+        checked = [self.space.validate(a) for a in assignments]
+        return [
+            self.cache.get_or_compute(f"{self._fingerprint}|{self.space.format(a)}",
+                                      lambda a=a: self._train_and_score(a))
+            for a in checked
+        ]
 
     def run_seed(self, assignment: np.ndarray, seed: int, seed_index: int = 0):
         """One seed: ``(validation, test)`` per-task accuracies at the best validation epoch."""
