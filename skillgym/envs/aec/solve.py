@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from skillgym.envs.aec.skills import (
     MASKS,
     NUM_SKILLS,
     SKILL_INDEX,
+    SKILL_NAMES,
     SKILLS,
     action_name,
 )
@@ -87,13 +89,6 @@ def solve(text: str) -> Solution:
     >>> solve("3*(4+-5)//2").answer
     -2
     """
-    task: EvalTask = TASKS["EVAL"]
-    tokens = expression.parse(text)
-    try:
-        _, largest = expression.evaluate(tokens)
-    except ZeroDivisionError as error:
-        raise ZeroDivisionError(f"expression {text!r}: {error}") from None
-    width = eval_width(tokens, largest)
     trace: list[TraceStep] = []
 
     def recorded(obs: dict, mask: np.ndarray) -> int:
@@ -106,10 +101,36 @@ def solve(text: str) -> Solution:
         )
         return action
 
-    machine = oracle_machine(task, width, recorded)
-    lay_out(machine, task, task.instance(text, width=width))
-    run(machine, recorded, max_steps=64 * width * width)
-    answer = expression.lone_number(expression.row_tokens(machine.grid[0]))
+    answer = compute(text, dict.fromkeys(SKILL_NAMES, recorded))
     if answer is None:
-        raise RuntimeError(f"the oracle left {expression.to_text(machine.grid[0].tolist())!r}")
+        raise RuntimeError(f"the oracle did not leave a number for {text!r}")
     return Solution(text, answer, tuple(trace))
+
+
+def compute(text: str, policies: Mapping[str, Policy] | None = None) -> int | None:
+    """The number EVAL leaves on the expression row when every skill acts by ``policies``.
+
+    ``policies`` maps skill names (``"EVAL"``, ``"ADD"``, ...) to ``(obs, action_mask) -> int``
+    policies, the oracle for those not given. The answer is ``None`` when the policies do not
+    leave a lone number within the step limit (a learned skill that errs), never an exception:
+    only a malformed expression (``ValueError``) or a zero divisor (``ZeroDivisionError``) raises.
+    """
+    task: EvalTask = TASKS["EVAL"]
+    tokens = expression.parse(text)
+    try:
+        _, largest = expression.evaluate(tokens)
+    except ZeroDivisionError as error:
+        raise ZeroDivisionError(f"expression {text!r}: {error}") from None
+    width = eval_width(tokens, largest)
+    policies = dict(policies or {})
+    unknown = sorted(set(policies) - set(SKILL_NAMES))
+    if unknown:
+        raise ValueError(f"policies: unknown skills {unknown}; known: {list(SKILL_NAMES)}")
+    table = {i: policies.get(name, oracle) for i, name in enumerate(SKILL_NAMES)}
+    machine = Machine(len(task.skill.roles), width, table, child_step_limit=64 * width * width)
+    lay_out(machine, task, task.instance(text, width=width))
+    try:
+        run(machine, table[SKILL_INDEX["EVAL"]], max_steps=64 * width * width)
+    except RuntimeError:
+        return None
+    return expression.lone_number(expression.row_tokens(machine.grid[0]))
