@@ -1,4 +1,5 @@
-"""``skillgym eval``: mean return and success of a run's (or a checkpoint's) agent."""
+"""``skillgym eval``: a run's (or a checkpoint's) agent on episodes of an env, or on a file of
+expressions (exact-match accuracy by terms and digits; ``oracle`` evaluates the AEC oracle)."""
 
 from __future__ import annotations
 
@@ -33,13 +34,76 @@ def locate(path: Path) -> tuple[RunDir, Checkpoint]:
                    f"(RUN_DIR/checkpoints/step_*)")
 
 
+DEFAULT_EPISODES = 20
+# The target that names the AEC oracle instead of a run folder (``./oracle`` is a folder).
+ORACLE = "oracle"
+
+
+def _write(report: dict, output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written: {output}")
+
+
+def run_expressions(args: argparse.Namespace) -> int:
+    """Solve every expression of ``--expressions``, print the tables and write them as JSON."""
+    from rich.console import Console
+
+    from skillgym.training.expressions import (
+        ExpressionsError,
+        OracleSolver,
+        read_problems,
+        score,
+        tables,
+    )
+
+    played = {"--env": args.env, "--episodes": args.episodes, "--seed": args.seed,
+              "--stochastic": args.stochastic or None}
+    given = [flag for flag, value in played.items() if value is not None]
+    if given:
+        raise CLIError(f"{', '.join(given)}: for playing an env's episodes, not for --expressions")
+    try:
+        problems = read_problems(args.expressions)
+        if str(args.path) == ORACLE:
+            solver, source, output = OracleSolver(), {"agent": ORACLE}, args.output
+        else:
+            run_dir, checkpoint = locate(args.path)
+            solver = get_recipe(run_dir.recipe()).load_agent(checkpoint.path)
+            if not callable(getattr(solver, "answer", None)):
+                raise CLIError(f"this run's agent ({type(solver).__name__}, recipe "
+                               f"'{run_dir.recipe()}') does not solve expressions")
+            source = {"run": str(run_dir.path), "checkpoint": str(checkpoint.path),
+                      "step": checkpoint.step}
+            name = f"{args.expressions.stem}-step{checkpoint.step}.json"
+            output = args.output or run_dir.path / "eval" / name
+    except (ConfigError, RecipeError, RunError, ExpressionsError) as error:
+        raise CLIError(str(error)) from None
+    console = Console()
+    result = score(solver, problems, console, description=f"solve {args.expressions.name}")
+    who = f"step {source['step']}" if "step" in source else ORACLE
+    for table in tables(result, f"{args.expressions.name} ({who})"):
+        console.print(table)
+    print(f"exact match: {result.correct}/{len(problems)} = {result.accuracy:.1%}")
+    if output is None:
+        print("no JSON written (give --output FILE to keep the oracle's results)")
+    else:
+        _write({**source, "expressions": str(args.expressions), **result.to_dict()}, output)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the summary and write it as JSON."""
+    if args.expressions is not None:
+        return run_expressions(args)
+    if str(args.path) == ORACLE:
+        raise CLIError(f"'{ORACLE}' solves expressions only: give --expressions FILE.jsonl")
     import gymnasium as gym
 
     import skillgym  # noqa: F401  (registers the skillgym/ ids)
     from skillgym.training.evaluate import EvalError, evaluate
 
+    args.episodes = DEFAULT_EPISODES if args.episodes is None else args.episodes
+    args.seed = args.seed or 0
     if args.episodes < 1:
         raise CLIError(f"--episodes must be at least 1, got {args.episodes}")
     try:
@@ -64,14 +128,11 @@ def run(args: argparse.Namespace) -> int:
     report = {"run": str(run_dir.path), "checkpoint": str(checkpoint.path),
               "step": checkpoint.step, "deterministic": not args.stochastic, **result.to_dict()}
     name = f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', env_id)}-step{checkpoint.step}.json"
-    output = args.output or run_dir.path / "eval" / name
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
     success = "n/a" if result.success_rate is None else f"{result.success_rate:.1%}"
     print(f"{env_id} over {result.episodes} episodes (step {checkpoint.step}): "
           f"mean return {result.mean_return:.3f} ± {result.std_return:.3f}, "
           f"mean length {result.mean_length:.1f}, success {success}")
-    print(f"written: {output}")
+    _write(report, args.output or run_dir.path / "eval" / name)
     return 0
 
 
@@ -79,16 +140,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``skillgym eval``."""
     parser = subparsers.add_parser(
         "eval",
-        help="mean return / success of a run's latest checkpoint (or a given checkpoint)",
+        help="a run's agent on episodes of an env, or on a file of expressions",
+        description="Play episodes of the run's env (or --env) and report mean return and "
+        "success, or, with --expressions FILE.jsonl, solve every expression in the file and "
+        "report exact-match accuracy by number of terms and by digits. FILE has one JSON object "
+        'a line with "expression" (or reasoning-gym\'s "metadata": {"expression": ...}) and '
+        '"answer" (an integer, or a string of one); "/" is floor division; blank lines are '
+        "skipped. The target 'oracle' is the AEC oracle (expressions only).",
     )
-    parser.add_argument("path", type=Path, metavar="RUN_DIR|CHECKPOINT",
-                        help="a run folder (its latest checkpoint) or a checkpoint folder")
+    parser.add_argument("path", type=Path, metavar="RUN_DIR|CHECKPOINT|oracle",
+                        help="a run folder (its latest checkpoint), a checkpoint folder, or "
+                        f"'{ORACLE}' (a folder of that name: ./{ORACLE})")
+    parser.add_argument("--expressions", type=Path, metavar="FILE.jsonl",
+                        help="solve the expressions of this JSON Lines file instead of playing")
     parser.add_argument("--env", metavar="ID", help="environment id (default: the run's own)")
-    parser.add_argument("--episodes", type=int, default=20, help="episodes to play (default 20)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="reset seed of the first episode; episode i uses seed + i")
+    parser.add_argument("--episodes", type=int,
+                        help=f"episodes to play (default {DEFAULT_EPISODES})")
+    parser.add_argument("--seed", type=int,
+                        help="reset seed of the first episode; episode i uses seed + i (default 0)")
     parser.add_argument("--stochastic", action="store_true",
                         help="sample actions instead of taking the most likely one")
     parser.add_argument("--output", type=Path,
-                        help="JSON file to write (default: RUN_DIR/eval/<env>-step<N>.json)")
+                        help="JSON file to write (default: RUN_DIR/eval/<env>-step<N>.json, or "
+                        "RUN_DIR/eval/<FILE stem>-step<N>.json with --expressions; the oracle "
+                        "writes only with --output)")
     parser.set_defaults(func=run)
