@@ -13,7 +13,7 @@ from gymnasium import spaces
 from skillgym.envs.aec.machine import ILLEGAL, RETURNED, Machine
 from skillgym.envs.aec.oracle import oracle
 from skillgym.envs.aec.skills import (
-    MASKS,
+    ACTION_SETS,
     MAX_ARGS,
     MAX_DEPTH,
     NUM_ACTIONS,
@@ -77,9 +77,13 @@ class AECEnv(gym.Env):
 
     ``Discrete(NUM_ACTIONS)``, one set for all skills: ``MOVE(slot, ±1)``, ``WRITE(slot, token)``,
     ``FIND``/``LOAD``/``STORE`` (EVAL's expression operations), ``CALL(child, args)`` and
-    ``RETURN``. ``action_masks()`` allows only the skill's own primitives, children and RETURN.
-    An action outside the mask is a no-op costing ``illegal_penalty`` (``info["illegal_action"]``
-    is True), or raises ``ValueError`` with ``illegal_action="raise"``.
+    ``RETURN``. With ``actions="skill"`` (default), ``action_masks()`` allows only the skill's own
+    primitives, children and RETURN. With ``actions="primitive"`` (the flat baseline) it allows
+    no CALL: the primitives of the skill and of every skill below it, renamed to the skill's
+    roles through the bindings (ADD: ``MOVE(IN1/IN2/CARRY/OUT, +1)``, ``MOVE(CARRY, -1)``,
+    ``WRITE(CARRY, 1)``, ``WRITE(CARRY, _)``, ``WRITE(OUT, 0-9)``), and RETURN. An action outside
+    the mask is a no-op costing ``illegal_penalty`` (``info["illegal_action"]`` is True), or
+    raises ``ValueError`` with ``illegal_action="raise"``.
 
     ## Observation Space
 
@@ -104,7 +108,11 @@ class AECEnv(gym.Env):
     ## Episode End
 
     Termination: the skill returns (or, in ``digit`` mode, writes a wrong token). Truncation:
-    after ``ceil(max_steps_factor × the oracle's step count)`` steps.
+    after ``ceil(max_steps_factor × the oracle's step count)`` steps. The oracle's step count is,
+    with ``actions="skill"``, the steps of the skill's oracle (a CALL is one); with
+    ``actions="primitive"``, its *primitive step count*: the MOVE, WRITE, FIND, LOAD and STORE
+    actions the oracle hierarchy executes at every depth, plus 1 for the skill's RETURN (CALLs
+    and the children's RETURNs are not counted).
 
     ## Arguments
 
@@ -117,6 +125,10 @@ class AECEnv(gym.Env):
       over the last 100 episodes at this level.
     - ``reward_mode``: ``"sparse"`` or ``"digit"``.
     - ``max_steps_factor``: truncation limit as a multiple of the oracle's steps.
+    - ``actions``: ``"skill"`` (default: the skill's own primitives, CALLs of its children and
+      RETURN) or ``"primitive"`` (the flat baseline: every primitive of the skill and its
+      descendants in the skill's roles, and RETURN; no CALL, so ``child_policies`` and
+      ``child_step_limit`` may not be given).
     - ``illegal_action``: ``"noop"`` (default) or ``"raise"``; ``illegal_penalty``: its cost.
     - ``grid_obs``: add the whole pad to observations.
     - ``bindings``: ``"default"`` starts every episode with ``args = 0`` and one row per role;
@@ -139,6 +151,7 @@ class AECEnv(gym.Env):
         curriculum: bool = True,
         reward_mode: str = "sparse",
         max_steps_factor: float = 2.0,
+        actions: str = "skill",
         illegal_action: str = "noop",
         illegal_penalty: float = 0.1,
         grid_obs: bool = False,
@@ -177,6 +190,13 @@ class AECEnv(gym.Env):
             )
         if not max_steps_factor > 0:
             raise ValueError(f"max_steps_factor must be > 0, got {max_steps_factor!r}")
+        if actions not in ACTION_SETS:
+            raise ValueError(f"actions must be one of {tuple(ACTION_SETS)}, got {actions!r}")
+        if actions == "primitive" and (child_policies or child_step_limit is not None):
+            raise ValueError(
+                "child_policies and child_step_limit have no effect with actions='primitive': "
+                "the skill calls no children"
+            )
         if not (math.isfinite(illegal_penalty) and illegal_penalty >= 0):
             raise ValueError(f"illegal_penalty must be finite and >= 0, got {illegal_penalty!r}")
         if bindings not in BINDING_MODES:
@@ -191,18 +211,21 @@ class AECEnv(gym.Env):
         self.reward_mode = reward_mode
         self.bindings = bindings
         self.max_steps_factor = max_steps_factor
+        self.actions = actions
         self.illegal_action = illegal_action
         self.illegal_penalty = float(illegal_penalty)
         self.render_mode = render_mode
         self._skill_index = SKILL_INDEX[self.skill.name]
-        self._mask = MASKS[self._skill_index]
+        self._mask = ACTION_SETS[actions][self._skill_index]
         rows, width = len(self.skill.roles), self.task.width
         limit = child_step_limit if child_step_limit is not None else 64 * width
         if limit < 1:
             raise ValueError(f"child_step_limit must be >= 1, got {limit}")
         policies = child_policy_table(child_policies)
-        self.machine = Machine(rows, width, policies, limit, grid_obs=grid_obs)
-        # the oracle's own step count is measured on a scratch pad with oracle children
+        self.machine = Machine(
+            rows, width, policies, limit, grid_obs=grid_obs, top_masks=ACTION_SETS[actions]
+        )
+        # the oracle's step counts are measured on a scratch pad with oracle children
         self._scratch = oracle_machine(self.task)
         self.observation_space = observation_space(rows, width, grid_obs)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
@@ -259,13 +282,20 @@ class AECEnv(gym.Env):
                 self.task.row(r, self.instance): targets[r] for r in self.task.digit_rows
             }
             self.machine.watched = frozenset(self._targets)
-        steps = self.task.oracle_steps(self.instance)
-        if steps is None:
-            lay_out(self._scratch, self.task, self.instance)
-            steps = run(self._scratch, oracle, max_steps=64 * self.task.width**2)
-        self._limit = math.ceil(self.max_steps_factor * steps)
+        self._limit = math.ceil(self.max_steps_factor * self._oracle_steps())
         self._steps = 0
         return self.machine.observe(self._top), {"level": self.level}
+
+    def _oracle_steps(self) -> int:
+        """The oracle's step count on this episode's instance, in the env's action set."""
+        if self.actions == "skill":
+            steps = self.task.oracle_steps(self.instance)
+            if steps is not None:
+                return steps
+        lay_out(self._scratch, self.task, self.instance)
+        steps = run(self._scratch, oracle, max_steps=64 * self.task.width**2)
+        # a flat agent does the hierarchy's primitives itself, then returns once
+        return steps if self.actions == "skill" else self._scratch.primitives + 1
 
     def step(self, action):
         """Apply one action of the env's skill (a CALL runs the child to completion)."""

@@ -55,32 +55,40 @@ _E, _X, _Y, _CARRY, _PART, _Z, _CMP, _SX, _SY, _SZ = (
 
 
 class Frame:
-    """One active skill: its rows and pointers per role slot, its args and previous action.
+    """One active skill: its rows and pointers per role slot, its args, action mask and previous
+    action.
 
     ``rows``, ``ptrs`` and ``cells`` (the flat grid index ``row * width + ptr`` of each pointer)
     have ``NUM_SLOTS + 1`` entries; the last is the unbound slot, which reads the machine's
-    always-blank row at column 0.
+    always-blank row at column 0. ``mask`` is the set of actions the frame may take.
     """
 
-    __slots__ = ("skill", "args", "rows", "ptrs", "cells", "visible", "prev")
+    __slots__ = ("skill", "args", "rows", "ptrs", "cells", "mask", "visible", "prev")
 
     def __init__(
-        self, skill: int, args: int, rows: np.ndarray, ptrs: np.ndarray, cells: np.ndarray
+        self,
+        skill: int,
+        args: int,
+        rows: np.ndarray,
+        ptrs: np.ndarray,
+        cells: np.ndarray,
+        mask: np.ndarray,
     ) -> None:
         self.skill = skill
         self.args = args
         self.rows = rows
         self.ptrs = ptrs
         self.cells = cells
+        self.mask = mask
         self.visible = cells[:NUM_SLOTS]
         self.prev = NO_ACTION
 
     # ``visible`` is a view of ``cells``; a pickled copy would no longer see pointer moves.
     def __getstate__(self) -> tuple:
-        return self.skill, self.args, self.rows, self.ptrs, self.cells, self.prev
+        return self.skill, self.args, self.rows, self.ptrs, self.cells, self.mask, self.prev
 
     def __setstate__(self, state: tuple) -> None:
-        self.skill, self.args, self.rows, self.ptrs, self.cells, self.prev = state
+        self.skill, self.args, self.rows, self.ptrs, self.cells, self.mask, self.prev = state
         self.visible = self.cells[:NUM_SLOTS]
 
 
@@ -93,6 +101,12 @@ class Machine:
         policies: the policy of each skill index that may be called; see :meth:`call`.
         child_step_limit: the most steps a called child may take before its CALL is ended.
         grid_obs: include a copy of the grid in observations.
+        top_masks: the action masks, one row per skill, of the skill that :meth:`start` runs:
+            ``MASKS`` (default) or ``PRIMITIVE_MASKS`` (the flat baseline). A called child always
+            acts with its row of ``MASKS``.
+
+    ``primitives`` counts the primitive actions (MOVE, WRITE, FIND, LOAD, STORE) executed at
+    any depth since :meth:`start`; CALLs and RETURNs are not primitives.
     """
 
     def __init__(
@@ -102,6 +116,7 @@ class Machine:
         policies: Mapping[int, Policy],
         child_step_limit: int,
         grid_obs: bool = False,
+        top_masks: np.ndarray = MASKS,
     ) -> None:
         self.grid = np.full((num_rows + 1, width), BLANK, dtype=np.int64)
         self.flat = self.grid.reshape(-1)  # a view: writes through either name are shared
@@ -110,7 +125,9 @@ class Machine:
         self.policies = policies
         self.child_step_limit = child_step_limit
         self.grid_obs = grid_obs
+        self.top_masks = top_masks
         self.frames: list[Frame] = []
+        self.primitives = 0
         self.watched: frozenset[int] = frozenset()
         self.writes: list[tuple[int, int, int]] = []  # (row, column, token) on watched rows
         self.child_timeouts: list[str] = []
@@ -127,13 +144,15 @@ class Machine:
         self.flat = self.grid.reshape(-1)
 
     def start(self, skill: int, args: int, rows, ptrs) -> None:
-        """Clear the stack and make ``skill`` the top frame with the given rows and pointers."""
+        """Clear the stack and make ``skill`` the top frame with the given rows and pointers,
+        acting with its row of ``top_masks``."""
         frame_rows = np.full(NUM_SLOTS + 1, self.blank_row, dtype=np.int64)
         frame_ptrs = np.zeros(NUM_SLOTS + 1, dtype=np.int64)
         frame_rows[: len(rows)] = rows
         frame_ptrs[: len(ptrs)] = ptrs
         cells = frame_rows * self.width + frame_ptrs
-        self.frames = [Frame(skill, args, frame_rows, frame_ptrs, cells)]
+        self.frames = [Frame(skill, args, frame_rows, frame_ptrs, cells, self.top_masks[skill])]
+        self.primitives = 0
         self.writes.clear()
         self.child_timeouts.clear()
 
@@ -168,7 +187,7 @@ class Machine:
         even the frame's previous action.
         """
         frame = self.frames[-1]
-        if not MASKS[frame.skill, action]:
+        if not frame.mask[action]:
             return ILLEGAL
         kind = ACTION_KIND[action]
         if kind == MOVE:
@@ -196,6 +215,8 @@ class Machine:
             self._load(frame)
         elif kind == STORE:
             self._store(frame)
+        if kind != CALL:
+            self.primitives += 1
         frame.prev = action
         return DONE
 
@@ -209,13 +230,13 @@ class Machine:
         child = ACTION_A[action]
         key = frame.skill, action
         slots = SLOT_MAPS[key]
+        mask = MASKS[child]
         child_frame = Frame(
-            child, ACTION_B[action], frame.rows[slots], frame.ptrs[slots], frame.cells[slots]
+            child, ACTION_B[action], frame.rows[slots], frame.ptrs[slots], frame.cells[slots], mask
         )
         depth = len(self.frames)
         self.frames.append(child_frame)
         policy = self.policies[child]
-        mask = MASKS[child]
         # The oracle reads only (tokens, prev_action, args), so it is given just those, without
         # building the observation dict: the hot path of every episode with oracle children.
         rule = RULES[child] if policy is oracle else None

@@ -19,6 +19,11 @@ The global action set is ``Discrete(NUM_ACTIONS)``, laid out as:
 - ``RETURN``.
 
 A slot is a position in the active skill's role list, so ``WRITE(3, 7)`` writes 7 on ADD's OUT.
+
+``MASKS`` holds each skill's own action set: its primitives, its CALLs and RETURN.
+``PRIMITIVE_MASKS`` holds the flat baseline's: the primitives of the skill and of every skill
+below it, renamed to the skill's roles through the bindings, the reverse of every pointer move
+made inside a subroutine (whose return would have undone it), and RETURN, without any CALL.
 """
 
 from __future__ import annotations
@@ -283,23 +288,76 @@ def call_action(child: str, binding: tuple[str, ...]) -> int:
     return _ACTION_ID[(CALL, SKILL_INDEX[child], BINDINGS[child].index(binding))]
 
 
+# A primitive as ``(kind, role, b)`` in one skill's role names; FIND, LOAD and STORE have no role.
+Primitive = tuple[int, str | None, int]
+
+
+def _own_primitives(skill: Skill) -> set[Primitive]:
+    primitives = {(MOVE, role, direction) for role, direction in skill.moves}
+    primitives |= {(WRITE, role, token) for role, token in skill.writes}
+    if skill.expression_ops:
+        primitives |= {(FIND, None, 0), (LOAD, None, 0), (STORE, None, 0)}
+    return primitives
+
+
+def _descendant_primitives(skill: Skill) -> set[Primitive]:
+    """The primitives ``skill`` and every skill below it may execute, in ``skill``'s roles, and
+    the moves that undo a subroutine's pointer moves.
+
+    A child's primitive on a role bound to one of ``skill``'s roles is renamed to that role; a
+    primitive on a role the binding leaves unbound is dropped, since it cannot reach ``skill``'s
+    pad (LSHIFT's ``MOVE(P2, +1)`` under MULD's ``LSHIFT(IN1 OUT)``). A subroutine child (level
+    2 and up) works on copies of its caller's pointers, so its return puts them back; without
+    CALL the pointers are the caller's own, so every move of a subroutine child comes with its
+    reverse (MUL gets ``MOVE(IN1, -1)`` to start MULD over for the next multiplier digit).
+    """
+    primitives = _own_primitives(skill)
+    for name, binding in skill.children:
+        child = skill_named(name)
+        caller_role = dict(zip(child.roles[: len(binding)], binding, strict=True))
+        renamed = {
+            (kind, role if role is None else caller_role[role], b)
+            for kind, role, b in _descendant_primitives(child)
+            if role is None or role in caller_role
+        }
+        if child.level > 1:
+            renamed |= {(MOVE, role, -b) for kind, role, b in renamed if kind == MOVE}
+        primitives |= renamed
+    return primitives
+
+
+def _primitive_ids(skill: Skill, primitives: set[Primitive]) -> list[int]:
+    return [
+        _ACTION_ID[(kind, 0 if role is None else skill.roles.index(role), b)]
+        for kind, role, b in primitives
+    ]
+
+
 def _masks() -> np.ndarray:
     masks = np.zeros((NUM_SKILLS, NUM_ACTIONS), dtype=bool)
     for i, skill in enumerate(SKILLS):
-        for role, direction in skill.moves:
-            masks[i, move_action(skill, role, direction)] = True
-        for role, token in skill.writes:
-            masks[i, write_action(skill, role, token)] = True
-        if skill.expression_ops:
-            masks[i, [ACTION_FIND, ACTION_LOAD, ACTION_STORE]] = True
+        masks[i, _primitive_ids(skill, _own_primitives(skill))] = True
         for child, binding in skill.children:
             masks[i, call_action(child, binding)] = True
         masks[i, ACTION_RETURN] = True
     return masks
 
 
+def _primitive_masks() -> np.ndarray:
+    masks = np.zeros((NUM_SKILLS, NUM_ACTIONS), dtype=bool)
+    for i, skill in enumerate(SKILLS):
+        masks[i, _primitive_ids(skill, _descendant_primitives(skill))] = True
+        masks[i, ACTION_RETURN] = True
+    return masks
+
+
 # MASKS[skill] is the boolean action mask of a skill: its own primitives, children and RETURN.
 MASKS: np.ndarray = _masks()
+# PRIMITIVE_MASKS[skill]: the primitives of the skill and all its descendants in the skill's
+# roles, with reverses of subroutine moves, and RETURN; no CALL (the flat baseline's action set).
+PRIMITIVE_MASKS: np.ndarray = _primitive_masks()
+# The action sets an env's own skill may act with, by name (``AECEnv(actions=...)``).
+ACTION_SETS: dict[str, np.ndarray] = {"skill": MASKS, "primitive": PRIMITIVE_MASKS}
 
 
 def _slot_maps() -> dict[tuple[int, int], np.ndarray]:
