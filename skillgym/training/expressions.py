@@ -245,10 +245,10 @@ def score(solver: Solver, problems: Sequence[Problem], console: Console | None =
     return Score(tuple(outcomes))
 
 
-def tables(result: Score, title: str) -> Iterable[Table]:
+def tables(result: Score) -> Iterable[Table]:
     """Rich tables of ``result``: by number of terms, then by digits."""
     for column, groups in (("terms", result.by_terms()), ("digits", result.by_digits())):
-        table = Table(title=f"{title}: exact match by {column}")
+        table = Table(title=f"exact match by {column}")
         for name in (column, "problems", "correct", "accuracy"):
             table.add_column(name, justify="right")
         for group in groups:

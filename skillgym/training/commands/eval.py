@@ -80,10 +80,11 @@ def run_expressions(args: argparse.Namespace) -> int:
         raise CLIError(str(error)) from None
     console = Console()
     result = score(solver, problems, console, description=f"solve {args.expressions.name}")
-    who = f"step {source['step']}" if "step" in source else ORACLE
-    for table in tables(result, f"{args.expressions.name} ({who})"):
+    for table in tables(result):
         console.print(table)
-    print(f"exact match: {result.correct}/{len(problems)} = {result.accuracy:.1%}")
+    who = f"step {source['step']}" if "step" in source else ORACLE
+    print(f"{args.expressions} ({who}): exact match {result.correct}/{len(problems)} = "
+          f"{result.accuracy:.1%}")
     if output is None:
         print("no JSON written (give --output FILE to keep the oracle's results)")
     else:
