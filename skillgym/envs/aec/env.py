@@ -81,7 +81,9 @@ class AECEnv(gym.Env):
     primitives, children and RETURN. With ``actions="primitive"`` (the flat baseline) it allows
     no CALL: the primitives of the skill and of every skill below it, renamed to the skill's
     roles through the bindings (ADD: ``MOVE(IN1/IN2/CARRY/OUT, +1)``, ``MOVE(CARRY, -1)``,
-    ``WRITE(CARRY, 1)``, ``WRITE(CARRY, _)``, ``WRITE(OUT, 0-9)``), and RETURN. An action outside
+    ``WRITE(CARRY, 1)``, ``WRITE(CARRY, _)``, ``WRITE(OUT, 0-9)``), the reverse of every pointer
+    move made inside a subroutine child, whose return would have undone it (MUL:
+    ``MOVE(IN1, -1)``), and RETURN (``skills.PRIMITIVE_MASKS``). An action outside
     the mask is a no-op costing ``illegal_penalty`` (``info["illegal_action"]`` is True), or
     raises ``ValueError`` with ``illegal_action="raise"``.
 
@@ -127,8 +129,8 @@ class AECEnv(gym.Env):
     - ``max_steps_factor``: truncation limit as a multiple of the oracle's steps.
     - ``actions``: ``"skill"`` (default: the skill's own primitives, CALLs of its children and
       RETURN) or ``"primitive"`` (the flat baseline: every primitive of the skill and its
-      descendants in the skill's roles, and RETURN; no CALL, so ``child_policies`` and
-      ``child_step_limit`` may not be given).
+      descendants in the skill's roles, as under Action Space, and RETURN; no CALL, so
+      ``child_policies`` and ``child_step_limit`` may not be given).
     - ``illegal_action``: ``"noop"`` (default) or ``"raise"``; ``illegal_penalty``: its cost.
     - ``grid_obs``: add the whole pad to observations.
     - ``bindings``: ``"default"`` starts every episode with ``args = 0`` and one row per role;

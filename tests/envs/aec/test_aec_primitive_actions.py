@@ -5,6 +5,7 @@ seeding and bad arguments."""
 from __future__ import annotations
 
 import math
+import pickle
 
 import gymnasium as gym
 import numpy as np
@@ -311,6 +312,22 @@ def test_same_seed_same_episodes(name):
     assert len(first) != len(other) or not all(
         np.array_equal(x, y) for x, y in zip(first, other, strict=True)
     )
+
+
+def test_a_pickled_copy_keeps_the_primitive_mask():
+    """A copy taken mid-episode continues as the original, reverse moves still legal."""
+    env = AECEnv("MUL", level=3, curriculum=False, actions="primitive")
+    env.reset(seed=5)
+    log, _ = hierarchy_primitives(env.task, env.instance)
+    actions = flat_replay(env.skill, log, env.instance.ptrs, env.task.width)
+    half = len(actions) // 2
+    for action in actions[:half]:
+        env.step(action)
+    twin = pickle.loads(pickle.dumps(env))
+    rest = [twin.step(action) for action in actions[half:]]
+    assert [r[1:4] for r in rest] == [env.step(action)[1:4] for action in actions[half:]]
+    assert rest[-1][4]["is_success"] and not any(r[4]["illegal_action"] for r in rest)
+    assert any(action_name(a, env.skill).endswith("-1)") for a in actions[half:])
 
 
 def test_bad_actions_argument():
