@@ -52,8 +52,6 @@ class Solver(Protocol):
 class OracleSolver:
     """The AEC skill hierarchy with every skill acting by its oracle policy (exact by design)."""
 
-    name = "oracle"
-
     def answer(self, text: str) -> int | None:
         """The number EVAL leaves on the scratchpad (:func:`skillgym.envs.aec.solve.compute`)."""
         from skillgym.envs.aec.solve import compute

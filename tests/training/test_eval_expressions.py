@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
+import shutil
 import subprocess
 from collections import Counter
 
@@ -12,7 +14,9 @@ import pytest
 from training_helpers import SKILLGYM
 
 from skillgym.training.cli import main
-from skillgym.training.expressions import read_problems
+from skillgym.training.commands import eval as eval_command
+from skillgym.training.expressions import OracleSolver, read_problems
+from skillgym.training.recipes import get_recipe
 
 # reasoning-gym basic_arithmetic items, as its README prints them (answers are strings there).
 REASONING_GYM = [
@@ -215,3 +219,19 @@ def test_an_agent_without_answer_is_refused(cartpole_run, tmp_path, capsys):
 def test_options_that_do_not_go_together(extra, message, capsys):
     assert main(["eval", "oracle", *extra]) == 2
     assert capsys.readouterr().err.strip() == f"skillgym eval: error: {message}"
+
+
+def test_a_run_whose_agent_answers_writes_into_its_eval_folder(cartpole_run, tmp_path,
+                                                               monkeypatch, dataset):
+    # A recipe whose agent has answer(), as aec-hierarchy's does: ppo's, loading the oracle.
+    run = shutil.copytree(cartpole_run.path, tmp_path / "run")
+    solving = dataclasses.replace(get_recipe("ppo"), load_agent=lambda path: OracleSolver())
+    monkeypatch.setattr(eval_command, "get_recipe", lambda name: solving)
+    source = tmp_path / "exprs.jsonl"
+    write_jsonl(source, dataset)
+    checkpoint = run / "checkpoints" / "step_000000000064"
+    for target, step in ((run, 128), (checkpoint, 64)):
+        assert main(["eval", str(target), "--expressions", str(source)]) == 0
+        report = json.loads((run / "eval" / f"exprs-step{step}.json").read_text())
+        assert report["run"] == str(run) and report["step"] == step
+        assert report["correct"] == len(dataset) and report["expressions"] == str(source)

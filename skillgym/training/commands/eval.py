@@ -92,21 +92,19 @@ def run_expressions(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    """Evaluate, print the summary and write it as JSON."""
-    if args.expressions is not None:
-        return run_expressions(args)
-    if str(args.path) == ORACLE:
-        raise CLIError(f"'{ORACLE}' solves expressions only: give --expressions FILE.jsonl")
+def run_episodes(args: argparse.Namespace) -> int:
+    """Play episodes, print the summary and write it as JSON."""
     import gymnasium as gym
 
     import skillgym  # noqa: F401  (registers the skillgym/ ids)
     from skillgym.training.evaluate import EvalError, evaluate
 
-    args.episodes = DEFAULT_EPISODES if args.episodes is None else args.episodes
-    args.seed = args.seed or 0
-    if args.episodes < 1:
-        raise CLIError(f"--episodes must be at least 1, got {args.episodes}")
+    if str(args.path) == ORACLE:
+        raise CLIError(f"'{ORACLE}' solves expressions only: give --expressions FILE.jsonl")
+    episodes = DEFAULT_EPISODES if args.episodes is None else args.episodes
+    seed = args.seed or 0
+    if episodes < 1:
+        raise CLIError(f"--episodes must be at least 1, got {episodes}")
     try:
         run_dir, checkpoint = locate(args.path)
         recipe = get_recipe(run_dir.recipe())
@@ -118,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(
             agent,
             env_id,
-            episodes=args.episodes,
-            seed=args.seed,
+            episodes=episodes,
+            seed=seed,
             # Keyword arguments belong to the env the run trained on, not to another id.
             env_kwargs=trained_kwargs if env_id == trained_id else {},
             deterministic=not args.stochastic,
@@ -135,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
           f"mean length {result.mean_length:.1f}, success {success}")
     _write(report, args.output or run_dir.path / "eval" / name)
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Solve ``--expressions`` when given, else play episodes."""
+    return run_expressions(args) if args.expressions is not None else run_episodes(args)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
