@@ -235,3 +235,13 @@ def test_a_run_whose_agent_answers_writes_into_its_eval_folder(cartpole_run, tmp
         report = json.loads((run / "eval" / f"exprs-step{step}.json").read_text())
         assert report["run"] == str(run) and report["step"] == step
         assert report["correct"] == len(dataset) and report["expressions"] == str(source)
+
+
+def test_a_run_folder_called_oracle_is_reached_as_dot_slash_oracle(cartpole_run, tmp_path,
+                                                                   monkeypatch, capsys):
+    shutil.copytree(cartpole_run.path, tmp_path / "oracle")
+    source = tmp_path / "exprs.jsonl"
+    source.write_text(GOOD + "\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "./oracle", "--expressions", str(source)]) == 2
+    assert "this run's agent (ResumablePPO" in capsys.readouterr().err

@@ -64,10 +64,10 @@ def run_expressions(args: argparse.Namespace) -> int:
         raise CLIError(f"{', '.join(given)}: for playing an env's episodes, not for --expressions")
     try:
         problems = read_problems(args.expressions)
-        if str(args.path) == ORACLE:
+        if args.path == ORACLE:
             solver, source, output = OracleSolver(), {"agent": ORACLE}, args.output
         else:
-            run_dir, checkpoint = locate(args.path)
+            run_dir, checkpoint = locate(Path(args.path))
             solver = get_recipe(run_dir.recipe()).load_agent(checkpoint.path)
             if not callable(getattr(solver, "answer", None)):
                 raise CLIError(f"this run's agent ({type(solver).__name__}, recipe "
@@ -99,14 +99,14 @@ def run_episodes(args: argparse.Namespace) -> int:
     import skillgym  # noqa: F401  (registers the skillgym/ ids)
     from skillgym.training.evaluate import EvalError, evaluate
 
-    if str(args.path) == ORACLE:
+    if args.path == ORACLE:
         raise CLIError(f"'{ORACLE}' solves expressions only: give --expressions FILE.jsonl")
     episodes = DEFAULT_EPISODES if args.episodes is None else args.episodes
     seed = args.seed or 0
     if episodes < 1:
         raise CLIError(f"--episodes must be at least 1, got {episodes}")
     try:
-        run_dir, checkpoint = locate(args.path)
+        run_dir, checkpoint = locate(Path(args.path))
         recipe = get_recipe(run_dir.recipe())
         trained_id, trained_kwargs = recipe.env_of(run_dir.config())
         env_id = args.env or trained_id
@@ -152,7 +152,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         '"answer" (an integer, or a string of one); "/" is floor division; blank lines are '
         "skipped. The target 'oracle' is the AEC oracle (expressions only).",
     )
-    parser.add_argument("path", type=Path, metavar="RUN_DIR|CHECKPOINT|oracle",
+    # Kept as typed: Path("./oracle") would read back as the bare word "oracle".
+    parser.add_argument("path", metavar="RUN_DIR|CHECKPOINT|oracle",
                         help="a run folder (its latest checkpoint), a checkpoint folder, or "
                         f"'{ORACLE}' (a folder of that name: ./{ORACLE})")
     parser.add_argument("--expressions", type=Path, metavar="FILE.jsonl",
