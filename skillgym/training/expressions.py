@@ -78,13 +78,10 @@ class Problem:
     digits: int
 
 
-def constants(text: str) -> list[int]:
-    """The magnitudes of the constants of ``text``, in reading order.
-
-    Raises ``ValueError`` (the parser's message) for a malformed expression.
-    """
+def constants(tokens: list[int]) -> list[int]:
+    """The magnitudes of the constants of a parsed expression (``expression.parse``), in order."""
     # Number tokens are the digits 0-9; any other token (operator, bracket, NEG) ends a number.
-    runs = groupby(expression.parse(text), key=lambda token: token < 10)
+    runs = groupby(tokens, key=lambda token: token < 10)
     return [int("".join(map(str, digits))) for is_digit, digits in runs if is_digit]
 
 
@@ -124,8 +121,9 @@ def parse_problem(line: int, text: str) -> Problem:
         raise ValueError('no "answer"')
     answer = _answer(item["answer"])
     source = _expression(item)
-    numbers = constants(source)
-    expression.evaluate(expression.parse(source))  # a zero divisor raises here, saying which
+    tokens = expression.parse(source)  # the parser's ValueError says what is malformed, where
+    expression.evaluate(tokens)  # a zero divisor raises here, saying which
+    numbers = constants(tokens)
     return Problem(line, source, answer, len(numbers), max(len(str(n)) for n in numbers))
 
 
@@ -136,7 +134,8 @@ def read_problems(path: Path) -> list[Problem]:
     why``) or a file without a single problem.
     """
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        # Not splitlines(): JSON strings may hold U+2028 and other breaks it would split on.
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
     except FileNotFoundError:
         raise ExpressionsError(f"file of expressions '{path}' does not exist") from None
     except (OSError, UnicodeDecodeError) as error:

@@ -135,9 +135,11 @@ def test_a_wrong_answer_costs_exactly_one(dataset, tmp_path):
     assert missed[0]["predicted"] == missed[0]["answer"] - 1
 
 
-def test_line_numbers_count_blank_lines(tmp_path):
+def test_line_numbers_count_blank_lines_and_only_newlines_end_lines(tmp_path):
+    # A raw U+2028 is valid inside a JSON string; it must not split the line.
     source = tmp_path / "exprs.jsonl"
-    source.write_text('\n{"expression": "1 + 2", "answer": 3}\n\n{"expression": "7", "answer": 7}')
+    source.write_text('\n{"expression": "1 + 2", "answer": 3, "note": "a\u2028b"}\r\n\n'
+                      '{"expression": "7", "answer": 7}', encoding="utf-8")
     assert [(p.line, p.terms, p.digits) for p in read_problems(source)] == [(2, 2, 1), (4, 1, 1)]
 
 
