@@ -183,16 +183,17 @@ class _Transformer(nn.Module):
         return self.decode(target, self.encode(source), source)
 
 
+def _ids(text: str) -> list[int]:
+    unknown = sorted(set(text) - _INDEX.keys())
+    if unknown:
+        raise ValueError(f"text {text!r} has characters {unknown} outside the vocabulary "
+                         f"{CHARACTERS!r}")
+    return [_INDEX[c] for c in text]
+
+
 def _tokens(texts: Sequence[str], framed: bool = False) -> torch.Tensor:
     """Padded token ids ``(B, L)``; ``framed`` puts BOS before and EOS after each text."""
-    rows = []
-    for text in texts:
-        unknown = sorted(set(text) - _INDEX.keys())
-        if unknown:
-            raise ValueError(f"text {text!r} has characters {unknown} outside the vocabulary "
-                             f"{CHARACTERS!r}")
-        row = [_INDEX[c] for c in text]
-        rows.append([BOS, *row, EOS] if framed else row)
+    rows = [[BOS, *_ids(text), EOS] if framed else _ids(text) for text in texts]
     width = max(len(row) for row in rows)
     return torch.tensor([row + [PAD] * (width - len(row)) for row in rows], dtype=torch.long)
 
@@ -240,7 +241,7 @@ class SequenceModel:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         texts = list(texts)
         for text in texts:
-            _tokens([text])  # every text is checked before any work is done
+            _ids(text)  # every text is checked before any work is done
         found: list[int | None] = [None] * len(texts)
         # Sorting by length keeps padding, and so wasted decoding steps, small.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -258,7 +259,10 @@ class SequenceModel:
         target = torch.full((len(texts), 1), BOS, dtype=torch.long)
         finished = torch.zeros(len(texts), dtype=torch.bool)
         for _ in range(max(len(t) for t in texts) + 2):
-            step = self.network.decode(target, memory, source)[:, -1].argmax(-1)
+            logits = self.network.decode(target, memory, source)[:, -1]
+            # PAD and BOS are never written; the answer ends with EOS.
+            logits[:, [PAD, BOS]] = -math.inf
+            step = logits.argmax(-1)
             step[finished] = PAD
             target = torch.cat([target, step[:, None]], dim=1)
             finished |= step == EOS
@@ -266,13 +270,8 @@ class SequenceModel:
                 break
         outputs = []
         for row in target[:, 1:].tolist():
-            text = []
-            for token in row:
-                if token in (EOS, PAD):
-                    break
-                # BOS mid-answer is not a character; it makes the answer unreadable.
-                text.append(_CHARACTER.get(token, "?"))
-            outputs.append("".join(text))
+            end = row.index(EOS) if EOS in row else len(row)
+            outputs.append("".join(_CHARACTER[token] for token in row[:end]))
         return outputs
 
     def save(self, path: str | Path) -> None:
@@ -285,9 +284,10 @@ class SequenceModel:
     def load(cls, path: str | Path) -> SequenceModel:
         """A model written by :meth:`save`; it answers exactly as the saved one did."""
         saved = torch.load(Path(path), map_location="cpu", weights_only=True)
-        if saved.get("format_version") != _FORMAT_VERSION:
+        version = saved.get("format_version") if isinstance(saved, dict) else None
+        if version != _FORMAT_VERSION:
             raise ValueError(f"{path} is not a sequence model file of format version "
-                             f"{_FORMAT_VERSION} (found {saved.get('format_version')!r})")
+                             f"{_FORMAT_VERSION} (found format version {version!r})")
         model = cls(saved["skill"], SequenceModelConfig(**saved["config"]))
         model.network.load_state_dict(saved["state_dict"])
         return model

@@ -47,6 +47,12 @@ def test_save_load_gives_identical_answers(one_digit_adder, tmp_path):
     assert loaded.answers(texts) == one_digit_adder.answers(texts)
 
 
+def test_loading_another_file_is_an_error(tmp_path):
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a sequence model file"):
+        SequenceModel.load(tmp_path / "other.pt")
+
+
 def test_same_seed_gives_identical_parameters():
     config = SequenceModelConfig(max_level=2, steps=5, batch_size=16, d_model=32, feedforward=64,
                                  encoder_layers=1, decoder_layers=1, chunk_size=8)
