@@ -259,26 +259,13 @@ def tables(result: Score) -> Iterable[Table]:
 
 def plot_by_digits(report: dict[str, Any], path: Path, title: str) -> Path:
     """Draw accuracy against digits from :meth:`Score.to_dict`'s ``by_digits`` into a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
+    from skillgym.training.plots import write_accuracy_plot
 
     groups = report["by_digits"]
-    digits = [group["digits"] for group in groups]
-    accuracy = [100 * group["accuracy"] for group in groups]
-    figure, axis = plt.subplots(figsize=(5.0, 3.2))
-    axis.plot(digits, accuracy, marker="o")
-    for x, y, group in zip(digits, accuracy, groups, strict=True):
-        axis.annotate(f"n={group['problems']}", (x, y), textcoords="offset points",
-                      xytext=(0, 6), ha="center", fontsize=7)
-    axis.set_xlabel("digits of the longest constant")
-    axis.set_ylabel("exact match (%)")
-    axis.set_ylim(-5, 110)
-    axis.set_title(title, fontsize=9)
-    axis.grid(alpha=0.3)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return write_accuracy_plot(
+        path,
+        {"exact match": {group["digits"]: group["accuracy"] for group in groups}},
+        xlabel="digits of the longest constant",
+        title=title,
+        counts={"exact match": {group["digits"]: group["problems"] for group in groups}},
+    )

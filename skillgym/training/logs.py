@@ -68,7 +68,21 @@ class ResumedTensorBoardFormat(TensorBoardOutputFormat):
         self._is_closed = False
 
 
-def run_logger(run: RunDir, resume_step: int | None = None) -> Logger:
+class StagedLogger(Logger):
+    """SB3's logger for a run trained in stages, each a model counting steps from zero.
+
+    Rows are logged at ``offset + step``, so that the run's metrics share one step axis; set
+    :attr:`offset` to the steps taken before the current stage.
+    """
+
+    offset = 0
+
+    def dump(self, step: int = 0) -> None:
+        """Write the recorded values at the run's step."""
+        super().dump(self.offset + step)
+
+
+def run_logger(run: RunDir, resume_step: int | None = None) -> StagedLogger:
     """An SB3 logger that writes ``run``'s ``metrics.jsonl`` and TensorBoard events.
 
     Args:
@@ -78,7 +92,7 @@ def run_logger(run: RunDir, resume_step: int | None = None) -> Logger:
     """
     if resume_step is not None:
         run.rewind_metrics(resume_step)
-    return Logger(
+    return StagedLogger(
         folder=str(run.path),
         output_formats=[
             JSONLinesWriter(run.metrics_path),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,43 @@ def write_learning_curves(run: RunDir, name: str = "learning_curves.png") -> Pat
     figure.tight_layout()
     run.plots_dir.mkdir(parents=True, exist_ok=True)
     path = run.plots_dir / name
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def write_accuracy_plot(
+    path: Path,
+    series: Mapping[str, Mapping[int, float]],
+    xlabel: str,
+    title: str,
+    counts: Mapping[str, Mapping[int, int]] | None = None,
+    log_x: bool = False,
+) -> Path:
+    """Accuracy (0..1) against a size (level, digits, terms), one line per named series.
+
+    ``counts``, if given, annotates each point with its number of problems.
+    """
+    figure, axis = plt.subplots(figsize=(5.6, 3.4))
+    for name, points in series.items():
+        sizes = sorted(points)
+        values = [100 * points[size] for size in sizes]
+        axis.plot(sizes, values, marker="o", label=name)
+        for size, value in zip(sizes, values, strict=True):
+            if counts and size in counts.get(name, {}):
+                axis.annotate(f"n={counts[name][size]}", (size, value), textcoords="offset points",
+                              xytext=(0, 6), ha="center", fontsize=7)
+    if log_x:
+        axis.set_xscale("log")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("exact match (%)")
+    axis.set_ylim(-5, 110)
+    axis.set_title(title, fontsize=9)
+    axis.grid(alpha=0.3)
+    if len(series) > 1:
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path

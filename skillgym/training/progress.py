@@ -35,18 +35,21 @@ class TrainingProgress(BaseCallback):
     Args:
         total_timesteps: the run's total number of environment steps (the bar's end).
         console: where to draw; the default console if ``None``.
+        description: the bar's label.
     """
 
-    def __init__(self, total_timesteps: int, console: Console | None = None):
+    def __init__(self, total_timesteps: int, console: Console | None = None,
+                 description: str = "train"):
         super().__init__()
         self.total_timesteps = total_timesteps
+        self.description = description
         self.progress = progress_bar(console)
         self.task = None
 
     def _on_training_start(self) -> None:
         self.progress.start()
         self.task = self.progress.add_task(
-            "train", total=self.total_timesteps, completed=self.num_timesteps, status=""
+            self.description, total=self.total_timesteps, completed=self.num_timesteps, status=""
         )
 
     def _on_rollout_end(self) -> None:

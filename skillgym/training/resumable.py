@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -153,14 +154,26 @@ class CheckpointCallback(BaseCallback):
     Args:
         run: the run folder whose ``checkpoints/`` receives them.
         every: environment steps (summed over the vector env) between checkpoints; at least 1.
+        offset: steps the run took before this model's (a run trained in stages); checkpoints
+            are named by ``offset + num_timesteps``.
+        write: fills a checkpoint folder for the model (default :func:`save_training_state`);
+            a staged run adds what its other stages need.
     """
 
-    def __init__(self, run: RunDir, every: int):
+    def __init__(
+        self,
+        run: RunDir,
+        every: int,
+        offset: int = 0,
+        write: Callable[[BaseAlgorithm, Path], None] = save_training_state,
+    ):
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be at least 1, got {every}")
         self.run = run
         self.every = every
+        self.offset = offset
+        self.write = write
         self.last_saved: int | None = None
 
     def _on_training_start(self) -> None:
@@ -179,6 +192,6 @@ class CheckpointCallback(BaseCallback):
             self._save()
 
     def _save(self) -> None:
-        with self.run.new_checkpoint(self.num_timesteps) as folder:
-            save_training_state(self.model, folder)
+        with self.run.new_checkpoint(self.offset + self.num_timesteps) as folder:
+            self.write(self.model, folder)
         self.last_saved = self.num_timesteps

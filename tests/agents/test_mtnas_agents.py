@@ -6,7 +6,6 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
 
 from skillgym.agents.mtnas_ppo import ppo_search
 from skillgym.agents.mtnas_reinforce import ReinforceController
@@ -15,15 +14,6 @@ from skillgym.envs.mtnas.modules import SearchSpace
 from skillgym.envs.mtnas.table import TABLE_FORMAT, TableEvaluator
 
 TARGET = np.array([[2, 0], [1, 2]])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The controllers are tiny: one thread is fastest, and the test machine's cores are shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

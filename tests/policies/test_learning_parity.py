@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
-import pytest
-import torch as th
 from gymnasium import spaces
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.evaluation import evaluate_policy as evaluate_masked
@@ -54,15 +52,6 @@ class PickTheMarkedEnv(gym.Env):
 
     def action_masks(self) -> np.ndarray:
         return self._mask.copy()
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Small networks: a second thread only adds synchronisation.
-    threads = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(threads)
 
 
 def assert_same_within_noise(kernel: list[float], default: list[float], floor: float) -> None:

@@ -1,0 +1,424 @@
+"""A hierarchy of learned AEC skills, trained bottom-up.
+
+Every skill of the AEC family (``skillgym.envs.aec``) is one MaskablePPO policy over its own
+environment. Skills are learned children first: while a skill trains, the skills it calls act
+through their already learned policies, frozen (or through the oracle, if asked), so a parent
+only learns *when* to call which child. Each skill climbs its environment's curriculum up to a
+training level and is then tested far beyond it. An optional warm start clones the oracle's
+decisions on the skill's own environment (behaviour cloning on oracle traces) before PPO.
+
+A trained :class:`Hierarchy` is one folder: ``hierarchy.json`` (the skills, the graph, the levels
+each skill trained on) and one policy file per skill. Loaded, it is the AEC environments' child
+policies (``AECEnv(..., child_policies=hierarchy.child_policies())``), an SB3-style agent that
+plays any AEC environment (:meth:`Hierarchy.predict`), and an expression solver
+(:meth:`Hierarchy.answer`), which runs ``AEC-Eval`` end to end on learned skills.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sb3_contrib.common.maskable.policies import MaskableMultiInputActorCriticPolicy
+from stable_baselines3.common.callbacks import BaseCallback
+
+from skillgym.envs.aec.env import AECEnv
+from skillgym.envs.aec.oracle import oracle
+from skillgym.envs.aec.skills import MASKS, SKILL_INDEX, SKILL_NAMES, SKILLS, skill_named
+from skillgym.envs.aec.solve import compute
+from skillgym.envs.aec.tasks import TASKS
+
+HIERARCHY_FILE = "hierarchy.json"
+FORMAT_VERSION = 1
+
+
+def children_of(skill: str) -> list[str]:
+    """The distinct skills ``skill`` calls, in the order of its definition."""
+    found: list[str] = []
+    for child, _ in skill_named(skill).children:
+        if child not in found:
+            found.append(child)
+    return found
+
+
+def bottom_up(targets: Iterable[str]) -> list[str]:
+    """``targets`` and every skill they call, directly or not, children before parents.
+
+    Skills of one level keep the order of ``skills.SKILLS``, so the order is a function of the
+    set alone.
+    """
+    needed: set[str] = set()
+    stack = list(targets)
+    for name in stack:
+        skill_named(name)  # a ValueError naming the known skills
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(children_of(name))
+    return [skill.name for skill in sorted(SKILLS, key=lambda s: s.level) if skill.name in needed]
+
+
+class SkillPolicy:
+    """One skill's trained policy, acting deterministically, as an AEC child policy.
+
+    The AEC machine calls ``policy(obs, action_mask) -> action`` for every step of a called
+    child. A skill's observation has finitely many values (the tokens under its pointers, its
+    args and its previous action), and a deterministic policy maps each to one action, so the
+    action is computed by the network once per distinct observation and remembered: exactly the
+    network's argmax, without a forward pass per step.
+
+    The network is trained at depth 0 (as its environment's own skill); called as a child it sees
+    its depth, which it ignores, so the depth is set to 0 before the network reads it.
+
+    Args:
+        skill: the skill's name.
+        policy: the trained sb3-contrib policy network.
+    """
+
+    def __init__(self, skill: str, policy: MaskableMultiInputActorCriticPolicy) -> None:
+        self.skill = skill_named(skill).name
+        self.policy = policy.eval()
+        # a writable copy: torch warns on (and would not own) read-only numpy memory
+        self._masks = MASKS[SKILL_INDEX[self.skill]][None].copy()
+        self._memo: dict[tuple[bytes, int, int], int] = {}
+
+    def __call__(self, obs: Mapping[str, Any], action_mask: np.ndarray | None = None) -> int:
+        """The action for one observation (``action_mask`` is the skill's own; it is fixed)."""
+        tokens = np.asarray(obs["tokens"], dtype=np.int64)
+        key = (tokens.tobytes(), int(obs["args"]), int(obs["prev_action"]))
+        action = self._memo.get(key)
+        if action is None:
+            batch = {
+                "tokens": tokens[None],
+                "skill": np.array([SKILL_INDEX[self.skill]]),
+                "args": np.array([key[1]]),
+                "depth": np.array([0]),
+                "prev_action": np.array([key[2]]),
+            }
+            with torch.no_grad():
+                chosen, _ = self.policy.predict(batch, deterministic=True,
+                                                action_masks=self._masks)
+            action = self._memo[key] = int(chosen[0])
+        return action
+
+    # The memo is rebuilt on demand; pickles (env checkpoints) stay small and exact.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"skill": self.skill, "policy": self.policy}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["skill"], state["policy"])
+
+
+class Hierarchy:
+    """Learned skill policies; skills without one act through the oracle.
+
+    Args:
+        policies: the learned policy of each trained skill, by name.
+        levels: the highest curriculum level each skill trained on (for reports).
+    """
+
+    def __init__(
+        self,
+        policies: Mapping[str, SkillPolicy] | None = None,
+        levels: Mapping[str, int] | None = None,
+    ) -> None:
+        self.policies: dict[str, SkillPolicy] = dict(policies or {})
+        self.levels: dict[str, int] = dict(levels or {})
+        for name in self.policies:
+            skill_named(name)
+
+    @property
+    def skills(self) -> list[str]:
+        """The learned skills, bottom-up."""
+        return [name for name in bottom_up(self.policies) if name in self.policies]
+
+    def add(self, skill: str, policy: MaskableMultiInputActorCriticPolicy, level: int) -> None:
+        """Add (or replace) ``skill``'s learned policy, trained up to curriculum ``level``."""
+        self.policies[skill] = SkillPolicy(skill, policy)
+        self.levels[skill] = level
+
+    def child_policies(self, skills: Iterable[str] | None = None) -> dict[str, SkillPolicy]:
+        """The learned policies (of ``skills`` only, if given), as ``AECEnv``'s child policies."""
+        names = self.policies if skills is None else [s for s in skills if s in self.policies]
+        return {name: self.policies[name] for name in names}
+
+    def act(self, obs: Mapping[str, Any]) -> int:
+        """The action of the skill that ``obs`` belongs to (learned, else the oracle's)."""
+        name = SKILL_NAMES[int(obs["skill"])]
+        policy = self.policies.get(name)
+        return policy(obs) if policy is not None else oracle(obs, MASKS[int(obs["skill"])])
+
+    def predict(
+        self,
+        observation: Mapping[str, Any],
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, None]:
+        """stable-baselines3's ``predict`` for one AEC observation (always deterministic).
+
+        Play an AEC environment made with ``child_policies=hierarchy.child_policies()`` so that
+        its called children act by the hierarchy too.
+        """
+        if not deterministic:
+            raise ValueError("a Hierarchy acts deterministically; pass deterministic=True")
+        return np.array(self.act(observation)), None
+
+    def answer(self, text: str) -> int | None:
+        """The value of an integer expression, computed by EVAL and its callees as learned.
+
+        ``None`` when the learned skills leave no number; a malformed expression raises
+        ``ValueError`` and a zero divisor ``ZeroDivisionError``.
+        """
+        return compute(text, self.policies)
+
+    def env(self, skill: str, **kwargs: Any) -> AECEnv:
+        """``skill``'s environment with this hierarchy's learned children."""
+        return AECEnv(skill, child_policies=self.child_policies(children_closure(skill)), **kwargs)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the hierarchy into ``folder`` (created if needed); returns the folder."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        skills = {}
+        for name in self.skills:
+            file = f"{name}.pt"
+            self.policies[name].policy.save(str(folder / file))
+            skills[name] = {"file": file, "max_level": self.levels.get(name),
+                            "children": children_of(name)}
+        meta = {"format": FORMAT_VERSION, "order": self.skills, "skills": skills}
+        (folder / HIERARCHY_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Hierarchy:
+        """The hierarchy saved in ``folder``; a missing or malformed folder is a ``ValueError``."""
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / HIERARCHY_FILE).read_text())
+        except FileNotFoundError:
+            raise ValueError(f"'{folder}' holds no skill hierarchy (no {HIERARCHY_FILE})") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{folder / HIERARCHY_FILE}: not JSON ({error})") from None
+        if meta.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{folder / HIERARCHY_FILE}: format {meta.get('format')!r}, "
+                             f"this version reads {FORMAT_VERSION}")
+        hierarchy = cls()
+        for name, entry in meta["skills"].items():
+            policy = MaskableMultiInputActorCriticPolicy.load(str(folder / entry["file"]),
+                                                              device="cpu")
+            hierarchy.add(name, policy, entry["max_level"])
+        return hierarchy
+
+
+def children_closure(skill: str) -> list[str]:
+    """Every skill ``skill`` calls, directly or not (itself excluded)."""
+    return [name for name in bottom_up([skill]) if name != skill]
+
+
+def callers_of(skill: str, among: Iterable[str]) -> list[str]:
+    """The skills of ``among`` that call ``skill``, directly or not, bottom-up."""
+    return [name for name in bottom_up(among) if skill in children_closure(name)]
+
+
+@dataclass
+class Demonstrations:
+    """Distinct observations of one skill, each with the oracle's action.
+
+    Attributes:
+        observations: batched observation arrays (``depth`` 0), one row per distinct observation.
+        actions: the oracle's action on each.
+        steps: the environment steps the traces took (every visit, not only distinct ones).
+    """
+
+    observations: dict[str, np.ndarray]
+    actions: np.ndarray
+    steps: int
+
+
+def oracle_demonstrations(
+    skill: str, levels: Mapping[str, int], episodes: int, seed: int,
+    callers: Iterable[str] = (),
+) -> Demonstrations:
+    """The oracle's decisions for ``skill``, from traces of its own task and of its callers'.
+
+    A skill is called in states its own environment never starts from: ADD calls CARRY on a
+    column whose carry cell already holds 1, MUL calls ADD with its first and last roles on one
+    row. So, as in NPI's execution traces, the demonstrations are every step ``skill`` takes in
+    the oracle's solutions of its own task (laid out by default, and with every binding its
+    callers use) and of each task in ``callers`` (with every binding), ``episodes`` episodes per
+    task and layout, spread evenly over levels ``1 .. levels[task]`` (default: every level). All
+    skills act by the oracle.
+
+    The oracle is a function of the observation, so one observation never asks for two actions
+    (a conflict would be a bug, and raises).
+    """
+    seen: dict[tuple[bytes, int, int], tuple[dict, int]] = {}
+    steps = 0
+
+    def record(obs: Mapping[str, Any], mask: np.ndarray) -> int:
+        nonlocal steps
+        action = oracle(obs, mask)
+        key = (np.asarray(obs["tokens"]).tobytes(), int(obs["args"]), int(obs["prev_action"]))
+        known = seen.setdefault(key, ({**{k: np.copy(v) for k, v in obs.items()}, "depth": 0},
+                                      action))
+        if known[1] != action:
+            raise RuntimeError(f"the oracle of {skill} chose {known[1]} and {action} on one "
+                               "observation")
+        steps += 1
+        return action
+
+    # The own task is drawn both with its default layout (what its environment and a user see)
+    # and with every caller's binding; callers with every binding of theirs.
+    plays = [(skill, "default"), (skill, "all"), *((caller, "all") for caller in callers)]
+    for number, (task, bindings) in enumerate(plays):
+        mine = task == skill
+        env = AECEnv(task, max_level=levels.get(task), bindings=bindings,
+                     child_policies=None if mine else {skill: record})
+        env.reset(seed=seed + number)
+        for episode in range(episodes):
+            obs, _ = env.reset(options={"level": 1 + episode * env.max_level // episodes})
+            done = False
+            while not done:
+                action = record(obs, env.action_masks()) if mine else oracle(obs, None)
+                obs, _, terminated, truncated, _ = env.step(action)
+                done = terminated or truncated
+    entries = list(seen.values())
+    observations = {name: np.stack([np.asarray(e[0][name]) for e in entries])
+                    for name in entries[0][0]}
+    return Demonstrations(observations, np.array([e[1] for e in entries], dtype=np.int64), steps)
+
+
+def behaviour_clone(
+    policy: MaskableMultiInputActorCriticPolicy,
+    demonstrations: Demonstrations,
+    mask: np.ndarray,
+    epochs: int,
+    learning_rate: float = 3e-3,
+    batch_size: int = 64,
+    confidence: float = 0.99,
+) -> float:
+    """Fit ``policy`` to the oracle's actions by cross-entropy.
+
+    Stops early once the policy, *sampling*, would take the oracle's action with probability at
+    least ``confidence`` on every demonstration: PPO continues from a sampling policy, and one
+    whose argmax is right but whose samples are not would start PPO from failing episodes.
+    Uses torch's global generator (seed it for reproducible results). Returns the fraction of
+    demonstrations whose most likely action is the oracle's.
+    """
+    obs, _ = policy.obs_to_tensor(demonstrations.observations)
+    actions = torch.as_tensor(demonstrations.actions)
+    masks = np.tile(mask, (len(actions), 1))
+    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+    size = len(actions)
+    policy.train()
+    for _ in range(epochs):
+        order = torch.randperm(size)
+        for start in range(0, size, batch_size):
+            rows = order[start : start + batch_size]
+            batch = {name: value[rows] for name, value in obs.items()}
+            _, log_prob, _ = policy.evaluate_actions(batch, actions[rows], masks[rows.numpy()])
+            loss = -log_prob.mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        agreement, least = _fit(policy, obs, actions, masks)
+        if least >= confidence:
+            break
+    policy.eval()
+    return agreement
+
+
+def _fit(policy, obs, actions, masks) -> tuple[float, float]:
+    """The argmax agreement with ``actions`` and the smallest probability given to one."""
+    with torch.no_grad():
+        distribution = policy.get_distribution(obs, action_masks=masks)
+        chosen = distribution.get_actions(deterministic=True)
+        least = distribution.log_prob(actions).exp().min()
+    return float((chosen == actions).float().mean()), float(least)
+
+
+class CurriculumTracker(BaseCallback):
+    """Follows a skill's curriculum during PPO: success at the top level, and when it is reached.
+
+    Logs ``rollout/success_rate`` (all finished episodes of the rollout), ``rollout/level`` (the
+    mean level the environments are at) and records ``steps_to_target``: the first step at which
+    the last ``window`` episodes played at ``max_level`` succeeded at least ``target`` of the
+    time. With ``stop=True``, training ends there.
+    """
+
+    def __init__(self, max_level: int, target: float = 0.95, window: int = 100,
+                 stop: bool = False) -> None:
+        super().__init__()
+        self.max_level = max_level
+        self.target = target
+        self.top: deque[bool] = deque(maxlen=window)
+        self.stop = stop
+        self.steps_to_target: int | None = None
+        self._rollout: list[bool] = []
+
+    def _on_step(self) -> bool:
+        for info, done in zip(self.locals["infos"], self.locals["dones"], strict=True):
+            if done and "is_success" in info:
+                self._rollout.append(bool(info["is_success"]))
+                if info["level"] == self.max_level:
+                    self.top.append(bool(info["is_success"]))
+        if (self.steps_to_target is None and len(self.top) == self.top.maxlen
+                and sum(self.top) >= self.target * len(self.top)):
+            self.steps_to_target = self.num_timesteps
+        return not (self.stop and self.steps_to_target is not None)
+
+    def state(self) -> dict[str, Any]:
+        """What :meth:`restore` needs to continue exactly (JSON-ready)."""
+        return {"top": list(self.top), "steps_to_target": self.steps_to_target,
+                "rollout": list(self._rollout)}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state` taken earlier."""
+        self.top.clear()
+        self.top.extend(state["top"])
+        self.steps_to_target = state["steps_to_target"]
+        self._rollout = list(state["rollout"])
+
+    def _on_rollout_end(self) -> None:
+        if self._rollout:
+            self.logger.record("rollout/success_rate", float(np.mean(self._rollout)))
+            self._rollout.clear()
+        levels = self.training_env.get_attr("level")
+        self.logger.record("rollout/level", float(np.mean(levels)))
+
+
+def level_accuracy(
+    hierarchy: Hierarchy, skill: str, level: int, episodes: int, seed: int = 0
+) -> float:
+    """The fraction of ``episodes`` problems of ``skill`` at ``level`` the hierarchy solves.
+
+    Episode ``i`` is problem ``i`` of ``skillgym.envs.aec.problems.problems(skill, level, ...,
+    seed)`` (for the skills that have text problems). Called skills act by the hierarchy; a skill
+    without a learned policy acts by the oracle.
+    """
+    env = hierarchy.env(skill, level=level, curriculum=False)
+    solved = 0
+    obs, _ = env.reset(seed=seed)
+    for episode in range(episodes):
+        if episode:
+            obs, _ = env.reset()
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(hierarchy.act(obs))
+            done = terminated or truncated
+        solved += bool(info["is_success"])
+    return solved / episodes
+
+
+def task_levels(skill: str) -> int:
+    """The number of curriculum levels of ``skill``'s environment."""
+    return len(TASKS[skill_named(skill).name].levels)

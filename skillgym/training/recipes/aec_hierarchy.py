@@ -1,0 +1,326 @@
+"""The ``aec-hierarchy`` recipe: the AEC skills learned bottom-up, each by MaskablePPO.
+
+For every skill that the targets (``skills``) need, children first: an optional warm start by
+behaviour cloning on the oracle's traces (:func:`~skillgym.agents.aec_hierarchy.
+oracle_demonstrations`), then MaskablePPO on the skill's own environment, climbing its
+curriculum up to ``levels.<SKILL>``, with its children acting by their learned policies, frozen
+(``children = "oracle"`` lets them act by the oracle instead). After each skill, its accuracy is
+measured at every level of its environment, far beyond the training levels.
+
+``actions = "primitive"`` trains each target alone on the primitive-only action set (no CALL
+actions, no children): the flat baseline, by the same trainer on the same problems.
+
+A checkpoint holds the finished skills (``hierarchy/``, a
+:class:`~skillgym.agents.aec_hierarchy.Hierarchy` folder), ``progress.json`` and, mid-skill, the
+exact PPO training state (``current/``). Each skill starts from the run's seed plus its index in
+the order, so a run resumed from any checkpoint ends with the parameters an uninterrupted run
+reaches.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import torch
+from rich.console import Console
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from skillgym.agents.aec_hierarchy import (
+    CurriculumTracker,
+    Hierarchy,
+    behaviour_clone,
+    bottom_up,
+    callers_of,
+    children_closure,
+    level_accuracy,
+    oracle_demonstrations,
+    task_levels,
+)
+from skillgym.envs.aec.env import AECEnv
+from skillgym.envs.aec.registry import ENTRIES
+from skillgym.envs.aec.skills import MASKS, SKILL_INDEX, SKILL_NAMES
+from skillgym.training.config import Config, ConfigError, get
+from skillgym.training.logs import run_logger
+from skillgym.training.plots import write_accuracy_plot
+from skillgym.training.progress import TrainingProgress
+from skillgym.training.recipes import Recipe
+from skillgym.training.resumable import (
+    CheckpointCallback,
+    ResumableMaskablePPO,
+    load_training_state,
+    save_training_state,
+)
+from skillgym.training.run import Checkpoint, RunDir
+
+HIERARCHY_DIR = "hierarchy"
+CURRENT_DIR = "current"
+PROGRESS_FILE = "progress.json"
+LEVELS_FILE = "levels.json"
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    # The skills to learn; every skill they call is learned first.
+    "skills": ["EVAL"],
+    # What a training skill's children act by: "learned" (frozen) or "oracle".
+    "children": "learned",
+    # "skill": CALL children; "primitive": the flat baseline (each target alone, no children).
+    "actions": "skill",
+    # The highest curriculum level each skill trains on (skills not listed have one level).
+    # ADD/SUB: 5 digits; MULD: 3 x 1; COMPARE: 3 digits; MUL: 3 x 3; DIV: 4 / 2; EVAL: 2-4 terms
+    # of up to 3 digits with brackets.
+    "levels": {"ADD": 4, "SUB": 4, "MULD": 3, "COMPARE": 3, "MUL": 5, "DIV": 4, "EVAL": 5},
+    "warm_start": {
+        # Oracle episodes per task and layout (0: no warm start, PPO from scratch).
+        "episodes": 1000,
+        "epochs": 400,
+        "learning_rate": 3e-3,
+        "batch_size": 64,
+    },
+    "train": {
+        "timesteps_per_skill": 8192,
+        "n_envs": 8,
+        "checkpoint_every": 8192,
+        "torch_threads": 1,
+        # Success over the last 100 episodes at the top training level that counts as learned;
+        # with stop_at_target, a skill's PPO ends when it is reached.
+        "target": 0.95,
+        "stop_at_target": False,
+    },
+    "ppo": {
+        "learning_rate": 1e-4,
+        "n_steps": 256,
+        "batch_size": 256,
+        "n_epochs": 4,
+        "gamma": 0.99,
+        "gae_lambda": 0.95,
+        "clip_range": 0.2,
+        "ent_coef": 0.0,
+        "vf_coef": 0.5,
+        "max_grad_norm": 0.5,
+        # After a warm start every episode succeeds; normalised advantages would turn the value
+        # estimate's noise into unit-sized policy updates and undo it (measured: CARRY fell from
+        # 100 % to 0 % in 8k steps).
+        "normalize_advantage": False,
+        "net_arch": [128, 128],
+    },
+    # Episodes per level in the accuracy measured after each skill.
+    "eval": {"episodes": 100},
+}
+
+_POSITIVE = ("train.timesteps_per_skill", "train.n_envs", "train.checkpoint_every",
+             "train.torch_threads", "ppo.n_steps", "ppo.batch_size", "ppo.n_epochs",
+             "warm_start.epochs", "warm_start.batch_size", "eval.episodes")
+
+
+def check(config: Config) -> None:
+    """Reject a configuration the recipe cannot run, naming the key and the allowed values."""
+    skills = get(config, "skills")
+    if not skills:
+        raise ConfigError("skills must name at least one skill, e.g. [\"ADD\", \"SUB\"]")
+    unknown = [name for name in skills if name not in SKILL_INDEX]
+    if unknown:
+        raise ConfigError(f"skills: unknown {unknown}; known: {list(SKILL_NAMES)}")
+    for key, allowed in (("children", ("learned", "oracle")), ("actions", ("skill", "primitive"))):
+        if get(config, key) not in allowed:
+            raise ConfigError(f"{key} must be one of {allowed}, got {get(config, key)!r}")
+    if get(config, "actions") == "primitive" and get(config, "warm_start.episodes"):
+        raise ConfigError("actions='primitive' has no oracle to imitate: set warm_start.episodes=0")
+    for name, level in get(config, "levels").items():
+        if not 1 <= level <= task_levels(name):
+            raise ConfigError(f"levels.{name} must be in 1..{task_levels(name)}, got {level}")
+    for key in _POSITIVE:
+        if get(config, key) < 1:
+            raise ConfigError(f"{key} must be a positive integer, got {get(config, key)}")
+    episodes = get(config, "warm_start.episodes")
+    if episodes < 0:
+        raise ConfigError(f"warm_start.episodes must be >= 0, got {episodes}")
+    if not 0.0 < get(config, "train.target") <= 1.0:
+        raise ConfigError(f"train.target must be in (0, 1], got {get(config, 'train.target')}")
+
+
+def order(config: Config) -> list[str]:
+    """The skills a configuration trains, in training order."""
+    if get(config, "actions") == "primitive":
+        return list(dict.fromkeys(get(config, "skills")))
+    return bottom_up(get(config, "skills"))
+
+
+def top_level(config: Config, skill: str) -> int:
+    """The highest curriculum level ``skill`` trains on."""
+    return get(config, "levels").get(skill, task_levels(skill))
+
+
+def env_of(config: Config) -> tuple[str, dict[str, Any]]:
+    """The environment of the last skill trained (the top of the hierarchy), for ``eval``."""
+    skill = order(config)[-1]
+    return f"skillgym/{ENTRIES[SKILL_INDEX[skill]].name}", {"actions": get(config, "actions")}
+
+
+class _Progress:
+    """What a checkpoint records besides the models: finished skills, steps, measurements."""
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        data = data or {}
+        self.finished: list[str] = data.get("finished", [])
+        self.steps: int = data.get("steps", 0)
+        self.skills: dict[str, dict[str, Any]] = data.get("skills", {})
+        self.current: dict[str, Any] | None = data.get("current")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"finished": self.finished, "steps": self.steps, "skills": self.skills,
+                "current": self.current}
+
+
+def _write(folder: Path, hierarchy: Hierarchy, progress: _Progress) -> None:
+    hierarchy.save(folder / HIERARCHY_DIR)
+    (folder / PROGRESS_FILE).write_text(json.dumps(progress.to_dict(), indent=2) + "\n")
+
+
+def _skill_env(config: Config, skill: str, hierarchy: Hierarchy, seed: int) -> DummyVecEnv:
+    kwargs: dict[str, Any] = {"max_level": top_level(config, skill), "bindings": "all",
+                              "actions": get(config, "actions")}
+    if get(config, "actions") == "skill" and get(config, "children") == "learned":
+        kwargs["child_policies"] = hierarchy.child_policies(children_closure(skill))
+
+    def make() -> gym.Env:
+        return Monitor(AECEnv(skill, **kwargs))
+
+    env = DummyVecEnv([make] * get(config, "train.n_envs"))
+    env.seed(seed)
+    return env
+
+
+def _new_model(config: Config, skill: str, hierarchy: Hierarchy, seed: int, console: Console,
+               progress: _Progress) -> ResumableMaskablePPO:
+    ppo = dict(config["ppo"])
+    net_arch = ppo.pop("net_arch")
+    model = ResumableMaskablePPO("MultiInputPolicy", _skill_env(config, skill, hierarchy, seed),
+                                 seed=seed, device="cpu", policy_kwargs={"net_arch": net_arch},
+                                 **ppo)
+    episodes = get(config, "warm_start.episodes")
+    stats = progress.skills.setdefault(skill, {})
+    if episodes:
+        with console.status(f"{skill}: oracle traces and behaviour cloning"):
+            among = order(config)
+            demonstrations = oracle_demonstrations(
+                skill, get(config, "levels"), episodes, seed, callers=callers_of(skill, among))
+            agreement = behaviour_clone(
+                model.policy, demonstrations, MASKS[SKILL_INDEX[skill]],
+                epochs=get(config, "warm_start.epochs"),
+                learning_rate=get(config, "warm_start.learning_rate"),
+                batch_size=get(config, "warm_start.batch_size"))
+        stats.update(warm_start_steps=demonstrations.steps,
+                     warm_start_observations=len(demonstrations.actions),
+                     warm_start_agreement=agreement)
+        console.print(f"{skill}: cloned the oracle on {len(demonstrations.actions):,} distinct "
+                      f"observations ({demonstrations.steps:,} steps), agreement {agreement:.1%}")
+    return model
+
+
+def _accuracy(config: Config, hierarchy: Hierarchy, skill: str, seed: int) -> dict[str, float]:
+    episodes = get(config, "eval.episodes")
+    return {str(level): level_accuracy(hierarchy, skill, level, episodes, seed=seed + level)
+            for level in range(1, task_levels(skill) + 1)}
+
+
+def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
+    """Train every skill of the configuration in order, resuming from ``resume`` if given."""
+    torch.set_num_threads(get(config, "train.torch_threads"))
+    console = Console(stderr=True)
+    logger = run_logger(run, resume.step if resume else None)
+    if resume is None:
+        hierarchy, progress = Hierarchy(), _Progress()
+    else:
+        hierarchy = Hierarchy.load(resume.path / HIERARCHY_DIR)
+        progress = _Progress(json.loads((resume.path / PROGRESS_FILE).read_text()))
+    total = get(config, "train.timesteps_per_skill")
+    try:
+        for index, skill in enumerate(order(config)):
+            if skill in progress.finished:
+                continue
+            seed = config["seed"] + index
+            tracker = CurriculumTracker(top_level(config, skill), get(config, "train.target"),
+                                        stop=get(config, "train.stop_at_target"))
+            if progress.current is not None:  # resuming mid-skill, exactly
+                model = load_training_state(resume.path / CURRENT_DIR, logger)
+                tracker.restore(progress.current["tracker"])
+                offset = progress.current["offset"]
+            else:
+                set_random_seed(seed)
+                model = _new_model(config, skill, hierarchy, seed, console, progress)
+                model.set_logger(logger)
+                offset = progress.steps + progress.skills[skill].get("warm_start_steps", 0)
+            logger.offset = offset
+
+            def write(model: ResumableMaskablePPO, folder: Path, skill=skill, offset=offset,
+                      tracker=tracker) -> None:
+                (folder / CURRENT_DIR).mkdir()
+                save_training_state(model, folder / CURRENT_DIR)
+                current = {"skill": skill, "offset": offset, "tracker": tracker.state()}
+                _write(folder, hierarchy, _Progress({**progress.to_dict(), "current": current}))
+
+            bar = TrainingProgress(total, console, description=skill)
+            callbacks = CallbackList([
+                tracker,
+                CheckpointCallback(run, get(config, "train.checkpoint_every"), offset, write),
+                bar,
+            ])
+            try:
+                model.learn(total - model.num_timesteps, callback=callbacks,
+                            reset_num_timesteps=False)
+            finally:
+                bar.progress.stop()
+            hierarchy.add(skill, model.policy, top_level(config, skill))
+            progress.current = None
+            progress.steps = offset + model.num_timesteps
+            with console.status(f"{skill}: accuracy at every level"):
+                accuracy = _accuracy(config, hierarchy, skill, 10_000 * (index + 1))
+            progress.skills[skill].update(ppo_steps=model.num_timesteps,
+                                          steps_to_target=tracker.steps_to_target,
+                                          accuracy=accuracy)
+            progress.finished.append(skill)
+            logger.offset = 0
+            for level, value in accuracy.items():
+                logger.record(f"skills/{skill}/accuracy_level_{level}", value)
+            logger.dump(progress.steps)
+            console.print(f"{skill}: accuracy by level " + ", ".join(
+                f"{level}: {value:.0%}" for level, value in accuracy.items()))
+            with run.new_checkpoint(progress.steps) as folder:
+                _write(folder, hierarchy, progress)
+    finally:
+        logger.close()
+    _report(run, progress)
+
+
+def _report(run: RunDir, progress: _Progress) -> None:
+    """``eval/levels.json`` and ``plots/accuracy_by_level.png`` from the finished skills."""
+    found = {name: stats["accuracy"] for name, stats in progress.skills.items()
+             if "accuracy" in stats}
+    (run.path / "eval").mkdir(exist_ok=True)
+    (run.path / "eval" / LEVELS_FILE).write_text(json.dumps(progress.skills, indent=2) + "\n")
+    several = {name: {int(level): value for level, value in accuracy.items()}
+               for name, accuracy in found.items() if len(accuracy) > 1}
+    if several:
+        write_accuracy_plot(run.plots_dir / "accuracy_by_level.png", several,
+                            xlabel="curriculum level", title=run.path.name)
+
+
+def load_agent(path: Path) -> Hierarchy:
+    """The hierarchy of checkpoint ``path``."""
+    return Hierarchy.load(Path(path) / HIERARCHY_DIR)
+
+
+RECIPE = Recipe(
+    name="aec-hierarchy",
+    defaults=DEFAULTS,
+    check=check,
+    train=train,
+    load_agent=load_agent,
+    env_of=env_of,
+)
