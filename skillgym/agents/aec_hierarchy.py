@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,14 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from skillgym.envs.aec.env import AECEnv
 from skillgym.envs.aec.oracle import oracle
-from skillgym.envs.aec.skills import MASKS, SKILL_INDEX, SKILL_NAMES, SKILLS, skill_named
+from skillgym.envs.aec.skills import (
+    ACTION_SETS,
+    MASKS,
+    SKILL_INDEX,
+    SKILL_NAMES,
+    SKILLS,
+    skill_named,
+)
 from skillgym.envs.aec.solve import compute
 from skillgym.envs.aec.tasks import TASKS
 
@@ -80,13 +87,19 @@ class SkillPolicy:
     Args:
         skill: the skill's name.
         policy: the trained sb3-contrib policy network.
+        actions: the action set it was trained with, ``"skill"`` or ``"primitive"`` (the flat
+            baseline's; see ``AECEnv``).
     """
 
-    def __init__(self, skill: str, policy: MaskableMultiInputActorCriticPolicy) -> None:
+    def __init__(self, skill: str, policy: MaskableMultiInputActorCriticPolicy,
+                 actions: str = "skill") -> None:
         self.skill = skill_named(skill).name
+        if actions not in ACTION_SETS:
+            raise ValueError(f"actions must be one of {tuple(ACTION_SETS)}, got {actions!r}")
         self.policy = policy.eval()
+        self.actions = actions
         # a writable copy: torch warns on (and would not own) read-only numpy memory
-        self._masks = MASKS[SKILL_INDEX[self.skill]][None].copy()
+        self._masks = ACTION_SETS[actions][SKILL_INDEX[self.skill]][None].copy()
         self._memo: dict[tuple[bytes, int, int], int] = {}
 
     def __call__(self, obs: Mapping[str, Any], action_mask: np.ndarray | None = None) -> int:
@@ -110,29 +123,41 @@ class SkillPolicy:
 
     # The memo is rebuilt on demand; pickles (env checkpoints) stay small and exact.
     def __getstate__(self) -> dict[str, Any]:
-        return {"skill": self.skill, "policy": self.policy}
+        return {"skill": self.skill, "policy": self.policy, "actions": self.actions}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["skill"], state["policy"])
+        self.__init__(state["skill"], state["policy"], state["actions"])
 
 
 class Hierarchy:
     """Learned skill policies; skills without one act through the oracle.
 
+    With ``actions="primitive"`` it holds flat agents instead (each skill alone on the
+    primitive-only action set, the baseline): they call nothing, so there is no oracle to fall
+    back on and no expression solving.
+
     Args:
         policies: the learned policy of each trained skill, by name.
         levels: the highest curriculum level each skill trained on (for reports).
+        actions: ``"skill"`` (a hierarchy) or ``"primitive"`` (flat agents).
     """
 
     def __init__(
         self,
         policies: Mapping[str, SkillPolicy] | None = None,
         levels: Mapping[str, int] | None = None,
+        actions: str = "skill",
     ) -> None:
+        if actions not in ACTION_SETS:
+            raise ValueError(f"actions must be one of {tuple(ACTION_SETS)}, got {actions!r}")
+        self.actions = actions
         self.policies: dict[str, SkillPolicy] = dict(policies or {})
         self.levels: dict[str, int] = dict(levels or {})
-        for name in self.policies:
+        for name, policy in self.policies.items():
             skill_named(name)
+            if policy.actions != actions:
+                raise ValueError(f"{name}'s policy acts on {policy.actions!r} actions, the "
+                                 f"hierarchy on {actions!r}")
 
     @property
     def skills(self) -> list[str]:
@@ -141,7 +166,7 @@ class Hierarchy:
 
     def add(self, skill: str, policy: MaskableMultiInputActorCriticPolicy, level: int) -> None:
         """Add (or replace) ``skill``'s learned policy, trained up to curriculum ``level``."""
-        self.policies[skill] = SkillPolicy(skill, policy)
+        self.policies[skill] = SkillPolicy(skill, policy, self.actions)
         self.levels[skill] = level
 
     def child_policies(self, skills: Iterable[str] | None = None) -> dict[str, SkillPolicy]:
@@ -153,7 +178,11 @@ class Hierarchy:
         """The action of the skill that ``obs`` belongs to (learned, else the oracle's)."""
         name = SKILL_NAMES[int(obs["skill"])]
         policy = self.policies.get(name)
-        return policy(obs) if policy is not None else oracle(obs, MASKS[int(obs["skill"])])
+        if policy is not None:
+            return policy(obs)
+        if self.actions == "primitive":
+            raise ValueError(f"no flat agent for {name}; trained: {self.skills}")
+        return oracle(obs, MASKS[int(obs["skill"])])
 
     def predict(
         self,
@@ -178,10 +207,14 @@ class Hierarchy:
         ``None`` when the learned skills leave no number; a malformed expression raises
         ``ValueError`` and a zero divisor ``ZeroDivisionError``.
         """
+        if self.actions == "primitive":
+            raise ValueError("flat agents call no skills, so they cannot run EVAL's expressions")
         return compute(text, self.policies)
 
     def env(self, skill: str, **kwargs: Any) -> AECEnv:
-        """``skill``'s environment with this hierarchy's learned children."""
+        """``skill``'s environment with this hierarchy's learned children (and action set)."""
+        if self.actions == "primitive":
+            return AECEnv(skill, actions="primitive", **kwargs)
         return AECEnv(skill, child_policies=self.child_policies(children_closure(skill)), **kwargs)
 
     def save(self, folder: str | Path) -> Path:
@@ -194,7 +227,8 @@ class Hierarchy:
             self.policies[name].policy.save(str(folder / file))
             skills[name] = {"file": file, "max_level": self.levels.get(name),
                             "children": children_of(name)}
-        meta = {"format": FORMAT_VERSION, "order": self.skills, "skills": skills}
+        meta = {"format": FORMAT_VERSION, "actions": self.actions, "order": self.skills,
+                "skills": skills}
         (folder / HIERARCHY_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         return folder
 
@@ -211,7 +245,7 @@ class Hierarchy:
         if meta.get("format") != FORMAT_VERSION:
             raise ValueError(f"{folder / HIERARCHY_FILE}: format {meta.get('format')!r}, "
                              f"this version reads {FORMAT_VERSION}")
-        hierarchy = cls()
+        hierarchy = cls(actions=meta["actions"])
         for name, entry in meta["skills"].items():
             policy = MaskableMultiInputActorCriticPolicy.load(str(folder / entry["file"]),
                                                               device="cpu")
@@ -401,11 +435,21 @@ def level_accuracy(
 ) -> float:
     """The fraction of ``episodes`` problems of ``skill`` at ``level`` the hierarchy solves.
 
-    Episode ``i`` is problem ``i`` of ``skillgym.envs.aec.problems.problems(skill, level, ...,
-    seed)`` (for the skills that have text problems). Called skills act by the hierarchy; a skill
-    without a learned policy acts by the oracle.
+    Called skills act by the hierarchy; a skill without a learned policy acts by the oracle.
+    See :func:`env_accuracy` for which problems.
     """
     env = hierarchy.env(skill, level=level, curriculum=False)
+    return env_accuracy(env, hierarchy.act, episodes, seed)
+
+
+def env_accuracy(
+    env: AECEnv, act: Callable[[dict[str, Any]], int], episodes: int, seed: int = 0
+) -> float:
+    """The fraction of ``episodes`` episodes of ``env`` that ``act(obs) -> action`` solves.
+
+    Episode ``i`` is problem ``i`` of ``skillgym.envs.aec.problems.problems(skill, level, ...,
+    seed)``: ``env`` is reset with ``seed`` once, then episode after episode.
+    """
     solved = 0
     obs, _ = env.reset(seed=seed)
     for episode in range(episodes):
@@ -413,7 +457,7 @@ def level_accuracy(
             obs, _ = env.reset()
         done = False
         while not done:
-            obs, _, terminated, truncated, info = env.step(hierarchy.act(obs))
+            obs, _, terminated, truncated, info = env.step(act(obs))
             done = terminated or truncated
         solved += bool(info["is_success"])
     return solved / episodes

@@ -235,7 +235,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     console = Console(stderr=True)
     logger = run_logger(run, resume.step if resume else None)
     if resume is None:
-        hierarchy, progress = Hierarchy(), _Progress()
+        hierarchy, progress = Hierarchy(actions=get(config, "actions")), _Progress()
     else:
         hierarchy = Hierarchy.load(resume.path / HIERARCHY_DIR)
         progress = _Progress(json.loads((resume.path / PROGRESS_FILE).read_text()))
