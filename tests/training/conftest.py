@@ -38,3 +38,15 @@ def cartpole_run(tmp_path_factory) -> RunDir:
     args = ["CartPole-v1", *TINY, "train.total_timesteps=128", "train.checkpoint_every=64"]
     assert main(["train", *args, "--run-dir", str(run.path)]) == 0
     return run
+
+
+@pytest.fixture(scope="session")
+def hierarchy_run(tmp_path_factory) -> RunDir:
+    """A finished aec-hierarchy run of ADD (ADD1, CARRY, LSHIFT, ADD), small but exact enough
+    that the learned ADD adds 20-digit numbers; checkpoints inside and between skills."""
+    run = RunDir(tmp_path_factory.mktemp("hierarchy") / "run")
+    small = ['skills=["ADD"]', "warm_start.episodes=400", "train.timesteps_per_skill=512",
+             "train.n_envs=2", "ppo.n_steps=128", "ppo.batch_size=128", "ppo.n_epochs=2",
+             "ppo.net_arch=[64]", "train.checkpoint_every=256", "eval.episodes=10"]
+    assert main(["train", "aec-hierarchy", *small, "--run-dir", str(run.path)]) == 0
+    return run

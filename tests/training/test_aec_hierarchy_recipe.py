@@ -15,17 +15,6 @@ from skillgym.training.cli import main
 from skillgym.training.recipes.aec_hierarchy import HIERARCHY_DIR, PROGRESS_FILE, load_agent
 from skillgym.training.run import RunDir
 
-SMALL = ['skills=["ADD"]', "warm_start.episodes=400", "train.timesteps_per_skill=512",
-         "train.n_envs=2", "ppo.n_steps=128", "ppo.batch_size=128", "ppo.n_epochs=2",
-         "ppo.net_arch=[64]", "train.checkpoint_every=256", "eval.episodes=10"]
-
-
-@pytest.fixture(scope="module")
-def hierarchy_run(tmp_path_factory) -> RunDir:
-    run = RunDir(tmp_path_factory.mktemp("hierarchy") / "run")
-    assert main(["train", "aec-hierarchy", *SMALL, "--run-dir", str(run.path)]) == 0
-    return run
-
 
 def _state(checkpoint) -> dict[str, torch.Tensor]:
     hierarchy = load_agent(checkpoint.path)

@@ -1,39 +1,34 @@
-"""``skillgym demo``: the oracle table, a tiny training run, and its one-line errors."""
+"""``skillgym demo``: the oracle table, the generalisation table and plot, one-line errors."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from rich.console import Console
 
 from skillgym.training.cli import main
-from skillgym.training.commands.demo import EVAL_LEVELS, EXPRESSIONS
+from skillgym.training.commands.demo import EXPRESSIONS, show_generalisation
 
 
 def test_oracle_only_solves_every_expression(capsys):
-    assert main(["demo", "--steps", "0"]) == 0
+    assert main(["demo", "--oracle-only"]) == 0
     out = capsys.readouterr().out
     assert out.count("✓") == len(EXPRESSIONS)
     assert "✗" not in out
 
 
-def test_training_writes_a_run_and_evaluates_every_length(tmp_path, capsys):
-    run = tmp_path / "demo"
-    assert main(["demo", "--steps", "1024", "--episodes", "1", "--run-dir", str(run)]) == 0
-    out = capsys.readouterr().out
-    assert "Learned ADD" in out
-    for level in EVAL_LEVELS:
-        assert f"│     {level} │" in out
-    config = (run / "config.toml").read_text()
-    assert "skillgym/AEC-Add-v0" in config and "max_level = 3" in config
-    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert steps and steps[-1] >= 1024
+def test_generalisation_table_and_plot_cover_1_to_100_digits(hierarchy_run):
+    console = Console(record=True, width=120)
+    path = show_generalisation(console, hierarchy_run.path, episodes=10)
+    text = console.export_text()
+    assert "Learned skills" in text and "ADD" in text
+    rows = [line.split("│")[1:4] for line in text.splitlines() if line.count("│") == 4]
+    assert [int(row[0]) for row in rows] == [1, 2, 3, 5, 10, 20, 50, 100]
+    # trained on <= 5 digits (level 4); the first row's accuracy is the recipe's own measurement
+    assert [row[1].strip() for row in rows] == ["yes"] * 4 + ["no"] * 4
+    assert path.is_file() and path.stat().st_size > 0
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [(["--steps", "10"], "--steps must be 0"), (["--episodes", "0"], "--episodes must be")],
-)
+@pytest.mark.parametrize(("argv", "message"), [(["--episodes", "0"], "--episodes must be")])
 def test_bad_arguments_are_one_line_errors(argv, message, capsys):
     assert main(["demo", *argv]) == 2
     err = capsys.readouterr().err.strip()

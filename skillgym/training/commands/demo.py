@@ -1,14 +1,15 @@
-"""``skillgym demo``: the AEC oracle on a few expressions, then a short training run of ADD.
+"""``skillgym demo``: the AEC oracle on a few expressions, then a small hierarchy learned.
 
-The demo shows the two halves of the AEC family in a few minutes on a laptop CPU: the skill
-hierarchy solving expressions exactly (checked against Python's own integers), and a
-stable-baselines3 agent (MaskablePPO, through the ``ppo`` recipe) learning the ADD skill and
-then adding numbers longer than any it was trained on.
+The demo shows the AEC family in a few minutes on a laptop CPU: the oracle's skill hierarchy
+solving expressions exactly (checked against Python's own integers), then the ``aec-hierarchy``
+recipe learning ADD and SUB with every skill they call, bottom-up, on numbers of at most five
+digits, and the learned skills adding and subtracting numbers of up to 100 digits.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -27,12 +28,10 @@ EXPRESSIONS: tuple[tuple[str, int], ...] = (
     ("-7 // 2", -7 // 2),
 )
 
-ENV_ID = "skillgym/AEC-Add-v0"
-# Curriculum levels of ADD used for the generalisation table, and the level training stops at.
-EVAL_LEVELS = (1, 2, 3, 4, 5, 6, 7, 8)
-TRAIN_LEVEL_CAP = 3
-# One PPO rollout of the demo's 8 environments.
-MIN_STEPS = 1_024
+# The small hierarchy the demo trains: ADD and SUB with everything they call.
+SKILLS = ("ADD", "SUB")
+# Settings that keep the demo to a few minutes on two cores; the recipe's defaults otherwise.
+DEMO_OVERRIDES = ("train.timesteps_per_skill=4096",)
 
 
 def show_oracle(console: Console) -> None:
@@ -49,65 +48,65 @@ def show_oracle(console: Console) -> None:
     console.print(table)
 
 
-def train_add(console: Console, steps: int, run_path: Path, seed: int) -> Path:
-    """Train MaskablePPO on ADD (curriculum up to :data:`TRAIN_LEVEL_CAP`) into ``run_path``."""
+def train_hierarchy(console: Console, run_path: Path, seed: int, episodes: int) -> Path:
+    """Train ADD, SUB and their skills bottom-up with the ``aec-hierarchy`` recipe."""
     from skillgym.training.config import resolve
     from skillgym.training.recipes import get_recipe
     from skillgym.training.run import RunDir
 
-    recipe = get_recipe("ppo")
-    config = resolve(
-        recipe.defaults,
-        {
-            "seed": seed,
-            "env": {"id": ENV_ID, "n_envs": 8, "kwargs": {"max_level": TRAIN_LEVEL_CAP}},
-            "train": {"total_timesteps": steps, "checkpoint_every": steps},
-            "ppo": {"n_steps": 128, "batch_size": 256, "learning_rate": 1e-3, "ent_coef": 0.01},
-        },
-    )
+    recipe = get_recipe("aec-hierarchy")
+    overrides = [f"seed={seed}", f"skills={json.dumps(list(SKILLS))}",
+                 f"eval.episodes={episodes}", *DEMO_OVERRIDES]
+    config = resolve(recipe.defaults, None, overrides)
     recipe.check(config)
     run = RunDir.create(run_path, recipe.name, config)
-    console.print(f"\nTraining MaskablePPO on {ENV_ID} for {steps:,} steps into {run.path}")
+    console.print(f"\nTraining the skills of {' and '.join(SKILLS)} bottom-up (oracle-trace warm "
+                  f"start, then MaskablePPO) on <= 5 digits, into {run.path}")
     started = time.perf_counter()
     recipe.train(run, config, None)
     console.print(f"trained in {time.perf_counter() - started:.0f} s")
     return run.path
 
 
-def show_generalisation(console: Console, run_path: Path, episodes: int) -> None:
-    """Success of the trained ADD policy at every level, longer numbers than trained on included."""
+def show_generalisation(console: Console, run_path: Path, episodes: int) -> Path:
+    """The learned ADD and SUB at 1 to 100 digits: a table and a plot (``plots/``)."""
     from skillgym.envs.aec.tasks import TASKS
-    from skillgym.training.evaluate import evaluate
-    from skillgym.training.recipes import get_recipe
+    from skillgym.training.plots import write_accuracy_plot
+    from skillgym.training.recipes.aec_hierarchy import LEVELS_FILE, top_level
     from skillgym.training.run import RunDir
 
     run = RunDir(run_path)
-    agent = get_recipe("ppo").load_agent(run.latest_checkpoint().path)
-    levels = TASKS["ADD"].levels
-    table = Table(title=f"Learned ADD: success by operand length ({episodes} episodes each)")
-    for column in ("level", "operands", "trained on", "success"):
+    config = run.config()
+    skills = config["skills"]  # ADD and SUB, whose levels are the same lengths
+    measured = json.loads((run.path / "eval" / LEVELS_FILE).read_text())
+    table = Table(title=f"Learned skills: exact match by operand length ({episodes} problems each)")
+    for column in ("digits", "trained on", *skills):
         table.add_column(column, justify="right")
-    for level in EVAL_LEVELS:
-        result = evaluate(agent, ENV_ID, episodes, seed=10_000 * level,
-                          env_kwargs={"level": level, "curriculum": False}, console=console)
-        table.add_row(str(level), levels[level - 1],
-                      "yes" if level <= TRAIN_LEVEL_CAP else "no",
-                      f"{100 * (result.success_rate or 0.0):.0f} %")
+    digits = TASKS[skills[0]].len_a
+    top = top_level(config, skills[0])
+    for level, size in enumerate(digits, start=1):
+        cells = [f"{100 * measured[skill]['accuracy'][str(level)]:.0f} %" for skill in skills]
+        table.add_row(str(size), "yes" if level <= top else "no", *cells)
     console.print(table)
+    series = {skill: {size: measured[skill]["accuracy"][str(level)]
+                      for level, size in enumerate(digits, start=1)} for skill in skills}
+    path = write_accuracy_plot(run.plots_dir / "accuracy_by_digits.png", series,
+                               xlabel="digits per operand", log_x=True,
+                               title=f"trained on <= {digits[top - 1]} digits")
+    console.print(f"plot: {path}")
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
-    """Oracle, training, generalisation table."""
-    if 0 < args.steps < MIN_STEPS:
-        raise CLIError(f"--steps must be 0 (oracle only) or at least {MIN_STEPS}, got {args.steps}")
+    """Oracle, training, generalisation table and plot."""
     if args.episodes < 1:
         raise CLIError(f"--episodes must be at least 1, got {args.episodes}")
     console = Console()
     show_oracle(console)
-    if args.steps:
+    if not args.oracle_only:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_path = args.run_dir or Path("runs") / f"demo-{stamp}"
-        show_generalisation(console, train_add(console, args.steps, run_path, args.seed),
+        show_generalisation(console, train_hierarchy(console, run_path, args.seed, args.episodes),
                             args.episodes)
     return 0
 
@@ -115,12 +114,11 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``skillgym demo``."""
     parser = subparsers.add_parser(
-        "demo", help="the AEC oracle on a few expressions, then a short training run of ADD")
-    parser.add_argument("--steps", type=int, default=150_000,
-                        help="environment steps of ADD training; 0 shows the oracle only "
-                        "(default 150000)")
-    parser.add_argument("--episodes", type=int, default=50,
-                        help="evaluation episodes per length (default 50)")
+        "demo", help="the AEC oracle on a few expressions, then a small skill hierarchy learned "
+        "bottom-up and tested on 1 to 100 digits")
+    parser.add_argument("--oracle-only", action="store_true", help="show the oracle table only")
+    parser.add_argument("--episodes", type=int, default=100,
+                        help="test problems per length (default 100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", type=Path, help="where to write the run folder")
     parser.set_defaults(func=run)
