@@ -9,9 +9,10 @@ and answers by greedy decoding.
 Why this model:
     A small encoder-decoder transformer is the standard end-to-end model of today's work on
     neural arithmetic, and trains fast on a CPU because teacher forcing processes a whole
-    answer at once. The default (3 + 3 pre-norm layers, width 128, 4 heads, feed-forward 512;
-    about 1.4 M parameters) is deep enough to carry digits across an addition or a 3×3-digit
-    product. Positions are the fixed sinusoids of the original transformer, which are defined
+    answer at once. The default is 3 + 3 pre-norm layers of width 128 with 4 heads and
+    feed-forward width 512 (about 1.4 M parameters), trained with AdamW, linear warm-up and
+    cosine decay for 1,400 steps of 128 problems, sized for about five minutes on one CPU
+    thread. Positions are the fixed sinusoids of the original transformer, which are defined
     at every position, so the model runs on inputs of any length (learned position embeddings
     would stop at the longest training input, and no length generalisation could be measured).
 
@@ -103,7 +104,7 @@ class SequenceModelConfig:
     decoder_layers: int = 3
     feedforward: int = 512
     dropout: float = 0.0
-    steps: int = 3000
+    steps: int = 1400
     batch_size: int = 128
     learning_rate: float = 1e-3
     warmup_steps: int = 200

@@ -64,6 +64,19 @@ def test_same_seed_gives_identical_parameters():
     assert not all(torch.equal(state[k], different[k]) for k in state)
 
 
+def test_expressions_with_brackets_and_negative_answers_train_and_decode():
+    # Every EVAL character reaches the model, negative targets are written, and any output is
+    # read as an integer or None: never a crash, never a dropped problem.
+    test = problems("EVAL", 6, 20, seed=3)
+    assert any(p.answer < 0 for p in test) and any("(" in p.text for p in test)
+    model = train_sequence_model("EVAL", SequenceModelConfig(
+        max_level=6, steps=3, batch_size=8, d_model=32, feedforward=64, encoder_layers=1,
+        decoder_layers=1, chunk_size=4, reverse_answer=True), progress=False)
+    found = model.answers([p.text for p in test])
+    assert len(found) == len(test)
+    assert all(a is None or isinstance(a, int) for a in found)
+
+
 def test_training_leaves_the_callers_random_state():
     torch.manual_seed(123)
     expected = torch.rand(3)
