@@ -103,3 +103,21 @@ def test_bad_configuration_is_one_line(override, message, tmp_path):
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_eval_plays_aec_envs_with_the_learned_children(hierarchy_run, capsys):
+    for env_id in ("skillgym/AEC-Add-v0", "skillgym/AEC-Eval-v0"):
+        assert main(["eval", str(hierarchy_run.path), "--env", env_id, "--episodes", "5",
+                     "--output", str(hierarchy_run.path / "eval" / "t.json")]) == 0
+        assert "success 100.0%" in capsys.readouterr().out
+    assert main(["eval", str(hierarchy_run.path), "--env", "CartPole-v1"]) == 2
+    assert "plays the AEC environments" in capsys.readouterr().err
+
+
+def test_eval_on_expressions_uses_the_learned_skills(hierarchy_run, tmp_path, capsys):
+    sums = [(12345678901234, 98765), (999, 1), (4, 5)]
+    lines = [json.dumps({"expression": f"{a} + {b}", "answer": a + b}) for a, b in sums]
+    (tmp_path / "sums.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["eval", str(hierarchy_run.path), "--expressions",
+                 str(tmp_path / "sums.jsonl")]) == 0
+    assert "exact match 3/3 = 100.0%" in capsys.readouterr().out

@@ -118,8 +118,10 @@ def run_episodes(args: argparse.Namespace) -> int:
             env_id,
             episodes=episodes,
             seed=seed,
-            # Keyword arguments belong to the env the run trained on, not to another id.
-            env_kwargs=trained_kwargs if env_id == trained_id else {},
+            # Keyword arguments belong to the env the run trained on, not to another id; the
+            # agent may bring its own (a skill hierarchy's learned children).
+            env_kwargs={**(trained_kwargs if env_id == trained_id else {}),
+                        **recipe.agent_env_kwargs(agent, env_id)},
             deterministic=not args.stochastic,
         )
     except (ConfigError, RecipeError, RunError, EvalError) as error:

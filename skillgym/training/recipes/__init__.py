@@ -46,6 +46,9 @@ class Recipe:
             saves checkpoints into ``run.checkpoints_dir`` as it goes.
         load_agent: the agent stored in a checkpoint folder, for ``skillgym eval``.
         env_of: the environment id and keyword arguments a configuration trains on.
+        agent_env_kwargs: keyword arguments a loaded agent needs in the environment it plays
+            (given the agent and the env id), e.g. a skill hierarchy's learned children; raises
+            :class:`~skillgym.training.evaluate.EvalError` for an env the agent cannot play.
     """
 
     name: str
@@ -54,6 +57,7 @@ class Recipe:
     train: Callable[[RunDir, Config, Checkpoint | None], None]
     load_agent: Callable[[Path], Agent]
     env_of: Callable[[Config], tuple[str, dict[str, Any]]]
+    agent_env_kwargs: Callable[[Agent, str], dict[str, Any]] = lambda agent, env_id: {}
 
 
 class RecipeError(ValueError):

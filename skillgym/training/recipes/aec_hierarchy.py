@@ -316,6 +316,18 @@ def load_agent(path: Path) -> Hierarchy:
     return Hierarchy.load(Path(path) / HIERARCHY_DIR)
 
 
+def agent_env_kwargs(agent: Hierarchy, env_id: str) -> dict[str, Any]:
+    """An AEC env played by a hierarchy calls its learned children (a flat agent's: no CALLs)."""
+    from skillgym.training.evaluate import EvalError
+
+    if env_id not in {f"skillgym/{entry.name}" for entry in ENTRIES}:
+        raise EvalError(f"a skill hierarchy plays the AEC environments (skillgym/AEC-*), "
+                        f"not {env_id}")
+    if agent.actions == "primitive":
+        return {"actions": "primitive"}
+    return {"child_policies": agent.child_policies()}
+
+
 RECIPE = Recipe(
     name="aec-hierarchy",
     defaults=DEFAULTS,
@@ -323,4 +335,5 @@ RECIPE = Recipe(
     train=train,
     load_agent=load_agent,
     env_of=env_of,
+    agent_env_kwargs=agent_env_kwargs,
 )
