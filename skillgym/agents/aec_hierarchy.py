@@ -270,7 +270,8 @@ class Demonstrations:
     Attributes:
         observations: batched observation arrays (``depth`` 0), one row per distinct observation.
         actions: the oracle's action on each.
-        steps: the environment steps the traces took (every visit, not only distinct ones).
+        steps: the oracle's decisions for the skill in the traces, every visit counted (its own
+            environment steps, plus its steps as a called child in its callers' traces).
     """
 
     observations: dict[str, np.ndarray]

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -339,11 +339,9 @@ def train_sequence_model(
                                       weight_decay=config.weight_decay)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config))
         bar = progress_bar(Console(stderr=True)) if progress else None
-        task = bar.add_task(f"train {skill}", total=config.steps, status="") if bar else None
-        if bar:
-            bar.start()
         running_loss = None
-        try:
+        with bar or nullcontext():
+            task = bar.add_task(f"train {skill}", total=config.steps, status="") if bar else None
             batches = _training_batches(skill, config)
             for step in range(config.steps):
                 batch = next(batches)
@@ -362,9 +360,6 @@ def train_sequence_model(
                     else 0.98 * running_loss + 0.02 * loss.item()
                 if bar:
                     bar.update(task, completed=step + 1, status=f"loss {running_loss:.4f}")
-        finally:
-            if bar:
-                bar.stop()
         network.eval()
     return model
 
