@@ -39,7 +39,8 @@
 #define INIT_ROW(s, FORN) FORN(INIT_ONE, s)
 #define INIT_ONE(s, b) VEC acc_##s##_##b = bias_##b;
 #define LOAD_W(_, b) const VEC w_##b = *(__global const VEC *)(wk + b * VW);
-#define FMA_ROW(s, FORN) { const float xs = x[s * x_stride + k]; FORN(FMA_ONE, s) }
+#define ROW_POINTER(s, _) const float *x_##s = x + s * x_stride;
+#define FMA_ROW(s, FORN) { const float xs = x_##s[k]; FORN(FMA_ONE, s) }
 #define FMA_ONE(s, b) acc_##s##_##b += xs * w_##b;
 #define STORE_ROW(s, FORN) FORN(STORE_ONE, s)
 #define STORE_ONE(s, b) *(VEC *)(y + s * y_stride + b * VW) = activate(acc_##s##_##b, act);
@@ -53,6 +54,7 @@
         __global const float *bias = w + n_in * n_out;                                      \
         FOR##NB(LOAD_BIAS, _)                                                               \
         FOR_TILE(INIT_ROW, FOR##NB)                                                         \
+        FOR_TILE(ROW_POINTER, _)                                                            \
         const int count = index ? n_index : n_in;                                           \
         for (int i = 0; i < count; ++i) {                                                   \
             const int k = index ? index[i] : i;                                             \
@@ -92,7 +94,6 @@ INLINE void embed(const int *code, const float *x, float *y, const int y_stride,
 }
 #endif
 
-#define CONCAT(a, b) a##b
 #define BLOCK_FUNCTION(n) CONCAT(dense_block, n)
 
 /* A whole layer (n_out is the padded width): blocks of BLOCK vectors, then the remainder. */
@@ -157,7 +158,9 @@ __kernel void actor_critic(__global const float *restrict obs,
          * the observation layers skip the inputs that are zero in every row of the tile. */
         int n_live = 0;
         for (int k = 0; k < OBS_DIM; ++k) {
-            if (0 FOR_TILE(NONZERO, k)) live[n_live++] = k;
+            /* Branch-free: dense observations would make a branch cost more than the store. */
+            live[n_live] = k;
+            n_live += 0 FOR_TILE(NONZERO, k);
         }
         NETWORK(x, live, n_live, a, b, logits, value, params);
 #endif

@@ -99,6 +99,29 @@ INLINE VEC activate(VEC v, const int act) {
     return v;
 }
 
+/*
+ * Reductions across the lanes of a vector by halving: the swizzles stay in registers, where a
+ * loop over the lanes goes through memory one scalar at a time. HSUM(v), HMAX(v) and HMIN(v)
+ * take a VEC (HMIN a VECI).
+ */
+#define COMBINE_SUM(a, b) ((a) + (b))
+#define COMBINE_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define COMBINE_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define HORIZONTAL(NAME, S, C)                                                              \
+    INLINE S NAME##1(S v) { return v; }                                                     \
+    INLINE S NAME##2(S##2 v) { return C(v.lo, v.hi); }                                      \
+    INLINE S NAME##4(S##4 v) { return NAME##2(C(v.lo, v.hi)); }                             \
+    INLINE S NAME##8(S##8 v) { return NAME##4(C(v.lo, v.hi)); }                             \
+    INLINE S NAME##16(S##16 v) { return NAME##8(C(v.lo, v.hi)); }
+HORIZONTAL(hsum, float, COMBINE_SUM)
+HORIZONTAL(hmax, float, COMBINE_MAX)
+HORIZONTAL(hmin, int, COMBINE_MIN)
+#define CONCAT(a, b) a##b
+#define WIDTH_NAME(name, width) CONCAT(name, width)
+#define HSUM(v) WIDTH_NAME(hsum, VW)(v)
+#define HMAX(v) WIDTH_NAME(hmax, VW)(v)
+#define HMIN(v) WIDTH_NAME(hmin, VW)(v)
+
 __constant int head_start[N_HEADS + 1] = {HEAD_STARTS};
 
 /* exp(z) for shifted logits z <= 0, flushed to exactly 0 below -87 (where vexp clamps), so
@@ -149,8 +172,7 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
         const VEC z = *(VEC *)(logits + v);
         top = z > top ? z : top;
     }
-    float m = ((float *)&top)[0];
-    for (int i = 1; i < VW; ++i) m = ((float *)&top)[i] > m ? ((float *)&top)[i] : m;
+    const float m = HMAX(top);
     VEC sum = (VEC)(0.0f);
     for (int v = 0; v < N_LOGITS_PAD; v += VW) {
         const VEC z = *(VEC *)(logits + v) - (VEC)(m);
@@ -159,9 +181,7 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
         *(VEC *)(weight + v) = e;
         sum += e;
     }
-    float total = 0.0f;
-    for (int i = 0; i < VW; ++i) total += ((float *)&sum)[i];
-    const VEC log_total = vlog((VEC)(total));
+    const VEC log_total = vlog((VEC)(HSUM(sum)));
     for (int v = 0; v < N_LOGITS_PAD; v += VW) *(VEC *)(logits + v) -= log_total;
     int chosen;
     if (sample) {
@@ -190,16 +210,7 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
             best_at = better ? LANES + (VECI)(v) : best_at;
         }
         /* Across lanes: the highest logit, the lowest index among equals (as argmax does). */
-        chosen = ((int *)&best_at)[0];
-        float chosen_score = ((float *)&best)[0];
-        for (int i = 1; i < VW; ++i) {
-            const float s = ((float *)&best)[i];
-            const int at = ((int *)&best_at)[i];
-            if (s > chosen_score || (s == chosen_score && at < chosen)) {
-                chosen_score = s;
-                chosen = at;
-            }
-        }
+        chosen = HMIN(best == (VEC)(HMAX(best)) ? best_at : (VECI)(INT_MAX));
     }
     action[0] = chosen;
     *log_prob = logits[chosen];
