@@ -12,8 +12,9 @@
  *     registers;
  *   - every layer's width is padded to a multiple of VW, weights are stored input-major
  *     ([in][out_pad]) followed by the bias, at offsets that are multiples of VW floats;
- *   - each work-item loops over tiles of TILE samples, so the work-group size (1) never
- *     changes with the batch size and PoCL compiles one specialization.
+ *   - each work-item loops over tiles of TILE samples (taken from a shared counter), so the
+ *     work-group size (1) never changes with the batch size and PoCL compiles one
+ *     specialization.
  *
  * The host prepends its #defines (VW, VEC, TILE, BLOCK, OBS_DIM, N_LOGITS, N_LOGITS_PAD,
  * N_HEADS, HEAD_STARTS, MAX_WIDTH and the NETWORK macro listing the layers) and common.cl.
@@ -121,7 +122,8 @@ __kernel void actor_critic(__global const float *restrict obs,
                            __global float *restrict values,
                            __global float *restrict log_probs,
                            const int batch, const int use_masks, const int sample,
-                           const int write_log_probs
+                           const int write_log_probs,
+                           volatile __global int *restrict next_tile
 #ifdef N_CODES
                            , __global const int *restrict codes
 #endif
@@ -139,7 +141,12 @@ __kernel void actor_critic(__global const float *restrict obs,
     float logits[TILE * N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
     float value[TILE * VW] __attribute__((aligned(4 * VW)));
     const int n_tiles = (batch + TILE - 1) / TILE;
-    for (int tile = get_global_id(0); tile < n_tiles; tile += get_global_size(0)) {
+    /* Tiles are handed out one at a time: the first by work-item id, the next to whichever
+     * work-item finishes first (the host zeroes next_tile before each launch). A fixed split
+     * would make every launch wait for the slowest core, and on a shared machine one core is
+     * often busy with other work. */
+    for (int tile = get_global_id(0); tile < n_tiles;
+         tile = get_global_size(0) + atomic_inc(next_tile)) {
         const int first = tile * TILE;
         /* The last tile repeats its final sample in the unused rows; they are never written. */
 #ifdef N_CODES

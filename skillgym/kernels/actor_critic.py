@@ -244,6 +244,9 @@ class ActorCriticKernel:
             source = kernel_source(spec, self.vector_width, self.tile, variant, block, layout)
             # pyopencl returns a new kernel object per attribute access: keep one.
             self._kernel = self.device.build(source).actor_critic
+            if simd:
+                self._next_tile = _Shared(self.device, (1,), np.int32)
+                self._kernel.set_arg(12, self._next_tile.arg)
             self._params: _Shared | None = None
         self.set_weights(weights)
 
@@ -361,6 +364,9 @@ class ActorCriticKernel:
         if self._range is None:
             raise RuntimeError("relaunch() needs an earlier call that ran on the OpenCL device")
         start = time.perf_counter()
+        if self.variant == "simd":
+            self._next_tile.host[0] = 0
+            self._next_tile.upload(1)
         self.device.cl.enqueue_nd_range_kernel(self.device.queue, self._kernel, *self._range).wait()
         return time.perf_counter() - start
 
@@ -386,7 +392,7 @@ class ActorCriticKernel:
                 self._kernel.set_arg(index, shared.arg)
         if self.layout is not None:
             self._codes = _Shared(device, (capacity, max(self.layout.n_codes, 1)), np.int32)
-            self._kernel.set_arg(12, self._codes.arg)
+            self._kernel.set_arg(13, self._codes.arg)
         self._capacity = capacity
 
     @staticmethod
