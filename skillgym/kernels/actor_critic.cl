@@ -21,7 +21,8 @@
  */
 
 /*
- * NB output vectors of one layer for TILE samples: y[s][j..j+NB*VW) = act(x[s] W + b).
+ * NB output vectors of one layer for TILE samples: y[s][j..j+NB*VW) = x[s] W + b (dense()
+ * applies the activation afterwards).
  * The TILE x NB accumulators acc_<s>_<b> are the register block, 4 x 2 by default (with the
  * 2 weight vectors and a broadcast, 11 of AVX2's 16 registers). They are spelled out by
  * macros rather than left to loop unrolling, which PoCL's pipeline does not do reliably
@@ -44,14 +45,14 @@
 #define FMA_ROW(s, FORN) { const float xs = x_##s[k]; FORN(FMA_ONE, s) }
 #define FMA_ONE(s, b) acc_##s##_##b += xs * w_##b;
 #define STORE_ROW(s, FORN) FORN(STORE_ONE, s)
-#define STORE_ONE(s, b) *(VEC *)(y + s * y_stride + b * VW) = activate(acc_##s##_##b, act);
+#define STORE_ONE(s, b) *(VEC *)(y + s * y_stride + b * VW) = acc_##s##_##b;
 #define NONZERO(s, k) | (x[s * OBS_DIM + k] != 0.0f)
 
 #define DENSE_BLOCK(NB)                                                                     \
     INLINE void dense_block##NB(const float *x, const int n_in, const int x_stride,         \
                                 float *y, const int y_stride, const int n_out,              \
-                                __global const float *w, const int act,                     \
-                                const int *index, const int n_index) {                      \
+                                __global const float *w, const int *index,                  \
+                                const int n_index) {                                        \
         __global const float *bias = w + n_in * n_out;                                      \
         FOR##NB(LOAD_BIAS, _)                                                               \
         FOR_TILE(INIT_ROW, FOR##NB)                                                         \
@@ -97,20 +98,27 @@ INLINE void embed(const int *code, const float *x, float *y, const int y_stride,
 
 #define BLOCK_FUNCTION(n) CONCAT(dense_block, n)
 
-/* A whole layer (n_out is the padded width): blocks of BLOCK vectors, then the remainder. */
+/*
+ * A whole layer (n_out is the padded width): blocks of BLOCK vectors, then the remainder, then
+ * the activation over the tile's outputs. Applied in the blocks' epilogues, tanh's ten
+ * constants competed with the accumulators for registers and were reloaded from the stack
+ * (64-64 policy, B = 4,096, one thread: 3-6 % slower).
+ */
 INLINE void dense(const float *x, const int n_in, const int x_stride,
                   float *y, const int y_stride, const int n_out,
                   __global const float *w, const int act, const int *index, const int n_index) {
     int j = 0;
     for (; j + BLOCK * VW <= n_out; j += BLOCK * VW)
-        BLOCK_FUNCTION(BLOCK)(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);
+        BLOCK_FUNCTION(BLOCK)(x, n_in, x_stride, y + j, y_stride, n_out, w + j, index, n_index);
     const int rest = (n_out - j) / VW;
-    if (rest == 3)
-        dense_block3(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);
-    if (rest == 2)
-        dense_block2(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);
-    if (rest == 1)
-        dense_block1(x, n_in, x_stride, y + j, y_stride, n_out, w + j, act, index, n_index);
+    if (rest == 3) dense_block3(x, n_in, x_stride, y + j, y_stride, n_out, w + j, index, n_index);
+    if (rest == 2) dense_block2(x, n_in, x_stride, y + j, y_stride, n_out, w + j, index, n_index);
+    if (rest == 1) dense_block1(x, n_in, x_stride, y + j, y_stride, n_out, w + j, index, n_index);
+    if (act == ACT_NONE) return;
+    for (int s = 0; s < TILE; ++s) {
+        for (int v = 0; v < n_out; v += VW)
+            *(VEC *)(y + s * y_stride + v) = activate(*(VEC *)(y + s * y_stride + v), act);
+    }
 }
 
 __kernel void actor_critic(__global const float *restrict obs,
