@@ -121,6 +121,23 @@ INLINE void dense(const float *x, const int n_in, const int x_stride,
     }
 }
 
+/*
+ * The value head after a hidden layer, packed as a weight column then the bias: one output
+ * per sample, so a dot product along the inputs (lane sums at the end) rather than a dense
+ * layer whose every output vector would hold one useful lane (64-64 policy: 4 % faster).
+ * n_in is the padded width of the hidden layer; its padding lanes are 0.
+ */
+INLINE void dot_head(const float *x, const int n_in, const int x_stride, float *value,
+                     __global const float *w) {
+    const float bias = w[n_in];
+    for (int s = 0; s < TILE; ++s) {
+        VEC acc = (VEC)(0.0f);
+        for (int j = 0; j < n_in; j += VW)
+            acc += *(const VEC *)(x + s * x_stride + j) * *(__global const VEC *)(w + j);
+        value[s * VW] = HSUM(acc) + bias;
+    }
+}
+
 __kernel void actor_critic(__global const float *restrict obs,
                            __global const float *restrict params,
                            __global const uchar *restrict masks,

@@ -17,7 +17,14 @@ import numpy as np
 
 from skillgym.kernels.device import OpenCLDevice, select_device
 from skillgym.kernels.numpy_path import actor_critic_numpy
-from skillgym.kernels.spec import InputLayout, NetworkSpec, layer_offsets, pack_weights, pad_to
+from skillgym.kernels.spec import (
+    InputLayout,
+    NetworkSpec,
+    layer_offsets,
+    pack_weights,
+    pad_to,
+    value_head_is_column,
+)
 
 # Below this many samples the numpy path beats a launch (PoCL wakes its threads for every
 # call, 15-70 us). Measured on the 2-core test machine with sampling (docs/kernels.md): numpy
@@ -90,12 +97,17 @@ class _Shared:
 
 
 def _network_macro(
-    spec: NetworkSpec, widths: list[int], offsets: list[int], coded: bool = False
+    spec: NetworkSpec,
+    widths: list[int],
+    offsets: list[int],
+    coded: bool = False,
+    value_dot: bool = False,
 ) -> str:
     """The body of the ``NETWORK`` macro: one ``dense`` call per layer, ping-ponging between
     the private arrays ``a`` and ``b``; the heads write into ``logits`` and ``value``. The
     layers reading the observation run over ``index``, its inputs that are not all zero, or,
-    for a ``coded`` input, are ``embed`` calls (a gather of weight rows)."""
+    for a ``coded`` input, are ``embed`` calls (a gather of weight rows). With ``value_dot``
+    the value head, packed as a column (``value_head_is_column``), is a ``dot_head`` call."""
     layers = list(zip(spec.layers(), widths, offsets, strict=True))
     n_pi = len(spec.pi_layers) + 1
     trunks = ((layers[:n_pi], ("logits", "N_LOGITS_PAD")), (layers[n_pi:], ("value", "VW")))
@@ -108,6 +120,9 @@ def _network_macro(
             index = "index, n_index" if j == 0 else "0, 0"
             if coded and j == 0:
                 call = f"embed(code, x, {target[0]}, {target[1]}, {width}, p + {offset}, {act});"
+            elif value_dot and target[0] == "value":
+                n_in = widths[-2]  # the padded width of the last hidden layer, which feeds it
+                call = f"dot_head({source[0]}, {n_in}, {source[1]}, value, p + {offset});"
             else:
                 call = (
                     f"dense({source[0]}, {layer.n_in}, {source[1]}, {target[0]}, {target[1]}, "
@@ -155,7 +170,11 @@ def kernel_source(
         "MAX_WIDTH": max(hidden, default=vector_width),
         "FOR_TILE(M, a)": " ".join(f"M({s}, a)" for s in range(tile)),
         "NETWORK(x, index, n_index, a, b, logits, value, p)": _network_macro(
-            spec, widths, layer_offsets(spec, vector_width), coded=layout is not None
+            spec,
+            widths,
+            layer_offsets(spec, vector_width),
+            coded=layout is not None,
+            value_dot=variant == "simd" and value_head_is_column(spec),
         ),
     }
     if layout is not None:

@@ -111,6 +111,12 @@ def pad_to(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
+def value_head_is_column(spec: NetworkSpec) -> bool:
+    """Whether the value head is packed as one weight column (see :func:`pack_weights`): when a
+    hidden layer feeds it, so that its input rows are whole, zero-padded vectors."""
+    return bool(spec.vf_layers)
+
+
 def pack_weights(
     spec: NetworkSpec, weights: Sequence[tuple[np.ndarray, np.ndarray]], vector_width: int
 ) -> np.ndarray:
@@ -118,12 +124,23 @@ def pack_weights(
 
     Each layer becomes its transposed weight ``[n_in][pad(n_out)]`` followed by its bias
     ``[pad(n_out)]``, zero-padded so that every output row is a whole number of vectors; the
-    padded neurons compute ``act(0) = 0`` and feed zero weights downstream. Every block is a
-    whole number of vectors long, so every vector load is aligned.
+    padded neurons compute ``act(0) = 0`` and feed zero weights downstream. The value head,
+    when :func:`value_head_is_column`, is instead its weight column ``[pad(n_in)]`` followed
+    by its bias in a vector of its own: the kernel takes it as a dot product per sample,
+    rather than a layer with one useful lane per output vector. (With one lane per vector,
+    as the SIMT kernel has, the two layouts coincide.) Every block is a whole number of
+    vectors long, so every vector load is aligned.
     """
     spec.check_weights(weights)
     blocks = []
-    for (w, b), layer in zip(weights, spec.layers(), strict=True):
+    layers = spec.layers()
+    for i, ((w, b), layer) in enumerate(zip(weights, layers, strict=True)):
+        if i == len(layers) - 1 and value_head_is_column(spec):
+            block = np.zeros(pad_to(layer.n_in, vector_width) + vector_width, dtype=np.float32)
+            block[: layer.n_in] = np.asarray(w, dtype=np.float32)[0]
+            block[pad_to(layer.n_in, vector_width)] = np.float32(b[0])
+            blocks.append(block)
+            continue
         block = np.zeros((layer.n_in + 1, pad_to(layer.n_out, vector_width)), dtype=np.float32)
         block[: layer.n_in, : layer.n_out] = np.asarray(w, dtype=np.float32).T
         block[layer.n_in, : layer.n_out] = np.asarray(b, dtype=np.float32)

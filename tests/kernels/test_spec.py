@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from skillgym.kernels import InputLayout, NetworkSpec
-from skillgym.kernels.spec import layer_offsets, pack_weights
+from skillgym.kernels.spec import layer_offsets, pack_weights, value_head_is_column
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,31 @@ def test_pack_weights_transposes_and_zero_pads():
     value_head = packed[offsets[2] :].reshape(4, 4)
     np.testing.assert_array_equal(value_head[:3, 0], weights[2][0][0].astype(np.float32))
     assert not value_head[:, 1:].any()
+
+
+def test_value_head_after_a_hidden_layer_is_packed_as_a_column():
+    spec = NetworkSpec(3, (), (5,), (2,))
+    rng = np.random.default_rng(1)
+    weights = [
+        (rng.normal(size=(la.n_out, la.n_in)), rng.normal(size=la.n_out)) for la in spec.layers()
+    ]
+    assert value_head_is_column(spec)
+    packed = pack_weights(spec, weights, vector_width=4)
+    offsets = layer_offsets(spec, 4)
+    assert offsets == [0, 4 * 4, 4 * 4 + 4 * 8]
+    column = packed[offsets[2] :]
+    assert len(column) == 8 + 4  # [pad(5, 4)] weights, then the bias in a vector of its own
+    np.testing.assert_array_equal(column[:5], weights[2][0][0].astype(np.float32))
+    assert column[8] == np.float32(weights[2][1][0])
+    assert not column[5:8].any() and not column[9:].any()
+    # With one lane per vector (the SIMT kernel) the column is the ordinary [n_in][1] layout.
+    one_lane = pack_weights(spec, weights, vector_width=1)
+    expected = np.concatenate([weights[2][0].T.ravel(), weights[2][1]]).astype(np.float32)
+    np.testing.assert_array_equal(one_lane[layer_offsets(spec, 1)[2] :], expected)
+
+
+def test_value_head_reading_the_observation_is_not_a_column():
+    assert not value_head_is_column(NetworkSpec(3, (4,), (), (2,)))
 
 
 @pytest.mark.parametrize(
