@@ -7,8 +7,9 @@ in its own process; the tables are printed from whatever parts exist):
   start, then MaskablePPO; ADD/SUB trained on <= 5 digits, MUL on <= 3x3, DIV on <= 4/2, EVAL on
   <= 4 terms of <= 3 digits), tested at every level and on reasoning-gym's default
   ``basic_arithmetic`` configuration and on 8-term expressions;
-* ``rl``: the same hierarchy for ADD and SUB with PPO only (no warm start), to count the
-  environment steps each skill needs to reach 95 % success at its top training level;
+* ``rl``: the skills of ADD and SUB with PPO only (no warm start; each skill's children act by
+  the oracle, so that each skill is measured on its own), to count the environment steps each
+  needs to reach 95 % success at its top training level;
 * ``flat``: flat PPO on the primitive-only action set (``actions="primitive"``), same levels,
   same step budget;
 * ``seq``: a character-level transformer from expression to answer (``skillgym.agents.
@@ -116,9 +117,13 @@ def run_hierarchy(args, console) -> dict[str, Any]:
 def run_rl(args, console, flat: bool) -> dict[str, Any]:
     name = "flat" if flat else "rl"
     skills = args.flat_skills if flat else args.rl_skills
+    # PPO alone, as SB3 defaults it (normalised advantages, 3e-4) plus an entropy bonus for
+    # exploration; a hierarchy's skill is measured on its own, its children the oracle's, as a
+    # flat agent has no children to lean on.
     overrides = [f"seed={args.seed}", f"skills={json.dumps(skills)}", "warm_start.episodes=0",
                  "train.stop_at_target=true", f"train.timesteps_per_skill={args.rl_steps}",
-                 "ppo.normalize_advantage=true", "ppo.learning_rate=3e-4"]
+                 "ppo.normalize_advantage=true", "ppo.learning_rate=3e-4", "ppo.ent_coef=0.01",
+                 "children=oracle"]
     if flat:
         overrides.append("actions=primitive")
     run = train_run(args.runs / name, overrides, console)

@@ -365,20 +365,60 @@ def behaviour_clone(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        agreement, least = _fit(policy, obs, actions, masks)
+        agreement, least = fit(policy, obs, actions, masks)
         if least >= confidence:
             break
     policy.eval()
     return agreement
 
 
-def _fit(policy, obs, actions, masks) -> tuple[float, float]:
-    """The argmax agreement with ``actions`` and the smallest probability given to one."""
+def fit(policy: MaskableMultiInputActorCriticPolicy, obs: dict[str, torch.Tensor],
+        actions: torch.Tensor, masks: np.ndarray) -> tuple[float, float]:
+    """How well ``policy`` takes ``actions``: the fraction whose argmax it is, and the smallest
+    probability it gives one of them."""
     with torch.no_grad():
         distribution = policy.get_distribution(obs, action_masks=masks)
         chosen = distribution.get_actions(deterministic=True)
         least = distribution.log_prob(actions).exp().min()
     return float((chosen == actions).float().mean()), float(least)
+
+
+class ImitationAnchor(BaseCallback):
+    """Keeps a warm-started policy faithful to its demonstrations while PPO trains it.
+
+    PPO updates the policy on the states its rollouts visit; through the shared layers this also
+    moves the decisions on states the rollouts rarely visit (a skill's states inside its
+    callers' tasks), which the warm start had right (measured on ADD: agreement with the oracle
+    fell from 100 % to 99.6 % of 2,322 demonstrated observations in 8,192 PPO steps, enough to
+    fail 10 % of reasoning-gym expressions). After every PPO update this runs
+    :func:`behaviour_clone` on the demonstrations again for up to ``epochs`` epochs, in the
+    spirit of demonstration-augmented policy gradients (Rajeswaran et al. 2018).
+    """
+
+    def __init__(self, demonstrations: Demonstrations, mask: np.ndarray, epochs: int,
+                 learning_rate: float, batch_size: int) -> None:
+        super().__init__()
+        self.demonstrations = demonstrations
+        self.mask = mask
+        self.settings = {"epochs": epochs, "learning_rate": learning_rate,
+                         "batch_size": batch_size}
+        self.agreement: float | None = None
+
+    def _anchor(self) -> None:
+        self.agreement = behaviour_clone(self.model.policy, self.demonstrations, self.mask,
+                                         **self.settings)
+        self.logger.record("train/imitation_agreement", self.agreement)
+
+    def _on_rollout_start(self) -> None:
+        # the first rollout follows the warm start itself; every later one follows an update
+        if self.model._n_updates > 0:
+            self._anchor()
+
+    def _on_training_end(self) -> None:
+        self._anchor()
+
+    def _on_step(self) -> bool:
+        return True
 
 
 class CurriculumTracker(BaseCallback):

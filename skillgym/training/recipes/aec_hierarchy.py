@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 from rich.console import Console
 from stable_baselines3.common.callbacks import CallbackList
@@ -33,11 +34,14 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from skillgym.agents.aec_hierarchy import (
     CurriculumTracker,
+    Demonstrations,
     Hierarchy,
+    ImitationAnchor,
     behaviour_clone,
     bottom_up,
     callers_of,
     children_closure,
+    fit,
     level_accuracy,
     oracle_demonstrations,
     task_levels,
@@ -81,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
         "epochs": 400,
         "learning_rate": 3e-3,
         "batch_size": 64,
+        # Epochs of behaviour cloning after every PPO update (0: none), which keep PPO from
+        # moving the imitated decisions on states its rollouts rarely visit.
+        "anchor_epochs": 20,
     },
     "train": {
         "timesteps_per_skill": 8192,
@@ -196,31 +203,39 @@ def _skill_env(config: Config, skill: str, hierarchy: Hierarchy, seed: int) -> D
     return env
 
 
-def _new_model(config: Config, skill: str, hierarchy: Hierarchy, seed: int, console: Console,
-               progress: _Progress) -> ResumableMaskablePPO:
+def _demonstrations(config: Config, skill: str, seed: int) -> Demonstrations | None:
+    """The warm start's oracle traces (``None`` without a warm start); deterministic."""
+    episodes = get(config, "warm_start.episodes")
+    if not episodes:
+        return None
+    return oracle_demonstrations(skill, get(config, "levels"), episodes, seed,
+                                 callers=callers_of(skill, order(config)))
+
+
+def _clone(config: Config, skill: str, model, demonstrations: Demonstrations,
+           epochs: int) -> float:
+    return behaviour_clone(model.policy, demonstrations, MASKS[SKILL_INDEX[skill]],
+                           epochs=epochs, learning_rate=get(config, "warm_start.learning_rate"),
+                           batch_size=get(config, "warm_start.batch_size"))
+
+
+def _new_model(config: Config, skill: str, hierarchy: Hierarchy, seed: int,
+               demonstrations: Demonstrations | None) -> ResumableMaskablePPO:
     ppo = dict(config["ppo"])
     net_arch = ppo.pop("net_arch")
     model = ResumableMaskablePPO("MultiInputPolicy", _skill_env(config, skill, hierarchy, seed),
                                  seed=seed, device="cpu", policy_kwargs={"net_arch": net_arch},
                                  **ppo)
-    episodes = get(config, "warm_start.episodes")
-    stats = progress.skills.setdefault(skill, {})
-    if episodes:
-        with console.status(f"{skill}: oracle traces and behaviour cloning"):
-            among = order(config)
-            demonstrations = oracle_demonstrations(
-                skill, get(config, "levels"), episodes, seed, callers=callers_of(skill, among))
-            agreement = behaviour_clone(
-                model.policy, demonstrations, MASKS[SKILL_INDEX[skill]],
-                epochs=get(config, "warm_start.epochs"),
-                learning_rate=get(config, "warm_start.learning_rate"),
-                batch_size=get(config, "warm_start.batch_size"))
-        stats.update(warm_start_steps=demonstrations.steps,
-                     warm_start_observations=len(demonstrations.actions),
-                     warm_start_agreement=agreement)
-        console.print(f"{skill}: cloned the oracle on {len(demonstrations.actions):,} distinct "
-                      f"observations ({demonstrations.steps:,} steps), agreement {agreement:.1%}")
+    if demonstrations is not None:
+        _clone(config, skill, model, demonstrations, get(config, "warm_start.epochs"))
     return model
+
+
+def _agreement(model, demonstrations: Demonstrations, skill: str) -> float:
+    """How often the trained skill's argmax is the oracle's action on the demonstrations."""
+    obs, _ = model.policy.obs_to_tensor(demonstrations.observations)
+    masks = np.tile(MASKS[SKILL_INDEX[skill]], (len(demonstrations.actions), 1))
+    return fit(model.policy, obs, torch.as_tensor(demonstrations.actions), masks)[0]
 
 
 def _accuracy(config: Config, hierarchy: Hierarchy, skill: str, seed: int) -> dict[str, float]:
@@ -247,15 +262,25 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
             seed = config["seed"] + index
             tracker = CurriculumTracker(top_level(config, skill), get(config, "train.target"),
                                         stop=get(config, "train.stop_at_target"))
+            # The traces draw nothing from the global generators, so a resumed run rebuilds them.
+            with console.status(f"{skill}: oracle traces"):
+                demonstrations = _demonstrations(config, skill, seed)
+            stats = progress.skills.setdefault(skill, {})
             if progress.current is not None:  # resuming mid-skill, exactly
                 model = load_training_state(resume.path / CURRENT_DIR, logger)
                 tracker.restore(progress.current["tracker"])
                 offset = progress.current["offset"]
             else:
                 set_random_seed(seed)
-                model = _new_model(config, skill, hierarchy, seed, console, progress)
+                with console.status(f"{skill}: behaviour cloning"):
+                    model = _new_model(config, skill, hierarchy, seed, demonstrations)
                 model.set_logger(logger)
-                offset = progress.steps + progress.skills[skill].get("warm_start_steps", 0)
+                if demonstrations is not None:
+                    stats.update(warm_start_steps=demonstrations.steps,
+                                 warm_start_observations=len(demonstrations.actions))
+                    console.print(f"{skill}: cloned the oracle on {len(demonstrations.actions):,} "
+                                  f"distinct observations ({demonstrations.steps:,} steps)")
+                offset = progress.steps + stats.get("warm_start_steps", 0)
             logger.offset = offset
 
             def write(model: ResumableMaskablePPO, folder: Path, skill=skill, offset=offset,
@@ -266,13 +291,18 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
                 _write(folder, hierarchy, _Progress({**progress.to_dict(), "current": current}))
 
             bar = TrainingProgress(total, console, description=skill)
-            callbacks = CallbackList([
-                tracker,
-                CheckpointCallback(run, get(config, "train.checkpoint_every"), offset, write),
-                bar,
-            ])
+            # The anchor comes after the checkpoint: a checkpoint holds the model before the
+            # anchor's cloning at that rollout boundary, which a resumed run then repeats.
+            callbacks = [tracker,
+                         CheckpointCallback(run, get(config, "train.checkpoint_every"), offset,
+                                            write), bar]
+            anchor_epochs = get(config, "warm_start.anchor_epochs")
+            if demonstrations is not None and anchor_epochs:
+                callbacks.append(ImitationAnchor(
+                    demonstrations, MASKS[SKILL_INDEX[skill]], anchor_epochs,
+                    get(config, "warm_start.learning_rate"), get(config, "warm_start.batch_size")))
             try:
-                model.learn(total - model.num_timesteps, callback=callbacks,
+                model.learn(total - model.num_timesteps, callback=CallbackList(callbacks),
                             reset_num_timesteps=False)
             finally:
                 bar.progress.stop()
@@ -281,9 +311,10 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
             progress.steps = offset + model.num_timesteps
             with console.status(f"{skill}: accuracy at every level"):
                 accuracy = _accuracy(config, hierarchy, skill, 10_000 * (index + 1))
-            progress.skills[skill].update(ppo_steps=model.num_timesteps,
-                                          steps_to_target=tracker.steps_to_target,
-                                          accuracy=accuracy)
+            if demonstrations is not None:
+                stats["warm_start_agreement"] = _agreement(model, demonstrations, skill)
+            stats.update(ppo_steps=model.num_timesteps, steps_to_target=tracker.steps_to_target,
+                         accuracy=accuracy)
             progress.finished.append(skill)
             logger.offset = 0
             for level, value in accuracy.items():
