@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -56,6 +56,7 @@ from torch.nn import functional as F
 from skillgym.envs.aec.problems import TEXT_SKILLS, Problem
 from skillgym.envs.aec.problems import problems as draw_problems
 from skillgym.envs.aec.tasks import TASKS
+from skillgym.threads import torch_threads
 from skillgym.training.progress import progress_bar
 
 # Training problems come from seeds TRAINING_SEED_BASE, TRAINING_SEED_BASE + 1, ...; test seeds
@@ -246,7 +247,7 @@ class SequenceModel:
         found: list[int | None] = [None] * len(texts)
         # Sorting by length keeps padding, and so wasted decoding steps, small.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with torch.no_grad(), _thread_count(self.config.threads):
+        with torch.no_grad(), torch_threads(self.config.threads):
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
                 outputs = self._greedy([texts[i] for i in batch])
@@ -330,7 +331,7 @@ def train_sequence_model(
     levels = len(TASKS[skill].levels)
     if config.max_level > levels:
         raise ValueError(f"max_level for {skill} must be in 1..{levels}, got {config.max_level}")
-    with torch.random.fork_rng(), _thread_count(config.threads):
+    with torch.random.fork_rng(), torch_threads(config.threads):
         torch.manual_seed(config.seed)
         model = SequenceModel(skill, config)
         network = model.network
@@ -380,13 +381,3 @@ def _warmup_cosine(config: SequenceModelConfig):
         return 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
 
     return factor
-
-
-@contextmanager
-def _thread_count(threads: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -41,6 +41,7 @@ from skillgym.envs.mtnas.data import (
     synthetic_corpus,
 )
 from skillgym.envs.mtnas.modules import MultitaskNetwork, SearchSpace
+from skillgym.threads import torch_threads
 
 
 @dataclass(frozen=True)
@@ -188,20 +189,6 @@ class RewardCache:
 
 
 # ----------------------------------------------------------------------------- torch helpers
-
-
-class _ThreadLimit:
-    """Run a block with ``torch.set_num_threads(n)``, restoring the previous count after."""
-
-    def __init__(self, threads: int):
-        self.threads = threads
-
-    def __enter__(self) -> None:
-        self.previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-
-    def __exit__(self, *exc) -> None:
-        torch.set_num_threads(self.previous)
 
 
 def _tensors(split: Split, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -357,7 +344,7 @@ class SupernetEvaluator(Evaluator):
     def trainer(self) -> _Trainer:
         """The supernet and its optimiser, built and warmed up on first use."""
         if self._trainer is None:
-            with _ThreadLimit(self.config.train.num_threads):
+            with torch_threads(self.config.train.num_threads):
                 trainer = _Trainer(
                     self.space, self.tasks, self.vocabulary_size, self.config.train, self.seed
                 )
@@ -377,7 +364,7 @@ class SupernetEvaluator(Evaluator):
             return
         checked = [self.space.validate(a) for a in assignments]
         trainer = self.trainer
-        with _ThreadLimit(self.config.train.num_threads):
+        with torch_threads(self.config.train.num_threads):
             for assignment in checked:
                 for _ in range(self.config.steps_per_prepare):
                     trainer.step(assignment)
@@ -394,7 +381,7 @@ class SupernetEvaluator(Evaluator):
 
     def _score(self, assignment: np.ndarray) -> Evaluation:
         trainer = self.trainer
-        with _ThreadLimit(self.config.train.num_threads):
+        with torch_threads(self.config.train.num_threads):
             if self.config.finetune_steps:
                 saved = (
                     copy.deepcopy(trainer.network.state_dict()),
@@ -500,7 +487,7 @@ class ReferenceEvaluator(Evaluator):
         return best[1], best[2]
 
     def _train_and_score(self, assignment: np.ndarray) -> Evaluation:
-        with _ThreadLimit(self.config.num_threads):
+        with torch_threads(self.config.num_threads):
             runs = [self.run_seed(assignment, seed, i) for i, seed in enumerate(self.seeds)]
         # A throw-away network only to count parameters: its initialisation must not consume the
         # caller's torch random stream.
