@@ -11,7 +11,9 @@ machine); medians are in the JSON, with each method's CPU time per call (all thr
 process: spinning threads count), which other processes disturb less. "Kernel-only" is a
 launch and wait on inputs already in place (``ActorCriticKernel.relaunch``), without staging
 inputs or reading outputs; it is the one compared with the machine's FMA peak, itself
-measured the same way by a register-only kernel (skillgym/kernels/fma_peak.cl).
+measured the same way, as one more method taking its turn in every round, by a register-only
+kernel (skillgym/kernels/fma_peak.cl): a peak measured once, at another moment, would compare
+the kernel with a machine under different load.
 
 Usage:
     python benchmarks/policy_forward.py [--threads 1 2] [--batches 1 8 64 256 1024 4096]
@@ -32,20 +34,30 @@ from pathlib import Path
 import numpy as np
 
 BATCHES = (1, 8, 64, 256, 1024, 4096)
-METHODS = ("torch", "numpy", "kernel", "kernel_only", "simt", "simt_only")
+METHODS = ("torch", "numpy", "kernel", "kernel_only", "simt", "simt_only", "fma_peak")
 RESULTS = Path(__file__).resolve().parent / "results" / "policy_forward.json"
 # Each timed round lasts at least this long, so that timer resolution does not matter.
 ROUND_SECONDS = 0.02
+# Pause before each method's round: OpenBLAS's and torch's worker threads spin for a while
+# after a call (OpenBLAS's default timeout is 2^28 cycles, about 0.08 s here); without the
+# pause they compete for the cores with whichever method runs next. The pause is a busy
+# wait on one thread: after a sleep, the first 20 ms of numpy measured 25 % slower in wall
+# time (not in CPU time) on this VM, whose idle vCPUs are slow to come back.
+SETTLE_SECONDS = 0.1
+# Multiply-adds per chain of one FMA-peak launch: about 0.3 ms, several launches per round.
+PEAK_ITERATIONS = 200_000
 
 
 def build_methods(threads: int):
     """The implementations, each a function of a float32 [B, 64] array; the ``*_only`` ones
-    relaunch their kernel on the inputs staged by the call just before them."""
+    relaunch their kernel on the inputs staged by the call just before them; ``fma_peak``
+    ignores its input and runs the FMA-peak kernel (its FLOP per launch are returned too)."""
     import torch
     from torch import nn
 
     from skillgym.kernels import ActorCriticKernel, NetworkSpec
     from skillgym.kernels.numpy_path import actor_critic_numpy
+    from skillgym.kernels.peak import FmaPeak
 
     torch.set_num_threads(threads)
     spec = NetworkSpec(64, (64, 64), (64, 64), (8,))
@@ -82,6 +94,7 @@ def build_methods(threads: int):
         spec, weights, device="auto", min_kernel_batch=0, work_items=threads
     )
     simt = ActorCriticKernel(spec, weights, device="auto", min_kernel_batch=0, variant="simt")
+    peak = FmaPeak(kernel.device, work_items=threads, iterations=PEAK_ITERATIONS)
     methods = {
         "torch": torch_forward,
         "numpy": lambda obs: actor_critic_numpy(spec, weights, obs, None, None),
@@ -89,8 +102,16 @@ def build_methods(threads: int):
         "kernel_only": lambda obs: kernel.relaunch(),
         "simt": simt,
         "simt_only": lambda obs: simt.relaunch(),
+        "fma_peak": lambda obs: peak.launch(),
     }
-    return spec, methods
+    return spec, methods, peak.flops
+
+
+def settle(seconds: float) -> None:
+    """Busy-wait for ``seconds`` (see SETTLE_SECONDS)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def time_round(function, obs) -> tuple[float, float]:
@@ -108,14 +129,12 @@ def time_round(function, obs) -> tuple[float, float]:
 def worker(threads: int, batches: list[int], rounds: int) -> None:
     """Measure everything at one thread count; print one JSON line per batch size."""
     from skillgym.kernels import select_device
-    from skillgym.kernels.peak import measure_fma_peak
 
     device = select_device("auto")
     if device is None:
         raise SystemExit("policy_forward.py needs an OpenCL device (pocl-binary-distribution)")
-    peak = measure_fma_peak(device, work_items=threads)
-    spec, methods = build_methods(threads)
-    header = {"threads": threads, "fma_peak_gflops": peak, "device": device.name}
+    spec, methods, peak_flops = build_methods(threads)
+    header = {"threads": threads, "device": device.name}
     print(json.dumps(header), flush=True)
     rng = np.random.default_rng(1)
     for batch in batches:
@@ -126,10 +145,13 @@ def worker(threads: int, batches: list[int], rounds: int) -> None:
         cpu = {name: [] for name in methods}
         for _ in range(rounds):
             for name, function in methods.items():
+                settle(SETTLE_SECONDS)
+                function(obs)  # not timed: the first call after the pause finds cold caches
                 seconds, cpu_seconds = time_round(function, obs)
                 wall[name].append(seconds)
                 cpu[name].append(cpu_seconds)
         record = {"threads": threads, "batch": batch, "flops_per_sample": spec.flops_per_sample()}
+        record["fma_peak_gflops"] = peak_flops / min(wall["fma_peak"]) / 1e9
         for name in methods:
             record[name] = {
                 "best_s": min(wall[name]),
@@ -161,8 +183,7 @@ def run_worker(threads: int, batches: list[int], rounds: int, progress, task) ->
     return header, records
 
 
-def summarize(headers: list[dict], records: list[dict]) -> list[dict]:
-    peaks = {h["threads"]: h["fma_peak_gflops"] for h in headers}
+def summarize(records: list[dict]) -> list[dict]:
     rows = []
     for r in records:
         flops = r["flops_per_sample"] * r["batch"]
@@ -172,7 +193,8 @@ def summarize(headers: list[dict], records: list[dict]) -> list[dict]:
             row[f"{name}_cpu_us"] = r[name]["cpu_best_s"] * 1e6
             row[f"{name}_samples_per_s"] = r["batch"] / r[name]["best_s"]
         row["kernel_only_gflops"] = flops / r["kernel_only"]["best_s"] / 1e9
-        row["fraction_of_fma_peak"] = row["kernel_only_gflops"] / peaks[r["threads"]]
+        row["fma_peak_gflops"] = r["fma_peak_gflops"]
+        row["fraction_of_fma_peak"] = row["kernel_only_gflops"] / r["fma_peak_gflops"]
         row["speedup_vs_torch"] = r["torch"]["best_s"] / r["kernel"]["best_s"]
         row["speedup_vs_numpy"] = r["numpy"]["best_s"] / r["kernel"]["best_s"]
         row["speedup_vs_simt"] = r["simt_only"]["best_s"] / r["kernel_only"]["best_s"]
@@ -218,12 +240,12 @@ def main() -> None:
             header, found = run_worker(threads, args.batches, args.rounds, progress, task)
             headers.append(header)
             records += found
-    rows = summarize(headers, records)
+    rows = summarize(records)
 
     device = headers[0]["device"]
     table = Table(title=f"Policy forward, 64-(64,64)/(64,64)-8 actor-critic, {device}")
     columns = ("thr", "B", "torch µs", "numpy µs", "kernel µs", "kernel Msamples/s",
-               "kernel-only µs", "GFLOP/s", "% FMA peak", "× torch", "× numpy",
+               "kernel-only µs", "GFLOP/s", "FMA peak GFLOP/s", "% FMA peak", "× torch", "× numpy",
                "SIMT-only µs", "× SIMT")
     for column in columns:
         table.add_column(column, justify="right")
@@ -232,7 +254,8 @@ def main() -> None:
             str(row["threads"]), str(row["batch"]),
             f"{row['torch_us']:.1f}", f"{row['numpy_us']:.1f}", f"{row['kernel_us']:.1f}",
             f"{row['kernel_samples_per_s'] / 1e6:.2f}", f"{row['kernel_only_us']:.1f}",
-            f"{row['kernel_only_gflops']:.1f}", f"{100 * row['fraction_of_fma_peak']:.0f}",
+            f"{row['kernel_only_gflops']:.1f}", f"{row['fma_peak_gflops']:.1f}",
+            f"{100 * row['fraction_of_fma_peak']:.0f}",
             f"{row['speedup_vs_torch']:.2f}", f"{row['speedup_vs_numpy']:.2f}",
             f"{row['simt_only_us']:.1f}", f"{row['speedup_vs_simt']:.1f}",
         )
@@ -247,9 +270,6 @@ def main() -> None:
             *(f"{row[f'{name}_cpu_us']:.1f}" for name in ("torch", "numpy", "kernel")),
         )
     console.print(cpu_table)
-    for h in headers:
-        peak = h["fma_peak_gflops"]
-        console.print(f"measured FMA peak, {h['threads']} thread(s): {peak:.1f} GFLOP/s")
     checks = targets(rows)
     for name, value, need, met in checks:
         console.print(f"{'met ' if met else 'MISS'}  {name}: {value:.2f} (target ≥ {need})")
@@ -257,7 +277,7 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "network": "obs 64, pi (64, 64), vf (64, 64), tanh, 8 actions",
-        "peaks": headers,
+        "workers": headers,
         "rows": rows,
         "raw": records,
         "targets": [{"name": n, "value": v, "target": t, "met": m} for n, v, t, m in checks],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skillgym.kernels.peak import ACCUMULATORS, fma_peak_source, measure_fma_peak
+from skillgym.kernels.peak import ACCUMULATORS, FmaPeak, fma_peak_source, measure_fma_peak
 
 
 def test_every_chain_is_computed(opencl_device):
@@ -28,3 +28,11 @@ def test_measure_fma_peak_reports_a_rate(opencl_device):
     assert measure_fma_peak(opencl_device, work_items=1, iterations=1000, repeats=1) > 0
     with pytest.raises(ValueError, match="work_items must be a positive integer"):
         measure_fma_peak(opencl_device, work_items=0)
+
+
+def test_fma_peak_counts_the_flops_of_one_launch(opencl_device):
+    peak = FmaPeak(opencl_device, work_items=2, vector_width=4, iterations=10)
+    assert peak.flops == 2 * 4 * ACCUMULATORS * 10 * 2
+    assert peak.launch() > 0
+    with pytest.raises(ValueError, match="work_items must be a positive integer"):
+        FmaPeak(opencl_device, work_items=0)
