@@ -121,3 +121,12 @@ def test_eval_on_expressions_uses_the_learned_skills(hierarchy_run, tmp_path, ca
     assert main(["eval", str(hierarchy_run.path), "--expressions",
                  str(tmp_path / "sums.jsonl")]) == 0
     assert "exact match 3/3 = 100.0%" in capsys.readouterr().out
+
+
+def test_report_summarises_the_per_skill_accuracy(hierarchy_run, capsys):
+    assert main(["report", str(hierarchy_run.path)]) == 0
+    # the table wraps long cells onto lines of their own: read it as one run of words
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    levels = json.loads((hierarchy_run.path / "eval" / "levels.json").read_text())
+    add = " ".join(f"{100 * value:.0f}" for value in levels["ADD"]["accuracy"].values())
+    assert "exact match by level (%): ADD1 100" in out and f"ADD {add}" in out

@@ -48,6 +48,12 @@ def eval_summary(path: Path) -> str:
         success = "n/a" if success is None else f"{success:.1%}"
         return (f"{step}{data.get('env_id', '?')} over {data.get('episodes', '?')} episodes: "
                 f"mean return {data['mean_return']:.3f}, success {success}")
+    if data and all(isinstance(record, dict) and isinstance(record.get("accuracy"), dict)
+                    for record in data.values()):
+        # an aec-hierarchy run's per-skill record: accuracy at every level of each skill
+        return "exact match by level (%): " + "; ".join(
+            f"{skill} " + " ".join(f"{100 * value:.0f}" for value in record["accuracy"].values())
+            for skill, record in data.items())
     return "not an evaluation report"
 
 
