@@ -138,6 +138,46 @@ INLINE void dot_head(const float *x, const int n_in, const int x_stride, float *
     }
 }
 
+/*
+ * The action head. With masks, `live` lists the output vectors that hold an action allowed
+ * in some row of the tile, `n_live` of them, and only those are computed: every lane of the
+ * others is masked, and choose() replaces masked logits whatever they hold. A masked policy
+ * often allows few of its actions (AEC: 4 of 304), so this skips most of its largest layer.
+ * Without masks (`live` is 0) it is a plain layer.
+ */
+INLINE void head_layer(const float *x, const int n_in, const int x_stride, float *y,
+                       const int y_stride, const int n_out, __global const float *w,
+                       const int *index, const int n_index, const int *live, const int n_live) {
+    if (!live) {
+        dense(x, n_in, x_stride, y, y_stride, n_out, w, ACT_NONE, index, n_index);
+        return;
+    }
+    for (int i = 0; i < n_live; ++i) {
+        const int j = live[i] * VW;
+        dense_block1(x, n_in, x_stride, y + j, y_stride, n_out, w + j, index, n_index);
+    }
+}
+
+/* Lists in `live` the vectors of N_LOGITS_PAD logits with an allowed action in some row of
+ * the tile (rows past the batch repeat its last); returns how many. */
+INLINE int allowed_vectors(__global const uchar *masks, const int first, const int batch,
+                           int *live) {
+    uchar any[N_LOGITS_PAD];
+    for (int i = 0; i < N_LOGITS_PAD; ++i) any[i] = 0;
+    for (int s = 0; s < TILE; ++s) {
+        __global const uchar *row = masks + (first + s < batch ? first + s : batch - 1) * N_LOGITS;
+        for (int i = 0; i < N_LOGITS; ++i) any[i] |= row[i];
+    }
+    int n_live = 0;
+    for (int v = 0; v < N_LOGITS_PAD / VW; ++v) {
+        uchar allowed = 0;
+        for (int i = 0; i < VW; ++i) allowed |= any[v * VW + i];
+        live[n_live] = v;
+        n_live += allowed != 0;
+    }
+    return n_live;
+}
+
 __kernel void actor_critic(__global const float *restrict obs,
                            __global const float *restrict params,
                            __global const uchar *restrict masks,
@@ -159,12 +199,13 @@ __kernel void actor_critic(__global const float *restrict obs,
     int code[TILE * (N_CODES > 0 ? N_CODES : 1)];
 #else
     float x[TILE * OBS_DIM];
-    int live[OBS_DIM];
+    int live_inputs[OBS_DIM];
 #endif
     float a[TILE * MAX_WIDTH] __attribute__((aligned(4 * VW)));
     float b[TILE * MAX_WIDTH] __attribute__((aligned(4 * VW)));
     float logits[TILE * N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
     float value[TILE * VW] __attribute__((aligned(4 * VW)));
+    int head_live[N_LOGITS_PAD / VW];
     const int n_tiles = (batch + TILE - 1) / TILE;
     /* Tiles are handed out one at a time: the first by work-item id, the next to whichever
      * work-item finishes first (the host zeroes next_tile before each launch). A fixed split
@@ -173,6 +214,8 @@ __kernel void actor_critic(__global const float *restrict obs,
     for (int tile = get_global_id(0); tile < n_tiles;
          tile = get_global_size(0) + atomic_inc(next_tile)) {
         const int first = tile * TILE;
+        const int n_head_live = use_masks ? allowed_vectors(masks, first, batch, head_live) : 0;
+        int *live = use_masks ? head_live : 0;
         /* The last tile repeats its final sample in the unused rows; they are never written. */
 #ifdef N_CODES
         for (int s = 0; s < TILE; ++s) {
@@ -180,7 +223,7 @@ __kernel void actor_critic(__global const float *restrict obs,
             for (int c = 0; c < N_CODES; ++c) code[s * N_CODES + c] = codes[row * N_CODES + c];
             for (int d = 0; d < N_DENSE; ++d) x[s * N_DENSE + d] = obs[row * N_DENSE + d];
         }
-        NETWORK(x, 0, 0, a, b, logits, value, params);
+        NETWORK(x, 0, 0, a, b, logits, value, params, live, n_head_live);
 #else
         for (int s = 0; s < TILE; ++s) {
             const int row = first + s < batch ? first + s : batch - 1;
@@ -191,10 +234,10 @@ __kernel void actor_critic(__global const float *restrict obs,
         int n_live = 0;
         for (int k = 0; k < OBS_DIM; ++k) {
             /* Branch-free: dense observations would make a branch cost more than the store. */
-            live[n_live] = k;
+            live_inputs[n_live] = k;
             n_live += 0 FOR_TILE(NONZERO, k);
         }
-        NETWORK(x, live, n_live, a, b, logits, value, params);
+        NETWORK(x, live_inputs, n_live, a, b, logits, value, params, live, n_head_live);
 #endif
         for (int s = 0; s < TILE && first + s < batch; ++s) {
             const int row = first + s;

@@ -102,12 +102,15 @@ def _network_macro(
     offsets: list[int],
     coded: bool = False,
     value_dot: bool = False,
+    head_skip: bool = False,
 ) -> str:
     """The body of the ``NETWORK`` macro: one ``dense`` call per layer, ping-ponging between
     the private arrays ``a`` and ``b``; the heads write into ``logits`` and ``value``. The
     layers reading the observation run over ``index``, its inputs that are not all zero, or,
     for a ``coded`` input, are ``embed`` calls (a gather of weight rows). With ``value_dot``
-    the value head, packed as a column (``value_head_is_column``), is a ``dot_head`` call."""
+    the value head, packed as a column (``value_head_is_column``), is a ``dot_head`` call. With
+    ``head_skip`` the action head (unless it is an ``embed``) is a ``head_layer`` call, which
+    under masks computes only the vectors of logits listed in ``live`` (``n_live`` of them)."""
     layers = list(zip(spec.layers(), widths, offsets, strict=True))
     n_pi = len(spec.pi_layers) + 1
     trunks = ((layers[:n_pi], ("logits", "N_LOGITS_PAD")), (layers[n_pi:], ("value", "VW")))
@@ -120,6 +123,11 @@ def _network_macro(
             index = "index, n_index" if j == 0 else "0, 0"
             if coded and j == 0:
                 call = f"embed(code, x, {target[0]}, {target[1]}, {width}, p + {offset}, {act});"
+            elif head_skip and target[0] == "logits":
+                call = (
+                    f"head_layer({source[0]}, {layer.n_in}, {source[1]}, logits, N_LOGITS_PAD, "
+                    f"{width}, p + {offset}, {index}, live, n_live);"
+                )
             elif value_dot and target[0] == "value":
                 n_in = widths[-2]  # the padded width of the last hidden layer, which feeds it
                 call = f"dot_head({source[0]}, {n_in}, {source[1]}, value, p + {offset});"
@@ -169,12 +177,13 @@ def kernel_source(
         "HEAD_STARTS": ", ".join(map(str, spec.head_starts)),
         "MAX_WIDTH": max(hidden, default=vector_width),
         "FOR_TILE(M, a)": " ".join(f"M({s}, a)" for s in range(tile)),
-        "NETWORK(x, index, n_index, a, b, logits, value, p)": _network_macro(
+        "NETWORK(x, index, n_index, a, b, logits, value, p, live, n_live)": _network_macro(
             spec,
             widths,
             layer_offsets(spec, vector_width),
             coded=layout is not None,
             value_dot=variant == "simd" and value_head_is_column(spec),
+            head_skip=variant == "simd",
         ),
     }
     if layout is not None:

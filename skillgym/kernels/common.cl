@@ -174,31 +174,43 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
     }
     const float m = HMAX(top);
     VEC sum = (VEC)(0.0f);
+    float block[N_LOGITS_PAD / VW];
     for (int v = 0; v < N_LOGITS_PAD; v += VW) {
         const VEC z = *(VEC *)(logits + v) - (VEC)(m);
-        const VEC e = weight_of(z);
+        /* Under a mask most vectors may hold only masked actions: their weights are all 0
+         * (weight_of flushes z < -87), so their exp is skipped. */
+        const VEC e = mask && HMAX(z) < -87.0f ? (VEC)(0.0f) : weight_of(z);
         *(VEC *)(logits + v) = z;
         *(VEC *)(weight + v) = e;
+        block[v / VW] = HSUM(e);
         sum += e;
     }
-    const VEC log_total = vlog((VEC)(HSUM(sum)));
-    for (int v = 0; v < N_LOGITS_PAD; v += VW) *(VEC *)(logits + v) -= log_total;
+    const VEC log_total_lanes = vlog((VEC)(HSUM(sum)));
+    const float log_total = ((const float *)&log_total_lanes)[0];
     int chosen;
     if (sample) {
-        /* Two levels: find the vector, then the lane. Each vector's sum is taken lane by lane
-         * as first_above will, and the running total over vectors as first_above will. */
-        float block[N_LOGITS_PAD / VW];
+        /* Two levels: find the vector by the running sum of the vectors' sums, then the lane
+         * by first_above. The running sum is the total's order; within the chosen vector,
+         * where lane-by-lane rounding leaves no crossing (the target within rounding of the
+         * vector's top), first_above takes its last action with weight, which that top
+         * belongs to. */
         float all = 0.0f;
-        for (int v = 0; v < N_LOGITS_PAD / VW; ++v) {
-            float s = weight[v * VW];
-            for (int i = 1; i < VW; ++i) s += weight[v * VW + i];
-            block[v] = s;
-            all += s;
-        }
+        for (int v = 0; v < N_LOGITS_PAD / VW; ++v) all += block[v];
         const float target = uniform[0] * all;
-        const int v = first_above(block, N_LOGITS_PAD / VW, target);
-        float before = 0.0f;
-        for (int i = 0; i < v; ++i) before += block[i];
+        float before = 0.0f, before_last = 0.0f;
+        int v = 0, last = 0;
+        for (; v < N_LOGITS_PAD / VW; ++v) {
+            if (block[v] > 0.0f) {
+                last = v;
+                before_last = before;
+            }
+            if (before + block[v] > target) break;
+            before += block[v];
+        }
+        if (v == N_LOGITS_PAD / VW) { /* no crossing: the last vector with weight */
+            v = last;
+            before = before_last;
+        }
         chosen = v * VW + first_above(weight + v * VW, VW, target - before);
     } else {
         VEC best = *(const VEC *)logits;
@@ -212,10 +224,11 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
         /* Across lanes: the highest logit, the lowest index among equals (as argmax does). */
         chosen = HMIN(best == (VEC)(HMAX(best)) ? best_at : (VECI)(INT_MAX));
     }
+    /* Normalized only where read: the chosen action, and every action if asked. */
     action[0] = chosen;
-    *log_prob = logits[chosen];
+    *log_prob = logits[chosen] - log_total;
     if (log_probs) {
-        for (int i = 0; i < N_LOGITS; ++i) log_probs[i] = logits[i];
+        for (int i = 0; i < N_LOGITS; ++i) log_probs[i] = logits[i] - log_total;
     }
 }
 #else

@@ -35,7 +35,7 @@ __kernel void actor_critic(__global const float *restrict obs,
     float logits[N_LOGITS_PAD];
     float value[1];
     for (int k = 0; k < OBS_DIM; ++k) x[k] = obs[row * OBS_DIM + k];
-    NETWORK(x, 0, 0, a, b, logits, value, params);
+    NETWORK(x, 0, 0, a, b, logits, value, params, 0, 0);
     choose(logits, use_masks ? masks + row * N_LOGITS : 0, uniforms + row * N_HEADS, sample,
            actions + row * N_HEADS, log_prob + row, write_log_probs ? log_probs + row * N_LOGITS : 0);
     values[row] = value[0];

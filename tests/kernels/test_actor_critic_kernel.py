@@ -144,6 +144,38 @@ def test_masked_actions_are_never_chosen(name, device_choice):
     np.testing.assert_allclose(greedy.values, values, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("hidden", [(16,), ()], ids=["hidden", "linear"])
+def test_sparse_masks_leave_whole_vectors_of_logits_masked(hidden, device_choice):
+    # A few allowed actions per sample, in a different place for each: most vectors of
+    # logits hold no allowed action in a tile, and the kernel skips computing them. The
+    # last samples allow nothing (MaskablePPO: uniform over every action).
+    spec = NetworkSpec(10, hidden, (16,), (70,))
+    kernel, weights = make_kernel(spec, device_choice, seed=14)
+    rng = np.random.default_rng(15)
+    batch = 1001
+    obs = rng.normal(size=(batch, spec.obs_dim)).astype(np.float32)
+    masks = np.zeros((batch, spec.n_logits), bool)
+    starts = rng.integers(0, spec.n_logits - 3, size=batch)
+    for offset in range(3):
+        masks[np.arange(batch), starts + offset] = rng.random(batch) < 0.7
+    masks[np.arange(batch), starts] = True
+    masks[-3:] = False
+    log_probs, values = oracle(spec, weights, obs, masks)
+    greedy = kernel(obs, masks=masks, return_log_probs=True)
+    sampled = kernel(obs, masks=masks, uniforms=rng.random((batch, 1), dtype=np.float32))
+    allowed = masks[:-3]
+    for out in (greedy, sampled):
+        assert allowed[np.arange(batch - 3), out.actions[:-3, 0]].all()
+        np.testing.assert_allclose(
+            out.log_prob, chosen_log_prob(spec, log_probs, out.actions), atol=1e-5, rtol=0
+        )
+        np.testing.assert_allclose(out.values, values, atol=1e-5, rtol=0)
+    scored = masks | ~masks.any(1, keepdims=True)  # float32 cannot hold -1e8 - log(sum)
+    np.testing.assert_allclose(greedy.log_probs[scored], log_probs[scored], atol=1e-5, rtol=0)
+    assert (greedy.log_probs[~scored] < -1e7).all()
+    np.testing.assert_array_equal(greedy.actions, head_argmax(spec, log_probs))
+
+
 def test_kernel_and_numpy_path_agree_on_samples(opencl_device):
     spec = SPECS["multidiscrete"]
     weights = random_weights(spec, np.random.default_rng(8))
