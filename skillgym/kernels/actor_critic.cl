@@ -71,6 +71,19 @@ DENSE_BLOCK(3)
 DENSE_BLOCK(2)
 DENSE_BLOCK(1)
 
+/*
+ * The activation over a tile's outputs, in a pass of its own after a layer's sums: applied
+ * as each block of sums is stored, tanh's ten constants competed with the accumulators for
+ * registers and were reloaded from the stack (64-64 policy: 3-6 % slower).
+ */
+INLINE void activate_rows(float *y, const int y_stride, const int n_out, const int act) {
+    if (act == ACT_NONE) return;
+    for (int s = 0; s < TILE; ++s) {
+        for (int v = 0; v < n_out; v += VW)
+            *(VEC *)(y + s * y_stride + v) = activate(*(VEC *)(y + s * y_stride + v), act);
+    }
+}
+
 #ifdef N_CODES
 /*
  * The first layer of a trunk on a coded input (docs/kernels.md, "Coded observations"): each
@@ -84,26 +97,54 @@ INLINE void embed(const int *code, const float *x, float *y, const int y_stride,
                   __global const float *w, const int act) {
     __global const float *bias = w + OBS_DIM * n_out;
     for (int s = 0; s < TILE; ++s) {
-        for (int j = 0; j < n_out; j += VW) {
+        const int *codes = code + s * N_CODES;
+        const float *values = x + s * N_DENSE;
+        float *out = y + s * y_stride;
+        int j = 0;
+        /* Four output vectors at a time: one row address serves four loads, and the four
+         * sums are independent chains of adds (one chain was bound by the add latency). */
+        for (; j + 4 * VW <= n_out; j += 4 * VW) {
+            VEC acc0 = *(__global const VEC *)(bias + j);
+            VEC acc1 = *(__global const VEC *)(bias + j + VW);
+            VEC acc2 = *(__global const VEC *)(bias + j + 2 * VW);
+            VEC acc3 = *(__global const VEC *)(bias + j + 3 * VW);
+            for (int c = 0; c < N_CODES; ++c) {
+                __global const float *row = w + codes[c] * n_out + j;
+                acc0 += *(__global const VEC *)row;
+                acc1 += *(__global const VEC *)(row + VW);
+                acc2 += *(__global const VEC *)(row + 2 * VW);
+                acc3 += *(__global const VEC *)(row + 3 * VW);
+            }
+            for (int d = 0; d < N_DENSE; ++d) {
+                __global const float *row = w + dense_input[d] * n_out + j;
+                const float value = values[d];
+                acc0 += value * *(__global const VEC *)row;
+                acc1 += value * *(__global const VEC *)(row + VW);
+                acc2 += value * *(__global const VEC *)(row + 2 * VW);
+                acc3 += value * *(__global const VEC *)(row + 3 * VW);
+            }
+            *(VEC *)(out + j) = acc0;
+            *(VEC *)(out + j + VW) = acc1;
+            *(VEC *)(out + j + 2 * VW) = acc2;
+            *(VEC *)(out + j + 3 * VW) = acc3;
+        }
+        for (; j < n_out; j += VW) {
             VEC acc = *(__global const VEC *)(bias + j);
             for (int c = 0; c < N_CODES; ++c)
-                acc += *(__global const VEC *)(w + code[s * N_CODES + c] * n_out + j);
+                acc += *(__global const VEC *)(w + codes[c] * n_out + j);
             for (int d = 0; d < N_DENSE; ++d)
-                acc += x[s * N_DENSE + d] * *(__global const VEC *)(w + dense_input[d] * n_out + j);
-            *(VEC *)(y + s * y_stride + j) = activate(acc, act);
+                acc += values[d] * *(__global const VEC *)(w + dense_input[d] * n_out + j);
+            *(VEC *)(out + j) = acc;
         }
     }
+    activate_rows(y, y_stride, n_out, act);
 }
 #endif
 
 #define BLOCK_FUNCTION(n) CONCAT(dense_block, n)
 
-/*
- * A whole layer (n_out is the padded width): blocks of BLOCK vectors, then the remainder, then
- * the activation over the tile's outputs. Applied in the blocks' epilogues, tanh's ten
- * constants competed with the accumulators for registers and were reloaded from the stack
- * (64-64 policy, B = 4,096, one thread: 3-6 % slower).
- */
+/* A whole layer (n_out is the padded width): blocks of BLOCK vectors, the remainder, then the
+ * activation. */
 INLINE void dense(const float *x, const int n_in, const int x_stride,
                   float *y, const int y_stride, const int n_out,
                   __global const float *w, const int act, const int *index, const int n_index) {
@@ -114,11 +155,7 @@ INLINE void dense(const float *x, const int n_in, const int x_stride,
     if (rest == 3) dense_block3(x, n_in, x_stride, y + j, y_stride, n_out, w + j, index, n_index);
     if (rest == 2) dense_block2(x, n_in, x_stride, y + j, y_stride, n_out, w + j, index, n_index);
     if (rest == 1) dense_block1(x, n_in, x_stride, y + j, y_stride, n_out, w + j, index, n_index);
-    if (act == ACT_NONE) return;
-    for (int s = 0; s < TILE; ++s) {
-        for (int v = 0; v < n_out; v += VW)
-            *(VEC *)(y + s * y_stride + v) = activate(*(VEC *)(y + s * y_stride + v), act);
-    }
+    activate_rows(y, y_stride, n_out, act);
 }
 
 /*

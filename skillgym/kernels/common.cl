@@ -174,15 +174,22 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
     }
     const float m = HMAX(top);
     VEC sum = (VEC)(0.0f);
-    float block[N_LOGITS_PAD / VW];
+    float block[N_LOGITS_PAD / VW]; /* each vector's sum of weights, for sampling */
+    float all = 0.0f;               /* their running total */
     for (int v = 0; v < N_LOGITS_PAD; v += VW) {
         const VEC z = *(VEC *)(logits + v) - (VEC)(m);
-        /* Under a mask most vectors may hold only masked actions: their weights are all 0
-         * (weight_of flushes z < -87), so their exp is skipped. */
-        const VEC e = mask && HMAX(z) < -87.0f ? (VEC)(0.0f) : weight_of(z);
         *(VEC *)(logits + v) = z;
+        /* Under a mask most vectors may hold only masked actions: their weights are all 0
+         * (weight_of flushes z < -87), so their exp and sums are skipped. */
+        if (mask && HMAX(z) < -87.0f) {
+            *(VEC *)(weight + v) = (VEC)(0.0f);
+            block[v / VW] = 0.0f;
+            continue;
+        }
+        const VEC e = weight_of(z);
         *(VEC *)(weight + v) = e;
         block[v / VW] = HSUM(e);
+        all += block[v / VW];
         sum += e;
     }
     const VEC log_total_lanes = vlog((VEC)(HSUM(sum)));
@@ -194,8 +201,6 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
          * where lane-by-lane rounding leaves no crossing (the target within rounding of the
          * vector's top), first_above takes its last action with weight, which that top
          * belongs to. */
-        float all = 0.0f;
-        for (int v = 0; v < N_LOGITS_PAD / VW; ++v) all += block[v];
         const float target = uniform[0] * all;
         float before = 0.0f, before_last = 0.0f;
         int v = 0, last = 0;
