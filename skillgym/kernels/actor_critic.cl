@@ -177,10 +177,10 @@ INLINE void dot_head(const float *x, const int n_in, const int x_stride, float *
 
 /*
  * The action head. With masks, `live` lists the output vectors that hold an action allowed
- * in some row of the tile, `n_live` of them, and only those are computed: every lane of the
- * others is masked, and choose() replaces masked logits whatever they hold. A masked policy
- * often allows few of its actions (AEC: 4 of 304), so this skips most of its largest layer.
- * Without masks (`live` is 0) it is a plain layer.
+ * in some row of the tile, `n_live` of them, and only those are computed; the others, where
+ * every action is masked, get MASKED_LOGIT (choose() then visits only the listed ones). A
+ * masked policy often allows few of its actions (AEC: 4 of 304), so this skips most of its
+ * largest layer. Without masks (`live` is 0) it is a plain layer.
  */
 INLINE void head_layer(const float *x, const int n_in, const int x_stride, float *y,
                        const int y_stride, const int n_out, __global const float *w,
@@ -188,6 +188,9 @@ INLINE void head_layer(const float *x, const int n_in, const int x_stride, float
     if (!live) {
         dense(x, n_in, x_stride, y, y_stride, n_out, w, ACT_NONE, index, n_index);
         return;
+    }
+    for (int s = 0; s < TILE; ++s) {
+        for (int v = 0; v < n_out; v += VW) *(VEC *)(y + s * y_stride + v) = (VEC)(MASKED_LOGIT);
     }
     for (int i = 0; i < n_live; ++i) {
         const int j = live[i] * VW;
@@ -280,7 +283,7 @@ __kernel void actor_critic(__global const float *restrict obs,
             const int row = first + s;
             choose(logits + s * N_LOGITS_PAD, use_masks ? masks + row * N_LOGITS : 0,
                    uniforms + row * N_HEADS, sample, actions + row * N_HEADS, log_prob + row,
-                   write_log_probs ? log_probs + row * N_LOGITS : 0);
+                   write_log_probs ? log_probs + row * N_LOGITS : 0, live, n_head_live);
             values[row] = value[s * VW];
         }
     }

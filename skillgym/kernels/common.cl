@@ -157,39 +157,63 @@ INLINE int first_above(const float *weight, const int n, const float target) {
  * of one per logit, and no logarithm per logit as Gumbel-max needs.
  */
 #if N_HEADS == 1
-/* One component: every step runs on whole vectors; the padding lanes get a logit no real
- * one is below, and are never read back. */
+/*
+ * One component: every step runs on whole vectors; the padding lanes get a logit no real one
+ * is below, and are never read back.
+ *
+ * `live` (n_live entries, or 0) lists the vectors of logits that hold an allowed action in
+ * some row of the tile; the others hold MASKED_LOGIT in every lane (head_layer() fills them).
+ * Their weights exp(MASKED_LOGIT - max) are exactly 0 (flushed below -87) whenever this sample
+ * allows an action, and then only the listed vectors are visited. Otherwise (no list, an
+ * empty one, a sample that allows nothing, every log-probability asked for) all are.
+ */
 INLINE void choose(float *logits, __global const uchar *mask, __global const float *uniform,
                    const int sample, __global int *action, __global float *log_prob,
-                   __global float *log_probs) {
+                   __global float *log_probs, const int *live, const int n_live) {
     float weight[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
-    if (mask) {
-        for (int i = 0; i < N_LOGITS; ++i) logits[i] = mask[i] ? logits[i] : MASKED_LOGIT;
-    }
+    float block[N_LOGITS_PAD / VW]; /* each visited vector's sum of weights, for sampling */
+    int every[N_LOGITS_PAD / VW];
     for (int i = N_LOGITS; i < N_LOGITS_PAD; ++i) logits[i] = -3.0e38f;
-    VEC top = *(VEC *)logits;
-    for (int v = VW; v < N_LOGITS_PAD; v += VW) {
-        const VEC z = *(VEC *)(logits + v);
+    const int listed = live && n_live > 0 && !log_probs;
+    int n_vec = listed ? n_live : N_LOGITS_PAD / VW;
+    const int *vec = listed ? live : every;
+    if (!listed) {
+        for (int t = 0; t < N_LOGITS_PAD / VW; ++t) every[t] = t;
+    }
+    if (mask) { /* the unlisted vectors hold no allowed action */
+        for (int t = 0; t < n_vec; ++t) {
+            for (int i = vec[t] * VW; i < vec[t] * VW + VW && i < N_LOGITS; ++i)
+                logits[i] = mask[i] ? logits[i] : MASKED_LOGIT;
+        }
+    }
+    VEC top = *(VEC *)(logits + vec[0] * VW);
+    for (int t = 1; t < n_vec; ++t) {
+        const VEC z = *(VEC *)(logits + vec[t] * VW);
         top = z > top ? z : top;
     }
     const float m = HMAX(top);
+    if (listed && m <= MASKED_LOGIT + 87.0f) { /* nothing allowed: uniform over every action */
+        for (int t = 0; t < N_LOGITS_PAD / VW; ++t) every[t] = t;
+        vec = every;
+        n_vec = N_LOGITS_PAD / VW;
+    }
     VEC sum = (VEC)(0.0f);
-    float block[N_LOGITS_PAD / VW]; /* each vector's sum of weights, for sampling */
-    float all = 0.0f;               /* their running total */
-    for (int v = 0; v < N_LOGITS_PAD; v += VW) {
+    float all = 0.0f; /* the running total of block */
+    for (int t = 0; t < n_vec; ++t) {
+        const int v = vec[t] * VW;
         const VEC z = *(VEC *)(logits + v) - (VEC)(m);
         *(VEC *)(logits + v) = z;
-        /* Under a mask most vectors may hold only masked actions: their weights are all 0
-         * (weight_of flushes z < -87), so their exp and sums are skipped. */
+        /* Under a mask a vector may hold only masked actions: all its weights are 0
+         * (weight_of flushes z < -87), so its exp and sums are skipped. */
         if (mask && HMAX(z) < -87.0f) {
             *(VEC *)(weight + v) = (VEC)(0.0f);
-            block[v / VW] = 0.0f;
+            block[t] = 0.0f;
             continue;
         }
         const VEC e = weight_of(z);
         *(VEC *)(weight + v) = e;
-        block[v / VW] = HSUM(e);
-        all += block[v / VW];
+        block[t] = HSUM(e);
+        all += block[t];
         sum += e;
     }
     const VEC log_total_lanes = vlog((VEC)(HSUM(sum)));
@@ -203,24 +227,25 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
          * belongs to. */
         const float target = uniform[0] * all;
         float before = 0.0f, before_last = 0.0f;
-        int v = 0, last = 0;
-        for (; v < N_LOGITS_PAD / VW; ++v) {
-            if (block[v] > 0.0f) {
-                last = v;
+        int t = 0, last = 0;
+        for (; t < n_vec; ++t) {
+            if (block[t] > 0.0f) {
+                last = t;
                 before_last = before;
             }
-            if (before + block[v] > target) break;
-            before += block[v];
+            if (before + block[t] > target) break;
+            before += block[t];
         }
-        if (v == N_LOGITS_PAD / VW) { /* no crossing: the last vector with weight */
-            v = last;
+        if (t == n_vec) { /* no crossing: the last vector with weight */
+            t = last;
             before = before_last;
         }
-        chosen = v * VW + first_above(weight + v * VW, VW, target - before);
+        chosen = vec[t] * VW + first_above(weight + vec[t] * VW, VW, target - before);
     } else {
-        VEC best = *(const VEC *)logits;
-        VECI best_at = LANES;
-        for (int v = VW; v < N_LOGITS_PAD; v += VW) {
+        VEC best = *(const VEC *)(logits + vec[0] * VW);
+        VECI best_at = LANES + (VECI)(vec[0] * VW);
+        for (int t = 1; t < n_vec; ++t) {
+            const int v = vec[t] * VW;
             const VEC s = *(const VEC *)(logits + v);
             const VECI better = s > best;
             best = better ? s : best;
@@ -237,10 +262,11 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
     }
 }
 #else
-/* Several components: short scalar loops per component, exp and log on vectors. */
+/* Several components: short scalar loops per component, exp and log on vectors, over every
+ * vector of logits (`live` is not used). */
 INLINE void choose(float *logits, __global const uchar *mask, __global const float *uniform,
                    const int sample, __global int *action, __global float *log_prob,
-                   __global float *log_probs) {
+                   __global float *log_probs, const int *live, const int n_live) {
     float shift[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
     float weight[N_LOGITS_PAD] __attribute__((aligned(4 * VW)));
     float head_log[N_HEADS_PAD] __attribute__((aligned(4 * VW)));

@@ -37,6 +37,7 @@ __kernel void actor_critic(__global const float *restrict obs,
     for (int k = 0; k < OBS_DIM; ++k) x[k] = obs[row * OBS_DIM + k];
     NETWORK(x, 0, 0, a, b, logits, value, params, 0, 0);
     choose(logits, use_masks ? masks + row * N_LOGITS : 0, uniforms + row * N_HEADS, sample,
-           actions + row * N_HEADS, log_prob + row, write_log_probs ? log_probs + row * N_LOGITS : 0);
+           actions + row * N_HEADS, log_prob + row, write_log_probs ? log_probs + row * N_LOGITS : 0,
+           0, 0);
     values[row] = value[0];
 }

@@ -162,9 +162,13 @@ def test_sparse_masks_leave_whole_vectors_of_logits_masked(hidden, device_choice
     masks[-3:] = False
     log_probs, values = oracle(spec, weights, obs, masks)
     greedy = kernel(obs, masks=masks, return_log_probs=True)
+    # Without every log-probability asked for, the kernel visits only the vectors of logits
+    # with an allowed action in the tile.
+    greedy_listed = kernel(obs, masks=masks)
+    np.testing.assert_array_equal(greedy_listed.actions, greedy.actions)
     sampled = kernel(obs, masks=masks, uniforms=rng.random((batch, 1), dtype=np.float32))
     allowed = masks[:-3]
-    for out in (greedy, sampled):
+    for out in (greedy, greedy_listed, sampled):
         assert allowed[np.arange(batch - 3), out.actions[:-3, 0]].all()
         np.testing.assert_allclose(
             out.log_prob, chosen_log_prob(spec, log_probs, out.actions), atol=1e-5, rtol=0
