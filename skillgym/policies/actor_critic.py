@@ -18,6 +18,7 @@ from gymnasium import spaces
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor
+from stable_baselines3.common.utils import is_vectorized_observation
 
 from skillgym.kernels import KERNEL_MIN_BATCH
 from skillgym.policies.kernel_policy import KernelPolicy, network_spec
@@ -68,6 +69,33 @@ class _KernelRollouts:
         result = super().load_state_dict(*args, **kwargs)
         self._mark_kernel_stale()
         return result
+
+    def predict(
+        self,
+        observation: Any,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        **kwargs: Any,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """SB3's ``predict`` (``action_masks=`` too, for the maskable policy). Observations
+        that reach the kernel as codes skip SB3's copy of every part into a tensor: the coder
+        reads the arrays as they are (AEC, 4,096 envs: 0.2-0.3 ms of a 2.7 ms step)."""
+        # A tuple is reset()'s (obs, info) passed by mistake: SB3's predict explains that.
+        if self.kernel_policy.coder is None or isinstance(observation, tuple):
+            return super().predict(observation, state, episode_start, deterministic, **kwargs)
+        self.set_training_mode(False)
+        space = self.observation_space
+        if isinstance(space, spaces.Dict):
+            arrays = {key: np.asarray(observation[key]) for key in space.spaces}
+            vectorized = is_vectorized_observation(arrays, space)
+            batch = {key: a.reshape((-1, *space[key].shape)) for key, a in arrays.items()}
+        else:
+            array = np.asarray(observation)
+            vectorized = is_vectorized_observation(array, space)
+            batch = array.reshape((-1, *space.shape))
+        actions = self._kernel_forward(batch, deterministic, **kwargs)[0].cpu().numpy()
+        return (actions if vectorized else actions.squeeze(axis=0)), state
 
     def _kernel_forward(
         self, obs: Any, deterministic: bool, action_masks: np.ndarray | None = None

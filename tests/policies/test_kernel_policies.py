@@ -218,6 +218,11 @@ def test_aec_observations_and_masks(kernel_device):
     np.testing.assert_allclose(log_prob.numpy(), ref_log_prob.numpy(), atol=1e-4)
     predicted, _ = model.predict(batch, deterministic=True, action_masks=masks)
     np.testing.assert_array_equal(predicted, greedy.numpy())
+    # One observation, not a batch: one action, as SB3's predict returns it.
+    single, _ = model.predict(observations[5], deterministic=True, action_masks=masks[5])
+    assert np.shape(single) == () and single == greedy[5].item()
+    with pytest.raises(ValueError, match="tuple"):
+        model.predict((observations[5], {}), action_masks=masks[5])
 
 
 @pytest.mark.parametrize("kernel_device", DEVICES)
