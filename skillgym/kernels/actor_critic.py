@@ -31,16 +31,14 @@ from skillgym.kernels.spec import (
 # won only at B = 1 (60 us against 67 us); from B = 2 the kernel was faster (59 against 83 us).
 KERNEL_MIN_BATCH = 2
 
-# float8: PoCL 3.0's LLVM 14 does not know recent AMD cores and compiles for AVX2 (znver3), where
-# float16 costs two registers per value; measured on the 64-64 policy at B = 4,096, float8
-# with 6-sample tiles took 2.57 ms of CPU against 3.11 ms for float16, also 3.11 ms with
-# AVX-512 code forced by a target attribute.
+# float8: PoCL 3.0's LLVM 14 names this Zen 4 CPU znver3 and compiles for AVX2, where float16
+# costs two registers per value (64-64 policy, B = 4,096, one thread: 1.99 ms either way), and
+# a target attribute cannot bring AVX-512 to the code that runs (docs/kernels.md).
 DEFAULT_VECTOR_WIDTH = 8
 
 # The register block: TILE samples x BLOCK output vectors of accumulators. Measured with
-# float8 on the 64-64 policy at B = 4,096 (CPU ms, one thread, best of 7): 4 x 2 2.64,
-# 2 x 4 2.82, 3 x 2 2.91, 6 x 4 2.93, 6 x 1 3.00, 4 x 4 3.12; small one-vector blocks worst
-# (2 x 1 5.44).
+# float8 on the 64-64 policy at B = 4,096 (CPU ms, one thread): 4 x 2 1.91, 2 x 4 2.15,
+# 3 x 2 2.31, 4 x 3 2.35, 6 x 2 2.51 (larger blocks spill AVX2's 16 registers).
 DEFAULT_TILE = 4
 DEFAULT_BLOCK = 2
 BLOCKS = (1, 2, 3, 4)
