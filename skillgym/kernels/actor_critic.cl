@@ -47,6 +47,7 @@
 #define STORE_ROW(s, FORN) FORN(STORE_ONE, s)
 #define STORE_ONE(s, b) *(VEC *)(y + s * y_stride + b * VW) = acc_##s##_##b;
 #define NONZERO(s, k) | (x[s * OBS_DIM + k] != 0.0f)
+#define NONZERO_VEC(s, k) | (*(VEC *)(x + s * OBS_DIM + k) != (VEC)(0.0f))
 
 #define DENSE_BLOCK(NB)                                                                     \
     INLINE void dense_block##NB(const float *x, const int n_in, const int x_stride,         \
@@ -238,7 +239,7 @@ __kernel void actor_critic(__global const float *restrict obs,
     float x[TILE * (N_DENSE > 0 ? N_DENSE : 1)];
     int code[TILE * (N_CODES > 0 ? N_CODES : 1)];
 #else
-    float x[TILE * OBS_DIM];
+    float x[TILE * OBS_DIM] __attribute__((aligned(4 * VW)));
     int live_inputs[OBS_DIM];
 #endif
     float a[TILE * MAX_WIDTH] __attribute__((aligned(4 * VW)));
@@ -272,7 +273,24 @@ __kernel void actor_critic(__global const float *restrict obs,
         /* One-hot encoded Discrete, MultiDiscrete and Dict observations are mostly zeros:
          * the observation layers skip the inputs that are zero in every row of the tile. */
         int n_live = 0;
-        for (int k = 0; k < OBS_DIM; ++k) {
+        int k = 0;
+#if OBS_DIM % VW == 0
+        /* VW inputs at a time (the rows are whole vectors): where each is non-zero in some
+         * row, as in dense observations, they are listed without a test per input. */
+        for (; k < OBS_DIM; k += VW) {
+            const VECI nonzero = (VECI)(0) FOR_TILE(NONZERO_VEC, k);
+            if (HMIN(nonzero) == -1) {
+                for (int i = 0; i < VW; ++i) live_inputs[n_live + i] = k + i;
+                n_live += VW;
+                continue;
+            }
+            for (int i = 0; i < VW; ++i) {
+                live_inputs[n_live] = k + i;
+                n_live += 0 FOR_TILE(NONZERO, k + i);
+            }
+        }
+#endif
+        for (; k < OBS_DIM; ++k) {
             /* Branch-free: dense observations would make a branch cost more than the store. */
             live_inputs[n_live] = k;
             n_live += 0 FOR_TILE(NONZERO, k);

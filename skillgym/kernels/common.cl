@@ -70,25 +70,25 @@ INLINE VEC vlog(VEC x) {
 }
 
 /*
- * tanh(x) ~ x P(x^2) / Q(x^2) on [-7.9053, 7.9053] and +-tanh(7.9053) beyond (1 - 3e-7):
- * a rational approximation fitted by iteratively reweighted least squares towards the
- * minimax error. Measured in float32 against float64: at most 3.5e-7 absolute error, and
- * relative accuracy near 0, where 1 - 2 / (exp(2x) + 1) cancels. Eight FMAs, two multiplies
- * and one division, instead of an exp (about 16 operations) and a division.
+ * tanh(x) ~ x P(x^2) / Q(x^2), P of degree 4 and Q of degree 3, on [-7.75, 7.75] and
+ * +-tanh(7.75) beyond (1 - 4e-7): a rational approximation fitted by iteratively reweighted
+ * least squares towards the minimax error. Measured in float32 against float64: at most
+ * 4.9e-7 absolute error, and under 1e-6 relative near 0, where 1 - 2 / (exp(2x) + 1) cancels.
+ * Seven FMAs, two multiplies and one division, instead of an exp (about 16 operations) and a
+ * division; a degree-5 P (3.5e-7) measured 3 % slower on the 64-64 policy.
  */
 INLINE VEC vtanh(VEC x) {
-    x = x < (VEC)(-7.90531111f) ? (VEC)(-7.90531111f) : x;
-    x = x > (VEC)(7.90531111f) ? (VEC)(7.90531111f) : x;
+    x = x < (VEC)(-7.75f) ? (VEC)(-7.75f) : x;
+    x = x > (VEC)(7.75f) ? (VEC)(7.75f) : x;
     const VEC z = x * x;
-    VEC p = (VEC)(2.358999281e-11f);
-    p = p * z + (VEC)(-1.471078015e-08f);
-    p = p * z + (VEC)(9.874393072e-06f);
-    p = p * z + (VEC)(2.984937746e-03f);
-    p = p * z + (VEC)(1.297819167e-01f);
-    p = p * z + (VEC)(9.999999404e-01f);
-    VEC q = (VEC)(2.371023002e-04f);
-    q = q * z + (VEC)(2.402363159e-02f);
-    q = q * z + (VEC)(4.631149173e-01f);
+    VEC p = (VEC)(-6.325148405e-09f);
+    p = p * z + (VEC)(7.252642263e-06f);
+    p = p * z + (VEC)(2.707067877e-03f);
+    p = p * z + (VEC)(1.272204220e-01f);
+    p = p * z + (VEC)(9.999992847e-01f);
+    VEC q = (VEC)(1.981944370e-04f);
+    q = q * z + (VEC)(2.289366908e-02f);
+    q = q * z + (VEC)(4.605510831e-01f);
     q = q * z + (VEC)(1.0f);
     return x * p / q;
 }

@@ -144,6 +144,24 @@ def test_masked_actions_are_never_chosen(name, device_choice):
     np.testing.assert_allclose(greedy.values, values, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("name", ["sb3-default", "odd-widths-relu"])
+def test_mostly_zero_observations_match_oracle(name, device_choice):
+    # One-hot-like rows: the observation layers run over the inputs that are non-zero in
+    # some row of a tile (whole vectors of them at once where the width allows).
+    spec = SPECS[name]
+    kernel, weights = make_kernel(spec, device_choice, seed=16)
+    rng = np.random.default_rng(17)
+    batch = 1003
+    obs = np.zeros((batch, spec.obs_dim), np.float32)
+    obs[np.arange(batch), rng.integers(spec.obs_dim, size=batch)] = 1.0
+    obs[: batch // 2, :3] = rng.normal(size=(batch // 2, 3))  # dense in the first half
+    log_probs, values = oracle(spec, weights, obs)
+    out = kernel(obs, return_log_probs=True)
+    np.testing.assert_allclose(out.log_probs, log_probs, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(out.values, values, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(out.actions, head_argmax(spec, log_probs))
+
+
 @pytest.mark.parametrize("hidden", [(16,), ()], ids=["hidden", "linear"])
 def test_sparse_masks_leave_whole_vectors_of_logits_masked(hidden, device_choice):
     # A few allowed actions per sample, in a different place for each: most vectors of
