@@ -63,7 +63,8 @@ def test_recipe_registry():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["NoSuchEnv-v0"], "unknown env id or recipe 'NoSuchEnv-v0'; recipes: ppo; env ids: "),
+        (["NoSuchEnv-v0"],
+         f"unknown env id or recipe 'NoSuchEnv-v0'; recipes: {', '.join(RECIPES)}; env ids: "),
         (["CartPole-v9"], "unknown env id or recipe 'CartPole-v9'; did you mean CartPole-v1"),
         (["aec-hierarchies"], "unknown env id or recipe 'aec-hierarchies'"),
         (["CartPole-v1", "ppo.lerning_rate=1e-3"],
