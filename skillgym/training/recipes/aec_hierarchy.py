@@ -54,6 +54,7 @@ from skillgym.training.logs import run_logger
 from skillgym.training.plots import write_accuracy_plot
 from skillgym.training.progress import TrainingProgress
 from skillgym.training.recipes import Recipe
+from skillgym.training.recipes.ppo import DEFAULTS as PPO_DEFAULTS
 from skillgym.training.resumable import (
     CheckpointCallback,
     ResumableMaskablePPO,
@@ -99,17 +100,13 @@ DEFAULTS: dict[str, Any] = {
         "target": 0.95,
         "stop_at_target": False,
     },
+    # The ppo recipe's PPO settings, but for fine-tuning a warm-started policy: smaller steps,
+    # fewer and larger minibatches, and wider layers (a skill maps hundreds of observations).
     "ppo": {
+        **PPO_DEFAULTS["ppo"],
         "learning_rate": 1e-4,
-        "n_steps": 256,
         "batch_size": 256,
         "n_epochs": 4,
-        "gamma": 0.99,
-        "gae_lambda": 0.95,
-        "clip_range": 0.2,
-        "ent_coef": 0.0,
-        "vf_coef": 0.5,
-        "max_grad_norm": 0.5,
         # After a warm start every episode succeeds; normalised advantages would turn the value
         # estimate's noise into unit-sized policy updates and undo it (measured: CARRY fell from
         # 100 % to 0 % in 8k steps).
