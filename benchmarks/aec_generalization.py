@@ -50,7 +50,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "aec_generalization"
 PARTS = ("hierarchy", "rl", "flat", "seq")
 # The skills whose tables are reported, and the one level each target refers to.
 SKILLS = ("ADD", "SUB", "MUL", "DIV", "EVAL")
-TRAIN_LEVELS = {"ADD": 4, "SUB": 4, "MUL": 5, "DIV": 4, "EVAL": 5}
+# Every solver trains up to the levels the recipe trains the hierarchy on.
+TRAIN_LEVELS = get_recipe("aec-hierarchy").defaults["levels"]
 EIGHT_TERMS = ExpressionConfig(min_terms=8, max_terms=8)
 # (skill, level or "8 terms", target): the targets
 TARGETS = (("ADD", 6, 0.99), ("ADD", 8, 0.95), ("SUB", 6, 0.99), ("SUB", 8, 0.95),

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 from rich.console import Console
 from stable_baselines3.common.callbacks import CallbackList
@@ -37,11 +36,11 @@ from skillgym.agents.aec_hierarchy import (
     Demonstrations,
     Hierarchy,
     ImitationAnchor,
+    agreement,
     behaviour_clone,
     bottom_up,
     callers_of,
     children_closure,
-    fit,
     level_accuracy,
     oracle_demonstrations,
     task_levels,
@@ -108,8 +107,8 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 256,
         "n_epochs": 4,
         # After a warm start every episode succeeds; normalised advantages would turn the value
-        # estimate's noise into unit-sized policy updates and undo it (measured: CARRY fell from
-        # 100 % to 0 % in 8k steps).
+        # estimate's noise into unit-sized policy updates and undo it (a cloned CARRY lost all
+        # its successes within 8k PPO steps when they were on).
         "normalize_advantage": False,
         "net_arch": [128, 128],
     },
@@ -163,7 +162,7 @@ def top_level(config: Config, skill: str) -> int:
 def env_of(config: Config) -> tuple[str, dict[str, Any]]:
     """The environment of the last skill trained (the top of the hierarchy), for ``eval``."""
     skill = order(config)[-1]
-    return f"skillgym/{ENTRIES[SKILL_INDEX[skill]].name}", {"actions": get(config, "actions")}
+    return ENTRIES[SKILL_INDEX[skill]].id, {"actions": get(config, "actions")}
 
 
 class _Progress:
@@ -209,13 +208,6 @@ def _demonstrations(config: Config, skill: str, seed: int) -> Demonstrations | N
                                  callers=callers_of(skill, order(config)))
 
 
-def _clone(config: Config, skill: str, model, demonstrations: Demonstrations,
-           epochs: int) -> float:
-    return behaviour_clone(model.policy, demonstrations, MASKS[SKILL_INDEX[skill]],
-                           epochs=epochs, learning_rate=get(config, "warm_start.learning_rate"),
-                           batch_size=get(config, "warm_start.batch_size"))
-
-
 def _new_model(config: Config, skill: str, hierarchy: Hierarchy, seed: int,
                demonstrations: Demonstrations | None) -> ResumableMaskablePPO:
     ppo = dict(config["ppo"])
@@ -224,15 +216,11 @@ def _new_model(config: Config, skill: str, hierarchy: Hierarchy, seed: int,
                                  seed=seed, device="cpu", policy_kwargs={"net_arch": net_arch},
                                  **ppo)
     if demonstrations is not None:
-        _clone(config, skill, model, demonstrations, get(config, "warm_start.epochs"))
+        behaviour_clone(model.policy, demonstrations, MASKS[SKILL_INDEX[skill]],
+                        epochs=get(config, "warm_start.epochs"),
+                        learning_rate=get(config, "warm_start.learning_rate"),
+                        batch_size=get(config, "warm_start.batch_size"))
     return model
-
-
-def _agreement(model, demonstrations: Demonstrations, skill: str) -> float:
-    """How often the trained skill's argmax is the oracle's action on the demonstrations."""
-    obs, _ = model.policy.obs_to_tensor(demonstrations.observations)
-    masks = np.tile(MASKS[SKILL_INDEX[skill]], (len(demonstrations.actions), 1))
-    return fit(model.policy, obs, torch.as_tensor(demonstrations.actions), masks)[0]
 
 
 def _accuracy(config: Config, hierarchy: Hierarchy, skill: str, seed: int) -> dict[str, float]:
@@ -309,7 +297,8 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
             with console.status(f"{skill}: accuracy at every level"):
                 accuracy = _accuracy(config, hierarchy, skill, 10_000 * (index + 1))
             if demonstrations is not None:
-                stats["warm_start_agreement"] = _agreement(model, demonstrations, skill)
+                stats["warm_start_agreement"] = agreement(model.policy, demonstrations,
+                                                          MASKS[SKILL_INDEX[skill]])
             stats.update(ppo_steps=model.num_timesteps, steps_to_target=tracker.steps_to_target,
                          accuracy=accuracy)
             progress.finished.append(skill)
@@ -348,7 +337,7 @@ def agent_env_kwargs(agent: Hierarchy, env_id: str) -> dict[str, Any]:
     """An AEC env played by a hierarchy calls its learned children (a flat agent's: no CALLs)."""
     from skillgym.training.evaluate import EvalError
 
-    if env_id not in {f"skillgym/{entry.name}" for entry in ENTRIES}:
+    if env_id not in {entry.id for entry in ENTRIES}:
         raise EvalError(f"a skill hierarchy plays the AEC environments (skillgym/AEC-*), "
                         f"not {env_id}")
     if agent.actions == "primitive":
