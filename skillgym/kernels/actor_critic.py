@@ -376,8 +376,9 @@ class ActorCriticKernel:
                 f"obs.codes and obs.dense must have shapes [batch, {layout.n_codes}] and "
                 f"[batch, {layout.n_dense}], got {codes.shape} and {dense.shape}"
             )
-        # An out-of-range code would read outside the weights.
-        if codes.size and (codes.min() < 0 or codes.max() >= layout.obs_dim):
+        # An out-of-range code would read outside the weights. Viewed as unsigned, a negative
+        # code is huge: one reduction checks both bounds.
+        if codes.size and codes.view(np.uint32).max() >= layout.obs_dim:
             raise ValueError(
                 f"obs.codes must lie in [0, {layout.obs_dim}), got values in "
                 f"[{codes.min()}, {codes.max()}]"

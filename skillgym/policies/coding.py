@@ -53,6 +53,14 @@ class ObservationCoder:
 
     def __init__(self, parts: list[_Part], layout: InputLayout) -> None:
         self._parts = parts
+        self._categorical = [part for part in parts if part.sizes is not None]
+        self._dense = [part for part in parts if part.sizes is None]
+        # Every code column's number of choices and one-hot offset, in layout order: the
+        # categorical parts are checked and offset together, a handful of numpy calls per batch
+        # whatever the number of parts.
+        self._sizes = np.concatenate([part.sizes for part in self._categorical]).astype(np.uint64)
+        self._offsets = np.concatenate([part.offsets for part in self._categorical])
+        self._values = np.empty((0, layout.n_codes), dtype=np.int64)
         self.layout = layout
 
     @classmethod
@@ -101,25 +109,40 @@ class ObservationCoder:
     def encode(self, obs: Any, out: CodedObs) -> None:
         """Write the batch ``obs`` (arrays or tensors, as SB3 holds them) into ``out``.
 
-        Raises ``ValueError`` for a categorical value outside its space, where SB3's one-hot
-        encoding fails too.
+        Raises ``ValueError`` for a categorical value outside its space after SB3's ``.long()``
+        (floats are truncated, as rollout buffers hold categorical observations as floats),
+        where SB3's one-hot encoding fails too.
         """
         batch = len(out.codes)
-        for part in self._parts:
+        for part in self._dense:
+            value = _as_numpy(obs if part.key is None else obs[part.key])
+            out.dense[:, part.columns] = value.reshape(batch, -1)
+        columns = []
+        for part in self._categorical:
             value = _as_numpy(obs if part.key is None else obs[part.key]).reshape(batch, -1)
-            if part.sizes is None:
-                out.dense[:, part.columns] = value
-                continue
             if value.shape[1] != len(part.sizes):
                 raise ValueError(
                     f"observation {part.key or ''!r} must have {len(part.sizes)} entries per "
                     f"sample, got {value.shape[1]}"
                 )
+            columns.append(value)
+        if len(self._values) < batch:
+            self._values = np.empty((1 << (batch - 1).bit_length(), len(self._sizes)), np.int64)
+        values = self._values[:batch]
+        # int64 holds every integer observation, and a float cast to it truncates as .long()
+        # does (NaN and out-of-range floats become the most negative int64).
+        np.concatenate(columns, axis=1, out=values, casting="unsafe")
+        # Viewed as unsigned, a negative value is huge: one comparison checks both bounds.
+        if (values.view(np.uint64) >= self._sizes).any():
+            self._raise_out_of_range(values)
+        np.add(values, self._offsets, out=out.codes, casting="unsafe")
+
+    def _raise_out_of_range(self, values: np.ndarray) -> None:
+        for part in self._categorical:
+            value = values[:, part.columns]
             if (value < 0).any() or (value >= part.sizes).any():
                 raise ValueError(
                     f"observation {part.key or ''!r} must lie in [0, n) for n = "
                     f"{part.sizes.tolist()} per entry, got values in [{value.min()}, "
                     f"{value.max()}]"
                 )
-            # SB3 takes .long() of the values (float rollout buffers included): truncation.
-            np.add(value, part.offsets, out=out.codes[:, part.columns], casting="unsafe")

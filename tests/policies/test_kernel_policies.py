@@ -252,6 +252,20 @@ def test_categorical_observations_reach_the_kernel_as_codes(kernel_device):
     obs["e_tokens"][7, 1] = 6
     with pytest.raises(ValueError, match=r"observation 'e_tokens' must lie in \[0, n\)"):
         model.predict(obs)
+    # Negative values and NaN too (the bounds are checked on all parts at once, as unsigned).
+    obs["e_tokens"][7, 1] = 1
+    obs["c_skill"][3] = -1
+    with pytest.raises(ValueError, match=r"observation 'c_skill' must lie in \[0, n\)"):
+        model.predict(obs)
+    as_floats = {key: value.astype(np.float32) for key, value in obs.items()}
+    as_floats["c_skill"][3] = np.nan
+    with pytest.raises(ValueError, match=r"observation 'c_skill' must lie in \[0, n\)"):
+        model.predict(as_floats)
+    # predict() leaves the policy in eval mode, as SB3's does, also when it was training.
+    obs["c_skill"][3] = 2
+    policy.set_training_mode(True)
+    model.predict(obs)
+    assert not any(module.training for module in policy.modules())
 
 
 def test_observations_that_need_torch_features_skip_the_codes():
