@@ -130,8 +130,9 @@ class ObservationCoder:
             self._values = np.empty((1 << (batch - 1).bit_length(), len(self._sizes)), np.int64)
         values = self._values[:batch]
         # int64 holds every integer observation, and a float cast to it truncates as .long()
-        # does (NaN and out-of-range floats become the most negative int64).
-        np.concatenate(columns, axis=1, out=values, casting="unsafe")
+        # does (NaN and out-of-range floats become the most negative int64, rejected below).
+        with np.errstate(invalid="ignore"):
+            np.concatenate(columns, axis=1, out=values, casting="unsafe")
         # Viewed as unsigned, a negative value is huge: one comparison checks both bounds.
         if (values.view(np.uint64) >= self._sizes).any():
             self._raise_out_of_range(values)
