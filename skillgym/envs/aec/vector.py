@@ -175,6 +175,8 @@ class AECVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._skill_index = SKILL_INDEX[self.skill.name]
         self._mask = single.action_masks()
+        # The legal CALLs, each run for all the sub-envs that chose it.
+        self._call_actions = [int(a) for a in np.flatnonzero(self._mask) if a != ACTION_RETURN]
 
         n, rows, width = self.num_envs, len(self.skill.roles), self.task.width
         self._blank_row = rows
@@ -186,20 +188,28 @@ class AECVectorEnv(VectorEnv):
             self._binding_rows[args, :rows] = binding_rows(self.skill.name, args)
         self._out_slot = self.skill.roles.index("OUT")
         self._watched = self.reward_mode == "digit"
-        # int8 cells (21 tokens): resets clear and observations gather 8x less memory.
-        self._grid = np.full((n, rows + 1, width), BLANK, dtype=np.int8)
+        # int8 cells (21 tokens): resets clear and observations gather 8x less memory. Rows are
+        # padded to whole 8-byte words of blanks that no pointer reaches, so that a row compares
+        # with its target as a few uint64 words.
+        self._stride = -(-width // 8) * 8
+        self._grid = np.full((n, rows + 1, self._stride), BLANK, dtype=np.int8)
         self._ptrs = np.zeros((n, NUM_SLOTS + 1), dtype=np.int64)
+        self._start_ptrs = np.zeros(NUM_SLOTS + 1, dtype=np.int64)
+        self._start_ptrs[:rows] = UNITS
         self._args = np.zeros(n, dtype=np.int64)
         # one row per role until ``bindings="all"`` draws a binding for the episode
         self._rows = np.full((n, NUM_SLOTS + 1), rows, dtype=np.int64)
         self._rows[:, :rows] = np.arange(rows)
         self._prev = np.full(n, NO_ACTION, dtype=np.int64)
-        self._target = np.full((n, width), BLANK, dtype=np.int8)  # ADD/SUB: the OUT row
+        self._target = np.full((n, self._stride), BLANK, dtype=np.int8)  # ADD/SUB: the OUT row
         self._expected = np.zeros((n, width), dtype=np.int64)  # MUL: the product's digits
         self._steps = np.zeros(n, dtype=np.int64)
         self._limit = np.zeros(n, dtype=np.int64)
         self._level = np.full(n, level, dtype=np.int64)
-        self._outcomes = np.zeros((n, PROMOTE_WINDOW), dtype=bool)
+        # The last PROMOTE_WINDOW outcomes, a ring written at ``_recorded % PROMOTE_WINDOW``,
+        # and their sum. Once the level's window has filled again every slot is of this level.
+        self._outcomes = np.zeros((n, PROMOTE_WINDOW), dtype=np.int64)
+        self._wins = np.zeros(n, dtype=np.int64)
         self._recorded = np.zeros(n, dtype=np.int64)  # outcomes since the level's last clear
         self._keys = np.zeros(n, dtype=np.uint64)
         self._counters = np.zeros(n, dtype=np.int64)
@@ -259,34 +269,40 @@ class AECVectorEnv(VectorEnv):
         if restarting.any():
             self._begin(np.flatnonzero(restarting), None)
         illegal = active & ~legal
-        rewards = np.zeros(self.num_envs, dtype=np.float64)
-        rewards[illegal] -= self.illegal_penalty
-        self._write_reward[:] = 0.0
-        self._wrong_write[:] = False
+        rewards = np.where(illegal, -self.illegal_penalty, 0.0)
+        if self._watched:
+            self._write_reward[:] = 0.0
+            self._wrong_write[:] = False
         self._timeouts = {}
 
         returned = legal & (actions == ACTION_RETURN)
         calls = legal & ~returned
-        for action in np.unique(actions[calls]):
+        for action in self._call_actions:
             idx = np.flatnonzero(calls & (actions == action))
-            self._ptrs[idx] = self._call(
-                idx, self._rows[idx], self._ptrs[idx], self._skill_index, int(action)
-            )
-        self._prev[calls] = actions[calls]
+            if len(idx):
+                self._ptrs[idx] = self._call(
+                    idx, self._rows[idx], self._ptrs[idx], self._skill_index, action
+                )
+        np.copyto(self._prev, actions, where=calls)
         self._steps += active
 
-        rewards += self._write_reward
-        terminated = self._wrong_write.copy()
         success = np.zeros(self.num_envs, dtype=bool)
-        success[returned] = self._succeeded(np.flatnonzero(returned))
-        terminated |= returned
-        if self.reward_mode == "sparse":
-            rewards[returned] += success[returned]
+        returned_idx = np.flatnonzero(returned)
+        if len(returned_idx):
+            success[returned_idx] = self._succeeded(returned_idx)
+        # Each reward's terms in the single env's order, so that sums agree to the bit.
+        if self._watched:
+            rewards += self._write_reward
+            terminated = self._wrong_write | returned
         else:
-            rewards[returned & ~success] -= 0.5
+            terminated = returned
+        if self.reward_mode == "sparse":
+            rewards += success  # success is False wherever returned is
+        else:
+            rewards -= 0.5 * (returned & ~success)
         truncated = active & ~terminated & (self._steps >= self._limit)
         if self.reward_mode == "digit":
-            rewards[truncated] -= 1.0
+            rewards -= truncated
         ended = terminated | truncated
         self._record(np.flatnonzero(ended), success[ended])
         self._autoreset = ended
@@ -312,22 +328,24 @@ class AECVectorEnv(VectorEnv):
             self._recorded[rows] = 0
         elif self.curriculum:
             full = self._recorded[rows] >= PROMOTE_WINDOW
-            wins = self._outcomes[rows].sum(axis=1)
             promote = rows[
-                full & (wins >= PROMOTE_RATE * PROMOTE_WINDOW)
+                full & (self._wins[rows] >= PROMOTE_RATE * PROMOTE_WINDOW)
                 & (self._level[rows] < self.max_level)
             ]
-            self._level[promote] += 1
-            self._recorded[promote] = 0
+            if len(promote):
+                self._level[promote] += 1
+                self._recorded[promote] = 0
         self._grid[rows] = BLANK
-        self._ptrs[rows] = 0
-        self._ptrs[rows, : len(self.skill.roles)] = UNITS
+        self._ptrs[rows] = self._start_ptrs
         self._prev[rows] = NO_ACTION
         self._steps[rows] = 0
         # The task draws at one level per call: a loop over the levels present, not the rows.
-        for draw_level in np.unique(self._level[rows]):
-            idx = rows[self._level[rows] == draw_level]
-            self._lay_out(idx, int(draw_level))
+        levels = self._level[rows]
+        if levels.min() == levels.max():
+            self._lay_out(rows, int(levels[0]))
+        else:
+            for draw_level in np.unique(levels):
+                self._lay_out(rows[levels == draw_level], int(draw_level))
         if self.bindings == "all":
             counters = self._counters[rows].astype(np.uint64)
             self._args[rows] = draw_bindings(self.skill.name, self._keys[rows], counters)
@@ -365,15 +383,20 @@ class AECVectorEnv(VectorEnv):
 
     def _record(self, rows: np.ndarray, success: np.ndarray) -> None:
         """Append each ended episode's outcome to its row's window of the last 100."""
-        self._outcomes[rows] = np.roll(self._outcomes[rows], -1, axis=1)
-        self._outcomes[rows, -1] = success
+        if not len(rows):
+            return
+        slot = self._recorded[rows] % PROMOTE_WINDOW
+        self._wins[rows] += success - self._outcomes[rows, slot]
+        self._outcomes[rows, slot] = success
         self._recorded[rows] += 1
 
     def _succeeded(self, idx: np.ndarray) -> np.ndarray:
         """Whether the OUT row of each of ``idx`` holds the correct result."""
-        out = self._grid[idx, self._rows[idx, self._out_slot]].astype(np.int64)
+        out_rows = self._rows[idx, self._out_slot]
         if self.skill.name != "MUL":
-            return (out == self._target[idx]).all(axis=1)
+            words = self._grid.view(np.uint64)[idx, out_rows]
+            return (words == self._target.view(np.uint64)[idx]).all(axis=1)
+        out = self._grid[idx, out_rows, : self._width].astype(np.int64)
         # ``read_number``: one run of digits from the units column, then only blanks; leading
         # zeros allowed. Its value is the product's iff the digits agree up to the run's length
         # and the product has no digit beyond it.
@@ -520,7 +543,7 @@ class AECVectorEnv(VectorEnv):
         roles = len(self.skill.roles)
         tokens = np.full((self.num_envs, NUM_SLOTS), BLANK, dtype=np.int64)
         cells = self._grid.reshape(self.num_envs, -1)
-        flat = self._rows[:, :roles] * self._width + self._ptrs[:, :roles]
+        flat = self._rows[:, :roles] * self._stride + self._ptrs[:, :roles]
         tokens[:, :roles] = np.take_along_axis(cells, flat, axis=1)
         return tokens
 
@@ -534,7 +557,7 @@ class AECVectorEnv(VectorEnv):
             "prev_action": self._prev.copy(),
         }
         if self.grid_obs:
-            obs["grid"] = self._grid[:, : self._blank_row].astype(np.int64)
+            obs["grid"] = self._grid[:, : self._blank_row, : self._width].astype(np.int64)
         return obs
 
     def _infos(self, active, illegal, ended, success, restarting) -> dict[str, Any]:
@@ -565,6 +588,8 @@ class AECVectorEnv(VectorEnv):
             raise ValueError(
                 f"actions must be integers of shape ({self.num_envs},), got {actions!r}"
             )
-        if np.any(array < 0) or np.any(array >= NUM_ACTIONS):
+        array = array.astype(np.int64, copy=False)
+        # Viewed as unsigned, a negative action is huge: one comparison checks both bounds.
+        if array.view(np.uint64).max() >= NUM_ACTIONS:
             raise ValueError(f"actions must be in 0..{NUM_ACTIONS - 1}, got {actions!r}")
-        return array.astype(np.int64, copy=False)
+        return array
