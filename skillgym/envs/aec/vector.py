@@ -200,6 +200,10 @@ class AECVectorEnv(VectorEnv):
         # one row per role until ``bindings="all"`` draws a binding for the episode
         self._rows = np.full((n, NUM_SLOTS + 1), rows, dtype=np.int64)
         self._rows[:, :rows] = np.arange(rows)
+        # Where each top-frame slot's row starts in the flattened grid: the observation is one
+        # gather at these plus the pointers (unbound slots read the blank row's first cell).
+        self._env_start = np.arange(n, dtype=np.int64)[:, None] * ((rows + 1) * self._stride)
+        self._row_start = self._env_start + self._rows * self._stride
         self._prev = np.full(n, NO_ACTION, dtype=np.int64)
         self._target = np.full((n, self._stride), BLANK, dtype=np.int8)  # ADD/SUB: the OUT row
         self._expected = np.zeros((n, width), dtype=np.int64)  # MUL: the product's digits
@@ -350,6 +354,7 @@ class AECVectorEnv(VectorEnv):
             counters = self._counters[rows].astype(np.uint64)
             self._args[rows] = draw_bindings(self.skill.name, self._keys[rows], counters)
             self._rows[rows] = self._binding_rows[self._args[rows]]
+            self._row_start[rows] = self._env_start[rows] + self._rows[rows] * self._stride
         self._counters[rows] += 1
 
     def _lay_out(self, idx: np.ndarray, level: int) -> None:
@@ -540,12 +545,8 @@ class AECVectorEnv(VectorEnv):
 
     def _top_tokens(self) -> np.ndarray:
         """``(num_envs, NUM_SLOTS)`` the token under each top-frame pointer (blank if unbound)."""
-        roles = len(self.skill.roles)
-        tokens = np.full((self.num_envs, NUM_SLOTS), BLANK, dtype=np.int64)
-        cells = self._grid.reshape(self.num_envs, -1)
-        flat = self._rows[:, :roles] * self._stride + self._ptrs[:, :roles]
-        tokens[:, :roles] = np.take_along_axis(cells, flat, axis=1)
-        return tokens
+        cells = self._row_start[:, :NUM_SLOTS] + self._ptrs[:, :NUM_SLOTS]
+        return self._grid.ravel().take(cells).astype(np.int64)
 
     def _observe(self) -> dict[str, np.ndarray]:
         n = self.num_envs
