@@ -284,9 +284,10 @@ class AECVectorEnv(VectorEnv):
         for action in self._call_actions:
             idx = np.flatnonzero(calls & (actions == action))
             if len(idx):
-                self._ptrs[idx] = self._call(
-                    idx, self._rows[idx], self._ptrs[idx], self._skill_index, action
-                )
+                ptrs = self._ptrs[idx]
+                moved = self._call(idx, self._rows[idx], ptrs, self._skill_index, action)
+                if moved is not ptrs:
+                    self._ptrs[idx] = moved
         np.copyto(self._prev, actions, where=calls)
         self._steps += active
 
@@ -417,8 +418,10 @@ class AECVectorEnv(VectorEnv):
 
     # ------------------------------------------------------------------ the machine
 
-    def _tokens(self, idx: np.ndarray, rows: np.ndarray, ptrs: np.ndarray, slot: int) -> np.ndarray:
-        return self._grid[idx, rows[:, slot], ptrs[:, slot]].astype(np.int64)
+    def _tokens(self, idx: np.ndarray, rows: np.ndarray, ptrs: np.ndarray, count: int):
+        """``(len(idx), count)`` int8 tokens under the first ``count`` pointers of the frames
+        ``(rows, ptrs)`` of sub-envs ``idx``, in one gather."""
+        return self._grid[idx[:, None], rows[:, :count], ptrs[:, :count]]
 
     def _write(self, idx: np.ndarray, row: np.ndarray, column: np.ndarray, token) -> None:
         """Write tokens (the machine ignores writes on the blank row); score watched writes.
@@ -426,14 +429,16 @@ class AECVectorEnv(VectorEnv):
         As in the single env, a sub-env's writes of one step score +1 if right and -0.5 if
         wrong, and none after its first wrong one.
         """
-        token = np.broadcast_to(np.asarray(token, dtype=np.int64), idx.shape)
         bound = row != self._blank_row
-        idx, row, column, token = idx[bound], row[bound], column[bound], token[bound]
+        if not bound.all():
+            idx, row, column = idx[bound], row[bound], column[bound]
+            token = token[bound] if np.ndim(token) else token
         self._grid[idx, row, column] = token
         if not self._watched:
             return
         scored = (row == self._rows[idx, self._out_slot]) & ~self._wrong_write[idx]
-        idx, column, token = idx[scored], column[scored], token[scored]
+        idx, column = idx[scored], column[scored]
+        token = token[scored] if np.ndim(token) else token
         correct = token == self._target[idx, column]
         self._write_reward[idx] += np.where(correct, 1.0, -0.5)
         self._wrong_write[idx] |= ~correct
@@ -443,25 +448,27 @@ class AECVectorEnv(VectorEnv):
     ) -> np.ndarray:
         """Run the child of CALL ``action`` for the frames ``(rows, ptrs)`` of sub-envs ``idx``.
 
-        Returns the caller's pointers afterwards (a level-1 child hands its moves back).
+        Returns the caller's pointers afterwards (a level-1 child hands its moves back): a new
+        array if the child moved any, else ``ptrs`` itself.
         """
         child, args = ACTION_A[action], ACTION_B[action]
         slots = SLOT_MAPS[caller, action]
         child_rows = rows[:, slots]
         child_ptrs = ptrs[:, slots]
         name = SKILL_NAMES[child]
-        if name in ("ADD1", "SUB1"):
-            self._column_unit(idx, child_rows, child_ptrs, subtract=name == "SUB1")
-        elif name in ("CARRY", "BORROW"):
+        if name in ("CARRY", "BORROW"):
             child_ptrs = self._carry(idx, child_rows, child_ptrs)
         elif name == "LSHIFT":
             arity = len(BINDINGS[name][args])
             child_ptrs = child_ptrs.copy()
             child_ptrs[:, :arity] = np.minimum(child_ptrs[:, :arity] + 1, self._width - 1)
-        elif name == "MUL1":
-            self._mul1(idx, child_rows, child_ptrs)
-        else:
-            self._subroutine(idx, child_rows, child_ptrs.copy(), child)
+        else:  # the children that leave the pointers where they were
+            if name in ("ADD1", "SUB1"):
+                self._column_unit(idx, child_rows, child_ptrs, subtract=name == "SUB1")
+            elif name == "MUL1":
+                self._mul1(idx, child_rows, child_ptrs)
+            else:
+                self._subroutine(idx, child_rows, child_ptrs.copy(), child)
             return ptrs
         # A macro's moves are the caller's: copy each bound slot's pointer back.
         ptrs = ptrs.copy()
@@ -471,31 +478,31 @@ class AECVectorEnv(VectorEnv):
 
     def _column_unit(self, idx, rows, ptrs, subtract: bool) -> None:
         """ADD1 / SUB1 by the oracle: write the column's digit on OUT, then consume the carry."""
-        a, b, c = (_digit(self._tokens(idx, rows, ptrs, slot)) for slot in range(3))
+        a, b, c = _digit(self._tokens(idx, rows, ptrs, 3)).T  # int8: -18 <= total <= 27
         total = a - b - c if subtract else a + b + c
         self._write(idx, rows[:, 3], ptrs[:, 3], total % 10)
-        carry = self._tokens(idx, rows, ptrs, 2)
-        pending = carry != BLANK
-        self._write(idx[pending], rows[pending, 2], ptrs[pending, 2], BLANK)
+        # Read after the write: with bindings OUT and CARRY may share a cell.
+        pending = self._grid[idx, rows[:, 2], ptrs[:, 2]] != BLANK
+        if pending.any():
+            self._write(idx[pending], rows[pending, 2], ptrs[pending, 2], BLANK)
 
     def _carry(self, idx, rows, ptrs) -> np.ndarray:
         """CARRY / BORROW by the oracle: step up, write 1, step back (moves stop at the edges)."""
         ptrs = ptrs.copy()
-        up = ptrs[:, 0] + 1 < self._width
-        ptrs[up, 0] += 1
-        self._write(idx, rows[:, 0], ptrs[:, 0], 1)
-        down = ptrs[:, 0] >= 1
-        ptrs[down, 0] -= 1
+        up = np.minimum(ptrs[:, 0] + 1, self._width - 1)
+        self._write(idx, rows[:, 0], up, 1)
+        ptrs[:, 0] = np.maximum(up - 1, 0)
         return ptrs
 
     def _mul1(self, idx, rows, ptrs) -> None:
         """MUL1 by the oracle: low digit on OUT, then the high digit (or a blank) as the carry."""
-        a, b, c = (_digit(self._tokens(idx, rows, ptrs, slot)) for slot in range(3))
+        a, b, c = _digit(self._tokens(idx, rows, ptrs, 3)).T  # int8: a * b + c <= 90
         self._write(idx, rows[:, 3], ptrs[:, 3], (a * b + c) % 10)
-        tokens = [self._tokens(idx, rows, ptrs, slot) for slot in range(3)]
-        high = (_digit(tokens[0]) * _digit(tokens[1]) + _digit(tokens[2])) // 10
+        tokens = self._tokens(idx, rows, ptrs, 3)  # again: OUT may share a cell with them
+        a, b, c = _digit(tokens).T
+        high = (a * b + c) // 10
         new = np.where(high > 0, high, BLANK)
-        change = new != tokens[2]
+        change = new != tokens[:, 2]
         self._write(idx[change], rows[change, 2], ptrs[change, 2], new[change])
 
     def _subroutine(self, idx, rows, ptrs, skill: int) -> None:
@@ -526,9 +533,9 @@ class AECVectorEnv(VectorEnv):
         fix = call_action("BORROW" if subtract else "CARRY", ("CARRY",))
         unit = call_action("SUB1" if subtract else "ADD1", _COLUMN)
         shift = call_action("LSHIFT", _COLUMN)
-        tokens = [self._tokens(idx, rows, ptrs, slot) for slot in range(3)]
-        a, b, c = (_digit(t) for t in tokens)
-        blank = (tokens[0] == BLANK) & (tokens[1] == BLANK) & (tokens[2] == BLANK)
+        tokens = self._tokens(idx, rows, ptrs, 3)
+        a, b, c = _digit(tokens).T  # int8: -18 <= a - b - c, a + b + c <= 27
+        blank = (tokens == BLANK).all(axis=1)
         overflow = (a - b - c < 0) if subtract else (a + b + c >= 10)
         fresh = np.where(blank, ACTION_RETURN, np.where(overflow, fix, unit))
         return np.where(prev == unit, shift, np.where(prev == fix, unit, fresh))
@@ -537,8 +544,8 @@ class AECVectorEnv(VectorEnv):
         """The MULD oracle: MUL1 then LSHIFT(IN1, OUT) until IN1 and the carry are blank."""
         unit = call_action("MUL1", _COLUMN)
         shift = call_action("LSHIFT", ("IN1", "OUT"))
-        in1, carry = self._tokens(idx, rows, ptrs, 0), self._tokens(idx, rows, ptrs, 2)
-        done = (in1 == BLANK) & (carry == BLANK)
+        tokens = self._tokens(idx, rows, ptrs, 3)
+        done = (tokens[:, 0] == BLANK) & (tokens[:, 2] == BLANK)
         return np.where(prev == unit, shift, np.where(done, ACTION_RETURN, unit))
 
     # ------------------------------------------------------------------ observations, infos
