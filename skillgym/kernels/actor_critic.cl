@@ -37,23 +37,26 @@
 #define FOR3(M, s) M(s, 0) M(s, 1) M(s, 2)
 #define FOR2(M, s) M(s, 0) M(s, 1)
 #define FOR1(M, s) M(s, 0)
-#define LOAD_BIAS(_, b) const VEC bias_##b = *(__global const VEC *)(bias + b * VW);
+#define LOAD_BIAS(_, b) const VEC bias_##b = *(__global const VEC *)(bias + OFF(b));
 #define INIT_ROW(s, FORN) FORN(INIT_ONE, s)
 #define INIT_ONE(s, b) VEC acc_##s##_##b = bias_##b;
-#define LOAD_W(_, b) const VEC w_##b = *(__global const VEC *)(wk + b * VW);
+#define LOAD_W(_, b) const VEC w_##b = *(__global const VEC *)(wk + OFF(b));
 #define ROW_POINTER(s, _) const float *x_##s = x + s * x_stride;
 #define FMA_ROW(s, FORN) { const float xs = x_##s[k]; FORN(FMA_ONE, s) }
 #define FMA_ONE(s, b) acc_##s##_##b += xs * w_##b;
 #define STORE_ROW(s, FORN) FORN(STORE_ONE, s)
-#define STORE_ONE(s, b) *(VEC *)(y + s * y_stride + b * VW) = acc_##s##_##b;
+#define STORE_ONE(s, b) *(VEC *)(y + s * y_stride + OFF(b)) = acc_##s##_##b;
 #define NONZERO(s, k) | (x[s * OBS_DIM + k] != 0.0f)
 #define NONZERO_VEC(s, k) | (*(VEC *)(x + s * OBS_DIM + k) != (VEC)(0.0f))
 
-#define DENSE_BLOCK(NB)                                                                     \
-    INLINE void dense_block##NB(const float *x, const int n_in, const int x_stride,         \
-                                float *y, const int y_stride, const int n_out,              \
-                                __global const float *w, const int *index,                  \
-                                const int n_index) {                                        \
+/* OFF(b), defined before each use of DENSE_BLOCK, is where output vector b lies (in floats):
+ * the NB vectors from y and w on (dense_block1..4), or at offsets given as arguments
+ * (dense_pair). `...` declares those arguments. */
+#define DENSE_BLOCK(NAME, NB, ...)                                                          \
+    INLINE void NAME(const float *x, const int n_in, const int x_stride,                    \
+                     float *y, const int y_stride, const int n_out,                         \
+                     __global const float *w, const int *index,                             \
+                     const int n_index __VA_ARGS__) {                                       \
         __global const float *bias = w + n_in * n_out;                                      \
         FOR##NB(LOAD_BIAS, _)                                                               \
         FOR_TILE(INIT_ROW, FOR##NB)                                                         \
@@ -67,10 +70,17 @@
         }                                                                                   \
         FOR_TILE(STORE_ROW, FOR##NB)                                                        \
     }
-DENSE_BLOCK(4)
-DENSE_BLOCK(3)
-DENSE_BLOCK(2)
-DENSE_BLOCK(1)
+#define OFF(b) ((b) * VW)
+DENSE_BLOCK(dense_block4, 4, )
+DENSE_BLOCK(dense_block3, 3, )
+DENSE_BLOCK(dense_block2, 2, )
+DENSE_BLOCK(dense_block1, 1, )
+#undef OFF
+/* Two output vectors anywhere in the layer, at off0 and off1: the masked action head's blocks
+ * (head_layer), whose vectors with an allowed action are seldom neighbours. */
+#define OFF(b) off##b
+DENSE_BLOCK(dense_pair, 2, , const int off0, const int off1)
+#undef OFF
 
 /*
  * The activation over a tile's outputs, in a pass of its own after a layer's sums: applied
@@ -178,10 +188,12 @@ INLINE void dot_head(const float *x, const int n_in, const int x_stride, float *
 
 /*
  * The action head. With masks, `live` lists the output vectors that hold an action allowed
- * in some row of the tile, `n_live` of them, and only those are computed; the others, where
- * every action is masked, get MASKED_LOGIT (choose() then visits only the listed ones). A
- * masked policy often allows few of its actions (AEC: 4 of 304), so this skips most of its
- * largest layer. Without masks (`live` is 0) it is a plain layer.
+ * in some row of the tile, `n_live` of them, and only those are computed, two at a time (one
+ * weight load per vector feeds TILE FMAs; one vector at a time the broadcasts bound the
+ * loop). The others, where every action is masked, are left unwritten: choose() visits only
+ * the listed ones, or masks every lane before reading it. A masked policy often allows few of
+ * its actions (AEC: 4 of 304), so this skips most of its largest layer. Without masks (`live`
+ * is 0) it is a plain layer.
  */
 INLINE void head_layer(const float *x, const int n_in, const int x_stride, float *y,
                        const int y_stride, const int n_out, __global const float *w,
@@ -190,10 +202,12 @@ INLINE void head_layer(const float *x, const int n_in, const int x_stride, float
         dense(x, n_in, x_stride, y, y_stride, n_out, w, ACT_NONE, index, n_index);
         return;
     }
-    for (int s = 0; s < TILE; ++s) {
-        for (int v = 0; v < n_out; v += VW) *(VEC *)(y + s * y_stride + v) = (VEC)(MASKED_LOGIT);
+    int i = 0;
+    for (; i + 1 < n_live; i += 2) {
+        dense_pair(x, n_in, x_stride, y, y_stride, n_out, w, index, n_index, live[i] * VW,
+                   live[i + 1] * VW);
     }
-    for (int i = 0; i < n_live; ++i) {
+    if (i < n_live) {
         const int j = live[i] * VW;
         dense_block1(x, n_in, x_stride, y + j, y_stride, n_out, w + j, index, n_index);
     }

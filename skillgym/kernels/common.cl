@@ -162,10 +162,12 @@ INLINE int first_above(const float *weight, const int n, const float target) {
  * is below, and are never read back.
  *
  * `live` (n_live entries, or 0) lists the vectors of logits that hold an allowed action in
- * some row of the tile; the others hold MASKED_LOGIT in every lane (head_layer() fills them).
- * Their weights exp(MASKED_LOGIT - max) are exactly 0 (flushed below -87) whenever this sample
- * allows an action, and then only the listed vectors are visited. Otherwise (no list, an
- * empty one, a sample that allows nothing, every log-probability asked for) all are.
+ * some row of the tile; head_layer() computed only those, and every lane of the others is
+ * masked in this sample. When this sample allows an action, their weights exp(MASKED_LOGIT -
+ * max) are exactly 0 (flushed below -87), and only the listed vectors are visited. Otherwise
+ * (no list, an empty one, a sample that allows nothing, every log-probability asked for) all
+ * are, after the mask (or, for a sample that allows nothing, MASKED_LOGIT) is written into
+ * every lane.
  */
 INLINE void choose(float *logits, __global const uchar *mask, __global const float *uniform,
                    const int sample, __global int *action, __global float *log_prob,
@@ -193,6 +195,7 @@ INLINE void choose(float *logits, __global const uchar *mask, __global const flo
     }
     const float m = HMAX(top);
     if (listed && m <= MASKED_LOGIT + 87.0f) { /* nothing allowed: uniform over every action */
+        for (int i = 0; i < N_LOGITS; ++i) logits[i] = MASKED_LOGIT;
         for (int t = 0; t < N_LOGITS_PAD / VW; ++t) every[t] = t;
         vec = every;
         n_vec = N_LOGITS_PAD / VW;
