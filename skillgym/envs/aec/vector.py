@@ -61,21 +61,23 @@ def column_arithmetic(da: np.ndarray, db: np.ndarray, subtract: bool) -> tuple[n
     negative result for ``subtract`` with ``a < b``) and the carry (borrow) out of each column.
     """
     batch, width = da.shape
-    digits = np.zeros((batch, width + 1), dtype=np.int64)
-    carries = np.zeros((batch, width + 1), dtype=np.int64)
-    carry = np.zeros(batch, dtype=np.int64)
-    a = np.concatenate([da, np.zeros((batch, 1), dtype=np.int64)], axis=1)
-    b = np.concatenate([db, np.zeros((batch, 1), dtype=np.int64)], axis=1)
-    # Carries run along the columns: a loop over columns, never over the batch.
+    digits = np.empty((batch, width + 1), dtype=np.int64)
+    carries = np.empty((batch, width + 1), dtype=np.int64)
+    sums = da - db if subtract else da + db
+    carry = np.zeros(batch, dtype=bool)
+    # Carries run along the columns: a loop over columns, never over the batch. The column
+    # past the operands holds only the last carry.
     for column in range(width + 1):
+        total = sums[:, column] if column < width else 0
         if subtract:
-            total = a[:, column] - b[:, column] - carry
-            carry = (total < 0).astype(np.int64)
+            total = total - carry
+            carry = total < 0
         else:
-            total = a[:, column] + b[:, column] + carry
-            carry = (total >= 10).astype(np.int64)
-        digits[:, column] = total % 10
+            total = total + carry
+            carry = total >= 10
+        digits[:, column] = total
         carries[:, column] = carry
+    digits %= 10
     return digits, carries
 
 
@@ -376,10 +378,11 @@ class AECVectorEnv(VectorEnv):
             if subtract:
                 length = la
             else:
-                # len(str(a + b)): up to the highest non-zero digit, at least one digit
+                # len(str(a + b)): up to the highest non-zero digit, at least one digit (the
+                # units column counts as non-zero)
                 nonzero = digits != 0
-                top = digits.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
-                length = np.where(nonzero.any(axis=1), top, 1)
+                nonzero[:, 0] = True
+                length = digits.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
             inside = np.arange(digits.shape[1])[None, :] < length[:, None]
             self._target[idx] = BLANK
             self._target[idx, UNITS : UNITS + digits.shape[1]] = np.where(inside, digits, BLANK)
