@@ -242,7 +242,7 @@ __kernel void actor_critic(__global const float *restrict obs,
                            __global float *restrict values,
                            __global float *restrict log_probs,
                            const int batch, const int use_masks, const int sample,
-                           const int write_log_probs,
+                           const int write_log_probs, const int with_values,
                            volatile __global int *restrict next_tile
 #ifdef N_CODES
                            , __global const int *restrict codes
@@ -278,7 +278,7 @@ __kernel void actor_critic(__global const float *restrict obs,
             for (int c = 0; c < N_CODES; ++c) code[s * N_CODES + c] = codes[row * N_CODES + c];
             for (int d = 0; d < N_DENSE; ++d) x[s * N_DENSE + d] = obs[row * N_DENSE + d];
         }
-        NETWORK(x, 0, 0, a, b, logits, value, params, live, n_head_live);
+        NETWORK(x, 0, 0, a, b, logits, value, params, live, n_head_live, with_values);
 #else
         for (int s = 0; s < TILE; ++s) {
             const int row = first + s < batch ? first + s : batch - 1;
@@ -309,14 +309,15 @@ __kernel void actor_critic(__global const float *restrict obs,
             live_inputs[n_live] = k;
             n_live += 0 FOR_TILE(NONZERO, k);
         }
-        NETWORK(x, live_inputs, n_live, a, b, logits, value, params, live, n_head_live);
+        NETWORK(x, live_inputs, n_live, a, b, logits, value, params, live, n_head_live,
+                with_values);
 #endif
         for (int s = 0; s < TILE && first + s < batch; ++s) {
             const int row = first + s;
             choose(logits + s * N_LOGITS_PAD, use_masks ? masks + row * N_LOGITS : 0,
                    uniforms + row * N_HEADS, sample, actions + row * N_HEADS, log_prob + row,
                    write_log_probs ? log_probs + row * N_LOGITS : 0, live, n_head_live);
-            values[row] = value[s * VW];
+            if (with_values) values[row] = value[s * VW];
         }
     }
 }

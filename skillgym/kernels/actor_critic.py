@@ -51,11 +51,12 @@ VARIANTS = ("simd", "simt")
 
 class ActorCriticOutput(NamedTuple):
     """One forward pass: ``actions [B, n_heads]`` int32, ``log_prob [B]`` of those actions,
-    ``values [B]`` and, when requested, the normalized ``log_probs [B, n_logits]``."""
+    ``values [B]`` (unless left out) and, when requested, the normalized
+    ``log_probs [B, n_logits]``."""
 
     actions: np.ndarray
     log_prob: np.ndarray
-    values: np.ndarray
+    values: np.ndarray | None
     log_probs: np.ndarray | None
 
 
@@ -103,7 +104,8 @@ def _network_macro(
     head_skip: bool = False,
 ) -> str:
     """The body of the ``NETWORK`` macro: one ``dense`` call per layer, ping-ponging between
-    the private arrays ``a`` and ``b``; the heads write into ``logits`` and ``value``. The
+    the private arrays ``a`` and ``b``; the heads write into ``logits`` and ``value``, the
+    value trunk only where ``with_values`` is non-zero. The
     layers reading the observation run over ``index``, its inputs that are not all zero, or,
     for a ``coded`` input, are ``embed`` calls (a gather of weight rows). With ``value_dot``
     the value head, packed as a column (``value_head_is_column``), is a ``dot_head`` call. With
@@ -114,6 +116,8 @@ def _network_macro(
     trunks = ((layers[:n_pi], ("logits", "N_LOGITS_PAD")), (layers[n_pi:], ("value", "VW")))
     calls = []
     for trunk, head in trunks:
+        if head[0] == "value":
+            calls.append("if (with_values) {")
         source = ("x", "OBS_DIM")
         for j, (layer, width, offset) in enumerate(trunk):
             target = head if j == len(trunk) - 1 else ("ab"[j % 2], "MAX_WIDTH")
@@ -136,6 +140,7 @@ def _network_macro(
                 )
             calls.append(call)
             source = target
+    calls.append("}")
     return " ".join(calls)
 
 
@@ -175,13 +180,15 @@ def kernel_source(
         "HEAD_STARTS": ", ".join(map(str, spec.head_starts)),
         "MAX_WIDTH": max(hidden, default=vector_width),
         "FOR_TILE(M, a)": " ".join(f"M({s}, a)" for s in range(tile)),
-        "NETWORK(x, index, n_index, a, b, logits, value, p, live, n_live)": _network_macro(
+        "NETWORK(x, index, n_index, a, b, logits, value, p, live, n_live, with_values)": (
+            _network_macro(
             spec,
             widths,
             layer_offsets(spec, vector_width),
             coded=layout is not None,
             value_dot=variant == "simd" and value_head_is_column(spec),
             head_skip=variant == "simd",
+            )
         ),
     }
     if layout is not None:
@@ -257,7 +264,7 @@ class ActorCriticKernel:
         self.device = select_device(device)
         self._capacity = 0
         self._range: tuple[tuple[int], tuple[int]] | None = None
-        self._scalars: tuple[int, bool, bool, bool] | None = None
+        self._scalars: tuple[int, bool, bool, bool, bool] | None = None
         if self.device is None:
             self.vector_width, self.tile = 1, 1
         else:
@@ -272,7 +279,7 @@ class ActorCriticKernel:
             self._kernel = self.device.build(source).actor_critic
             if simd:
                 self._next_tile = _Shared(self.device, (1,), np.int32)
-                self._kernel.set_arg(12, self._next_tile.arg)
+                self._kernel.set_arg(13, self._next_tile.arg)
             self._params: _Shared | None = None
         self.set_weights(weights)
 
@@ -302,6 +309,7 @@ class ActorCriticKernel:
         masks: np.ndarray | None = None,
         uniforms: np.ndarray | np.random.Generator | None = None,
         return_log_probs: bool = False,
+        return_values: bool = True,
     ) -> ActorCriticOutput:
         """One forward pass.
 
@@ -316,6 +324,8 @@ class ActorCriticKernel:
                 (straight into the
                 device's buffer: no copy); ``None`` takes the most likely action.
             return_log_probs: also return every action's normalized log-probability.
+            return_values: compute and return the values; ``False`` skips the value MLP
+                (``values`` is then ``None``): choosing actions needs only the policy MLP.
         """
         obs = self._check_obs(obs)
         batch = len(obs[0]) if self.layout is not None else len(obs)
@@ -331,11 +341,11 @@ class ActorCriticKernel:
             if isinstance(uniforms, np.random.Generator):
                 uniforms = uniforms.random(shapes["uniforms"], dtype=np.float32)
             actions, log_prob, values, log_probs = actor_critic_numpy(
-                self.spec, self._weights, obs, masks, uniforms, self.layout
+                self.spec, self._weights, obs, masks, uniforms, self.layout, return_values
             )
             log_probs = log_probs if return_log_probs else None
             return ActorCriticOutput(actions, log_prob, values, log_probs)
-        return self._launch(obs, masks, uniforms, return_log_probs)
+        return self._launch(obs, masks, uniforms, return_log_probs, return_values)
 
     def coded_inputs(self, batch: int) -> CodedObs:
         """Arrays for ``batch`` coded observations, to fill in place and pass to a call: on
@@ -419,7 +429,7 @@ class ActorCriticKernel:
                 self._kernel.set_arg(index, shared.arg)
         if self.layout is not None:
             self._codes = _Shared(device, (capacity, max(self.layout.n_codes, 1)), np.int32)
-            self._kernel.set_arg(13, self._codes.arg)
+            self._kernel.set_arg(14, self._codes.arg)
         self._capacity = capacity
 
     @staticmethod
@@ -437,6 +447,7 @@ class ActorCriticKernel:
         masks: np.ndarray | None,
         uniforms: np.ndarray | np.random.Generator | None,
         return_log_probs: bool,
+        return_values: bool,
     ) -> ActorCriticOutput:
         if self.layout is None:
             batch = len(obs)
@@ -456,7 +467,7 @@ class ActorCriticKernel:
         if masks is not None:
             self._masks.host[:batch] = masks
             self._masks.upload(batch)
-        scalars = (batch, masks is not None, uniforms is not None, return_log_probs)
+        scalars = (batch, masks is not None, uniforms is not None, return_log_probs, return_values)
         if scalars != self._scalars:  # setting an argument costs more than a comparison
             for index, value in enumerate(scalars, start=8):
                 self._kernel.set_arg(index, np.int32(value))
@@ -471,6 +482,6 @@ class ActorCriticKernel:
         return ActorCriticOutput(
             self._actions.download(batch),
             self._log_prob.download(batch),
-            self._values.download(batch),
+            self._values.download(batch) if return_values else None,
             self._log_probs.download(batch) if return_log_probs else None,
         )

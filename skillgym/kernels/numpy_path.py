@@ -59,7 +59,8 @@ def actor_critic_numpy(
     masks: np.ndarray | None,
     uniforms: np.ndarray | None,
     layout: InputLayout | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    with_values: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """One forward pass over a batch, in float32.
 
     Args:
@@ -72,14 +73,16 @@ def actor_critic_numpy(
             by inverting its CDF, or ``None`` for the most likely action.
         layout: how a coded ``obs`` makes the network's input (see
             :class:`~skillgym.kernels.spec.InputLayout`).
+        with_values: run the value MLP; ``False`` returns ``None`` for the values.
 
     Returns:
         ``actions [B, n_heads]`` int32, ``log_prob [B]`` of the chosen actions (summed over
-        components), ``values [B]`` and the normalized ``log_probs [B, n_logits]``.
+        components), ``values [B]`` (or ``None``) and the normalized
+        ``log_probs [B, n_logits]``.
     """
     n_pi = len(spec.pi_layers) + 1
     logits = _mlp(obs, weights[:n_pi], spec.activation, layout)
-    values = _mlp(obs, weights[n_pi:], spec.activation, layout)[:, 0]
+    values = _mlp(obs, weights[n_pi:], spec.activation, layout)[:, 0] if with_values else None
     if masks is not None:
         logits = np.where(masks, logits, MASKED_LOGIT)
     starts = spec.head_starts
@@ -99,4 +102,6 @@ def actor_critic_numpy(
         else:
             actions[:, h] = _inverse_cdf(weight, uniforms[:, h])
         log_prob += lp[batch, actions[:, h]]
-    return actions, log_prob, values.astype(np.float32, copy=False), log_probs
+    if values is not None:
+        values = values.astype(np.float32, copy=False)
+    return actions, log_prob, values, log_probs

@@ -26,7 +26,7 @@ __kernel void actor_critic(__global const float *restrict obs,
                            __global float *restrict values,
                            __global float *restrict log_probs,
                            const int batch, const int use_masks, const int sample,
-                           const int write_log_probs) {
+                           const int write_log_probs, const int with_values) {
     const int row = get_global_id(0);
     if (row >= batch) return;
     float x[OBS_DIM];
@@ -35,9 +35,9 @@ __kernel void actor_critic(__global const float *restrict obs,
     float logits[N_LOGITS_PAD];
     float value[1];
     for (int k = 0; k < OBS_DIM; ++k) x[k] = obs[row * OBS_DIM + k];
-    NETWORK(x, 0, 0, a, b, logits, value, params, 0, 0);
+    NETWORK(x, 0, 0, a, b, logits, value, params, 0, 0, with_values);
     choose(logits, use_masks ? masks + row * N_LOGITS : 0, uniforms + row * N_HEADS, sample,
            actions + row * N_HEADS, log_prob + row, write_log_probs ? log_probs + row * N_LOGITS : 0,
            0, 0);
-    values[row] = value[0];
+    if (with_values) values[row] = value[0];
 }

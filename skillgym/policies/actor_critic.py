@@ -82,7 +82,8 @@ class _KernelRollouts:
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         """SB3's ``predict`` (``action_masks=`` too, for the maskable policy). Observations
         that reach the kernel as codes skip SB3's copy of every part into a tensor: the coder
-        reads the arrays as they are (AEC, 4,096 envs: 0.2-0.3 ms of a 2.7 ms step), and the
+        reads the arrays as they are (AEC, 4,096 envs: 0.2-0.3 ms of a 2.7 ms step), the
+        kernel skips the value MLP (as SB3's ``predict`` computes no value either), and the
         actions come back as numpy without passing through torch."""
         # A tuple is reset()'s (obs, info) passed by mistake: SB3's predict explains that.
         if self.kernel_policy.coder is None or isinstance(observation, tuple):
@@ -100,7 +101,7 @@ class _KernelRollouts:
             array = np.asarray(observation)
             vectorized = is_vectorized_observation(array, space)
             batch = array.reshape((-1, *space.shape))
-        out = self.kernel_policy.run(batch, deterministic=deterministic, **kwargs)
+        out = self.kernel_policy.run(batch, deterministic=deterministic, values=False, **kwargs)
         actions = out.actions.astype(np.int64).reshape(-1, *self.action_space.shape)
         return (actions if vectorized else actions.squeeze(axis=0)), state
 

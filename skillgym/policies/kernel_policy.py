@@ -134,11 +134,13 @@ class KernelPolicy:
         obs: th.Tensor | dict[str, th.Tensor],
         deterministic: bool = False,
         action_masks: np.ndarray | th.Tensor | None = None,
+        values: bool = True,
     ) -> ActorCriticOutput:
         """Actions, their log-probabilities and values for a batch of (unprocessed) observations
         as tensors, the form SB3 rollouts hold them in. Sampling draws its uniforms from a numpy
         generator seeded from torch's global one when this object is made, so SB3's ``seed``
-        makes it reproducible."""
+        makes it reproducible. ``values=False`` skips the value MLP (the output's ``values``
+        is then ``None``), for callers that only act."""
         if self.coder is not None:
             batch = self.coder.batch_size(obs)
             features = self.kernel.coded_inputs(batch)
@@ -151,7 +153,7 @@ class KernelPolicy:
         if action_masks is not None:
             masks = np.asarray(action_masks, dtype=bool).reshape(batch, self.spec.n_logits)
         uniforms = None if deterministic else self._rng
-        return self.kernel(features, masks=masks, uniforms=uniforms)
+        return self.kernel(features, masks=masks, uniforms=uniforms, return_values=values)
 
     def act(
         self,
@@ -161,6 +163,8 @@ class KernelPolicy:
     ) -> np.ndarray:
         """Actions for one observation or a batch, shaped like SB3's ``predict`` returns them."""
         obs_tensor, vectorized = self.policy.obs_to_tensor(obs)
-        out = self.run(obs_tensor, deterministic=deterministic, action_masks=action_masks)
+        out = self.run(
+            obs_tensor, deterministic=deterministic, action_masks=action_masks, values=False
+        )
         actions = out.actions.astype(np.int64).reshape(-1, *self.policy.action_space.shape)
         return actions if vectorized else actions[0]

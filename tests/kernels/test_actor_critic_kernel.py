@@ -198,6 +198,28 @@ def test_sparse_masks_leave_whole_vectors_of_logits_masked(hidden, device_choice
     np.testing.assert_array_equal(greedy.actions, head_argmax(spec, log_probs))
 
 
+def test_values_left_out_skip_the_value_mlp(device_choice):
+    # Acting needs no values: without them the actions and log-probabilities are the same, and
+    # the values buffer is not written (by either kernel).
+    spec = SPECS["sb3-default"]
+    rng = np.random.default_rng(18)
+    batch = 203
+    obs = rng.normal(size=(batch, spec.obs_dim)).astype(np.float32)
+    masks = rng.random((batch, spec.n_logits)) < 0.5
+    uniforms = rng.random((batch, 1), dtype=np.float32)
+    for variant in ("simd", "simt") if device_choice != "off" else ("simd",):
+        kernel, _ = make_kernel(spec, device_choice, seed=17, variant=variant)
+        full = kernel(obs, masks=masks, uniforms=uniforms)
+        if kernel.uses_opencl:
+            poison_outputs(kernel, batch)
+        acting = kernel(obs, masks=masks, uniforms=uniforms, return_values=False)
+        assert acting.values is None
+        np.testing.assert_array_equal(acting.actions, full.actions)
+        np.testing.assert_array_equal(acting.log_prob, full.log_prob)
+        if kernel.uses_opencl:
+            assert np.isnan(kernel._values.host).all()
+
+
 def test_kernel_and_numpy_path_agree_on_samples(opencl_device):
     spec = SPECS["multidiscrete"]
     weights = random_weights(spec, np.random.default_rng(8))
