@@ -596,7 +596,7 @@ class AECVectorEnv(VectorEnv):
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         array = np.asarray(actions)
-        if array.shape != (self.num_envs,) or not np.issubdtype(array.dtype, np.integer):
+        if array.shape != (self.num_envs,) or array.dtype.kind not in "iu":
             raise ValueError(
                 f"actions must be integers of shape ({self.num_envs},), got {actions!r}"
             )

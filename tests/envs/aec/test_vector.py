@@ -118,6 +118,19 @@ def test_level_option_resets_the_curriculum_level():
         obs = out[0]
 
 
+def test_restarts_at_several_levels_in_one_step_match():
+    """Sub-envs at different levels that restart together: one draw per level present."""
+    batched, sync = make_pair(4, skill="SUB", curriculum=False)
+    assert_same(batched.reset(seed=5), sync.reset(seed=5), "after reset")
+    for level, rows in ((3, [1, 2]), (6, [3])):
+        options = {"level": level, "reset_mask": np.isin(np.arange(4), rows)}
+        assert_same(batched.reset(options=dict(options)), sync.reset(options=options), level)
+    returns = np.full(4, ACTION_RETURN)
+    for t in range(4):  # every sub-env returns at once, then all restart at once
+        assert_same(batched.step(returns), sync.step(returns), f"at step {t}")
+    assert batched.level.tolist() == [1, 3, 3, 6]
+
+
 def test_child_timeouts_match():
     """MUL's pointers pushed to the pad's edge make its ADD child loop until the step limit."""
     batched, sync = make_pair(2, skill="MUL", level=8)
