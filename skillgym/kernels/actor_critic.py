@@ -182,12 +182,12 @@ def kernel_source(
         "FOR_TILE(M, a)": " ".join(f"M({s}, a)" for s in range(tile)),
         "NETWORK(x, index, n_index, a, b, logits, value, p, live, n_live, with_values)": (
             _network_macro(
-            spec,
-            widths,
-            layer_offsets(spec, vector_width),
-            coded=layout is not None,
-            value_dot=variant == "simd" and value_head_is_column(spec),
-            head_skip=variant == "simd",
+                spec,
+                widths,
+                layer_offsets(spec, vector_width),
+                coded=layout is not None,
+                value_dot=variant == "simd" and value_head_is_column(spec),
+                head_skip=variant == "simd",
             )
         ),
     }

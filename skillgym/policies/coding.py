@@ -139,6 +139,7 @@ class ObservationCoder:
         np.add(values, self._offsets, out=out.codes, casting="unsafe")
 
     def _raise_out_of_range(self, values: np.ndarray) -> None:
+        """Name the first part with a value outside its space, and the values it holds."""
         for part in self._categorical:
             value = values[:, part.columns]
             if (value < 0).any() or (value >= part.sizes).any():
