@@ -97,7 +97,11 @@ def build_methods(threads: int):
     peak = FmaPeak(kernel.device, work_items=threads, iterations=PEAK_ITERATIONS)
     methods = {
         "torch": torch_forward,
-        "numpy": lambda obs: actor_critic_numpy(spec, weights, obs, None, None),
+        # The kernel's work: actions, their log-probabilities and values, not every
+        # log-probability.
+        "numpy": lambda obs: actor_critic_numpy(
+            spec, weights, obs, None, None, with_log_probs=False
+        ),
         "kernel": kernel,
         "kernel_only": lambda obs: kernel.relaunch(),
         "simt": simt,

@@ -340,11 +340,10 @@ class ActorCriticKernel:
         if self.device is None or batch < max(self.min_kernel_batch, 1):
             if isinstance(uniforms, np.random.Generator):
                 uniforms = uniforms.random(shapes["uniforms"], dtype=np.float32)
-            actions, log_prob, values, log_probs = actor_critic_numpy(
-                self.spec, self._weights, obs, masks, uniforms, self.layout, return_values
-            )
-            log_probs = log_probs if return_log_probs else None
-            return ActorCriticOutput(actions, log_prob, values, log_probs)
+            return ActorCriticOutput(*actor_critic_numpy(
+                self.spec, self._weights, obs, masks, uniforms, self.layout, return_values,
+                return_log_probs,
+            ))
         return self._launch(obs, masks, uniforms, return_log_probs, return_values)
 
     def coded_inputs(self, batch: int) -> CodedObs:

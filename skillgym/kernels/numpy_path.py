@@ -24,10 +24,14 @@ def _first_layer(
 ) -> np.ndarray:
     """``x W^T + b`` for a float input, or for a coded one as a gather and sum of rows."""
     if layout is None:
-        return obs @ w.T + b
-    codes, dense = obs
-    rows = w.T
-    return rows[codes].sum(axis=1) + dense @ rows[list(layout.dense_inputs)] + b
+        x = obs @ w.T
+    else:
+        codes, dense = obs
+        rows = w.T
+        x = rows[codes].sum(axis=1)
+        x += dense @ rows[list(layout.dense_inputs)]
+    x += b
+    return x
 
 
 def _mlp(
@@ -36,10 +40,15 @@ def _mlp(
     activation: str,
     layout: InputLayout | None,
 ) -> np.ndarray:
+    # Biases and activations in place: a new array per layer is the product's only.
     x = _first_layer(obs, *layers[0], layout)
     for w, b in layers[1:]:
-        x = np.tanh(x) if activation == "tanh" else np.maximum(x, 0, out=x)
-        x = x @ w.T + b
+        if activation == "tanh":
+            np.tanh(x, out=x)
+        else:
+            np.maximum(x, 0, out=x)
+        x = x @ w.T
+        x += b
     return x
 
 
@@ -60,7 +69,8 @@ def actor_critic_numpy(
     uniforms: np.ndarray | None,
     layout: InputLayout | None = None,
     with_values: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    with_log_probs: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """One forward pass over a batch, in float32.
 
     Args:
@@ -74,11 +84,13 @@ def actor_critic_numpy(
         layout: how a coded ``obs`` makes the network's input (see
             :class:`~skillgym.kernels.spec.InputLayout`).
         with_values: run the value MLP; ``False`` returns ``None`` for the values.
+        with_log_probs: normalize every log-probability; ``False`` returns ``None`` for them
+            (the kernel too normalizes only the chosen ones unless asked).
 
     Returns:
         ``actions [B, n_heads]`` int32, ``log_prob [B]`` of the chosen actions (summed over
         components), ``values [B]`` (or ``None``) and the normalized
-        ``log_probs [B, n_logits]``.
+        ``log_probs [B, n_logits]`` (or ``None``).
     """
     n_pi = len(spec.pi_layers) + 1
     logits = _mlp(obs, weights[:n_pi], spec.activation, layout)
@@ -86,22 +98,26 @@ def actor_critic_numpy(
     if masks is not None:
         logits = np.where(masks, logits, MASKED_LOGIT)
     starts = spec.head_starts
-    log_probs = np.empty_like(logits)
+    log_probs = np.empty_like(logits) if with_log_probs else None
     batch = np.arange(len(logits))
     actions = np.empty((len(logits), spec.n_heads), dtype=np.int32)
     log_prob = np.zeros(len(logits), dtype=np.float32)
     for h in range(spec.n_heads):
         part = logits[:, starts[h] : starts[h + 1]]
         shifted = part - part.max(axis=1, keepdims=True)
-        # As in the kernel: no weight at all below -87 (masked logits are -1e8).
-        weight = np.where(shifted < -87, np.float32(0), np.exp(shifted))
-        lp = shifted - np.log(weight.sum(axis=1, keepdims=True))
-        log_probs[:, starts[h] : starts[h + 1]] = lp
+        weight = np.exp(shifted)
+        if uniforms is not None:
+            # As in the kernel: no weight at all below -87 (masked logits are -1e8), so that
+            # sampling never lands there. (In the total they are below float32's rounding.)
+            weight[shifted < -87] = 0
+        log_total = np.log(weight.sum(axis=1))
         if uniforms is None:
-            actions[:, h] = lp.argmax(axis=1)
+            actions[:, h] = shifted.argmax(axis=1)
         else:
             actions[:, h] = _inverse_cdf(weight, uniforms[:, h])
-        log_prob += lp[batch, actions[:, h]]
+        log_prob += shifted[batch, actions[:, h]] - log_total
+        if log_probs is not None:
+            log_probs[:, starts[h] : starts[h + 1]] = shifted - log_total[:, None]
     if values is not None:
         values = values.astype(np.float32, copy=False)
     return actions, log_prob, values, log_probs
