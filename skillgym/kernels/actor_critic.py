@@ -263,6 +263,7 @@ class ActorCriticKernel:
         self.variant = variant
         self.device = select_device(device)
         self._capacity = 0
+        self._obs_in_place: Any = None  # a buffer over the last call's observations, if any
         self._range: tuple[tuple[int], tuple[int]] | None = None
         self._scalars: tuple[int, bool, bool, bool, bool] | None = None
         if self.device is None:
@@ -431,6 +432,22 @@ class ActorCriticKernel:
             self._kernel.set_arg(14, self._codes.arg)
         self._capacity = capacity
 
+    def _bind_obs(self, obs: np.ndarray) -> None:
+        """Point the kernel at ``[B, obs_dim]`` float32 observations. On a device that computes
+        in host memory, a C-contiguous array is read where it lies, through a buffer made over
+        it (at B = 4,096 the copy into the staging buffer was about 3 % of the call); otherwise
+        the rows are copied into the staging buffer."""
+        if self.device.host_memory and obs.flags.c_contiguous:
+            cl = self.device.cl
+            flags = cl.mem_flags.READ_ONLY | cl.mem_flags.USE_HOST_PTR
+            # Kept until the next call: relaunch() reads it again.
+            self._obs_in_place = cl.Buffer(self.device.context, flags, hostbuf=obs)
+            self._kernel.set_arg(0, self._obs_in_place)
+            return
+        self._obs_in_place = None
+        self._kernel.set_arg(0, self._obs.arg)
+        self._stage(self._obs, len(obs), obs)
+
     @staticmethod
     def _stage(shared: _Shared, batch: int, rows: np.ndarray, width: int | None = None) -> None:
         """Put ``rows`` into ``shared`` (unless they already are its buffer) and upload them."""
@@ -451,7 +468,7 @@ class ActorCriticKernel:
         if self.layout is None:
             batch = len(obs)
             self._reserve(batch)
-            self._stage(self._obs, batch, obs)
+            self._bind_obs(obs)
         else:
             batch = len(obs.codes)
             self._reserve(batch)

@@ -54,6 +54,8 @@ class OpenCLDevice:
         name: ``"<platform> / <device>"``, for messages.
         compute_units: number of parallel compute units (threads on a CPU device).
         fine_grained_svm: whether host arrays can be shared with kernels without copies.
+        host_memory: whether the device computes in host memory (a CPU device), so that a
+            buffer made over a host array lets kernels read the array itself.
     """
 
     cl: Any
@@ -63,6 +65,7 @@ class OpenCLDevice:
     name: str
     compute_units: int
     fine_grained_svm: bool
+    host_memory: bool = False
 
     def build(self, source: str, options: tuple[str, ...] = ()) -> Any:
         """Build ``source``, or load it from the disk cache.
@@ -130,6 +133,7 @@ def _open(choice: str) -> OpenCLDevice | None:
         name=f"{platform.name} / {device.name}",
         compute_units=int(device.max_compute_units),
         fine_grained_svm=bool(svm & cl.device_svm_capabilities.FINE_GRAIN_BUFFER),
+        host_memory=bool(device.type & cl.device_type.CPU),
     )
 
 

@@ -265,6 +265,30 @@ def test_devices_without_shared_memory_use_buffers_and_copies(opencl_device):
         np.testing.assert_array_equal(out.actions, head_argmax(spec, log_probs))
 
 
+@pytest.mark.parametrize("host_memory", [True, False], ids=["in-place", "staged"])
+def test_observations_read_in_place_or_staged(opencl_device, host_memory):
+    # A CPU device reads C-contiguous observations where they lie; other arrays (and other
+    # devices) go through the staging buffer. Both give the oracle's numbers, call after call,
+    # and relaunch() reads the last call's observations.
+    spec = SPECS["sb3-default"]
+    weights = random_weights(spec, np.random.default_rng(19))
+    device = dataclasses.replace(opencl_device, host_memory=host_memory)
+    kernel = ActorCriticKernel(spec, weights, device=device, min_kernel_batch=0)
+    rng = np.random.default_rng(20)
+    wide = rng.normal(size=(301, 2 * spec.obs_dim)).astype(np.float32)
+    read_only = rng.normal(size=(77, spec.obs_dim)).astype(np.float32)
+    read_only.flags.writeable = False
+    for obs in (wide[:, : spec.obs_dim], np.ascontiguousarray(wide[:, spec.obs_dim :]),
+                read_only, np.asfortranarray(wide[:40, :: 2])):
+        out = kernel(obs, return_log_probs=True)
+        log_probs, values = oracle(spec, weights, np.array(obs))  # torch wants writable arrays
+        np.testing.assert_allclose(out.log_probs, log_probs, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(out.values, values, atol=1e-5, rtol=0)
+    kernel._values.host[...] = POISON
+    kernel.relaunch()
+    np.testing.assert_allclose(kernel._values.host[:40], values, atol=1e-5, rtol=0)
+
+
 def test_set_weights_changes_the_results(device_choice):
     spec = SPECS["odd-widths-relu"]
     kernel, _ = make_kernel(spec, device_choice)
