@@ -1,26 +1,34 @@
 """Fidelity of the weight-sharing reward: Kendall τ against stand-alone validation accuracy.
 
-For every seed, a supernet over the real tasks (four FDU-MTL domains, CoNLL-2000 POS and chunk)
-is warmed up on random assignments; then ``--assignments`` random assignments are scored twice:
-by the supernet (the search's reward, frozen weights, optionally fine-tuned on each assignment
-before its score) and by training each from scratch (``--epochs`` epochs, mean validation
-accuracy over tasks, averaged over ``--reference-seeds`` seeds). τ is the rank agreement of the
-two. With two or more stand-alone seeds the **noise ceiling** is reported as well: τ between
-two stand-alone runs of the same assignments that differ only in their seed. A supernet cannot
-be expected to agree with one stand-alone run better than another run does.
+``--assignments`` random assignments over the real tasks (four FDU-MTL domains, CoNLL-2000 POS
+and chunk) are drawn once (``--assignment-seed``) and scored twice: by training each from
+scratch (``--epochs`` epochs on every task's whole training split, mean validation accuracy over
+tasks, averaged over the ``--reference-seeds``), and, for every seed in ``--seeds``, by a
+supernet warmed up on random assignments with that seed (the search's reward, frozen weights,
+optionally fine-tuned on each assignment before its score). τ, the rank agreement of the two,
+is reported per supernet seed. With two or more reference seeds two limits set by the
+reference's own noise are reported as well: the **ceiling**, τ between the stand-alone runs of
+the first two seeds, and the **bound**, the τ a perfect reward (the assignments' expected
+stand-alone accuracy) would reach against the reference average, estimated from the seed-to-seed
+correlation ``r`` as ``(2/π) arcsin(√(k r / (1 + (k − 1) r)))`` for ``k`` averaged seeds
+(Spearman–Brown reliability, Greiner's relation for normal scores).
 
-Scores are cached in ``--cache-path``, so seeds and settings can run as separate processes and a
-last run only reads the cache and prints the table::
+Scores are cached in ``--cache-path``, so reference seeds and supernet seeds can run as separate
+processes and a last run only reads the cache and prints the table::
 
-    for seed in 0 1 2; do python benchmarks/mtnas_fidelity.py --seeds $seed & done; wait
-    python benchmarks/mtnas_fidelity.py --seeds 0 1 2
+    python benchmarks/mtnas_fidelity.py --seeds --reference-seeds 0 &
+    python benchmarks/mtnas_fidelity.py --seeds --reference-seeds 1 &
+    for seed in 0 1 2; do python benchmarks/mtnas_fidelity.py --seeds $seed --reference-seeds & done
+    wait; python benchmarks/mtnas_fidelity.py
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
@@ -49,27 +57,30 @@ RESULTS = ROOT / "benchmarks" / "results"
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=DATA)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--assignments", type=int, default=30, help="random assignments per seed")
-    parser.add_argument("--warmup", type=int, default=200, help="supernet training steps")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
+                        help="supernet seeds (none: stand-alone runs only)")
+    parser.add_argument("--assignments", type=int, default=30, help="random assignments scored")
+    parser.add_argument("--assignment-seed", type=int, default=1000,
+                        help="seed of the random assignments (the same for every supernet seed)")
+    parser.add_argument("--warmup", type=int, default=1000, help="supernet training steps")
     parser.add_argument("--validation-limit", type=int, default=None,
                         help="validation examples per task in a supernet score (default: all)")
-    parser.add_argument("--epochs", type=int, default=3, help="stand-alone training epochs")
-    parser.add_argument("--max-train", type=int, default=600,
-                        help="training examples kept per task (validation stays whole)")
+    parser.add_argument("--epochs", type=int, default=2,
+                        help="stand-alone epochs (an epoch: the largest task's split once)")
+    parser.add_argument("--max-train", type=int, default=None,
+                        help="training examples kept per task (default: all; validation stays "
+                             "whole)")
     parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--validation-fraction", type=float, default=0.1,
+    parser.add_argument("--validation-fraction", type=float, default=0.25,
                         help="share of every training file carved off as validation")
-    parser.add_argument("--reference-seeds", type=int, default=1,
-                        help="stand-alone seeds per assignment (seed, seed + 100, ...), averaged; "
-                             "with two or more, the noise ceiling (τ between the first two) is "
-                             "reported too; 0: supernet scores only (cached for a later run)")
+    parser.add_argument("--reference-seeds", type=int, nargs="*", default=[0, 1],
+                        help="stand-alone seeds per assignment, averaged; with two or more, the "
+                             "noise ceiling and the perfect-reward bound are reported too; none: "
+                             "supernet scores only (cached for a later run)")
     parser.add_argument("--finetune-steps", type=int, default=0,
                         help="supernet steps on each assignment before scoring it (then undone)")
     parser.add_argument("--learning-rate", type=float, default=TrainConfig().learning_rate,
                         help="supernet learning rate (stand-alone training keeps the default)")
-    parser.add_argument("--supernet", action=argparse.BooleanOptionalAction, default=True,
-                        help="score with the supernet (--no-supernet: stand-alone runs only)")
     parser.add_argument("--cache-path", type=Path, default=RESULTS / "mtnas_fidelity_cache.jsonl",
                         help="JSON-lines cache of every score (shared by per-seed processes)")
     parser.add_argument("--output", type=Path, default=RESULTS / "mtnas_fidelity.json")
@@ -84,12 +95,19 @@ def per_task_tau(first, second) -> dict[str, float]:
     }
 
 
-def standalone(corpus, space, config, seed, args, assignments, advance):
-    """Per-seed stand-alone evaluations (cached one seed at a time, so seeds can be added later)."""
+def perfect_reward_tau(first: Sequence[float], second: Sequence[float], seeds: int) -> float:
+    """Expected τ of the true ranking against a ``seeds``-seed average, from two seeds' scores."""
+    r = max(float(np.corrcoef(first, second)[0, 1]), 0.0)
+    reliability = seeds * r / (1 + (seeds - 1) * r)
+    return 2 / math.pi * math.asin(math.sqrt(reliability))
+
+
+def standalone(corpus, space, config, args, assignments, advance) -> list[list[Evaluation]]:
+    """Stand-alone evaluations, one list per reference seed (each seed cached on its own)."""
     per_seed = []
-    for k in range(args.reference_seeds):
+    for seed in args.reference_seeds:
         reference = ReferenceEvaluator(
-            corpus, space, args.epochs, (seed + 100 * k,), config, cache_path=args.cache_path
+            corpus, space, args.epochs, (seed,), config, cache_path=args.cache_path
         )
         evaluations = []
         for assignment in assignments:
@@ -109,53 +127,71 @@ def main() -> None:
         min_count=2, max_length=args.max_length, max_train=args.max_train,
     )
     space = SearchSpace(TASKS, num_layers=2)
-    config = TrainConfig()
     supernet_config = SupernetConfig(
         TrainConfig(learning_rate=args.learning_rate), args.warmup,
         validation_limit=args.validation_limit, finetune_steps=args.finetune_steps,
     )
+    rng = np.random.default_rng(args.assignment_seed)
+    assignments = [space.sample(rng) for _ in range(args.assignments)]
+    record = {"assignments": [space.format(a) for a in assignments]}
     runs = []
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=console,
     ) as progress:
-        for seed in args.seeds:
+        trained = None
+        if args.reference_seeds:
             bar = progress.add_task(
-                f"seed {seed} stand-alone runs", total=args.assignments * args.reference_seeds
+                "stand-alone runs", total=args.assignments * len(args.reference_seeds)
             )
-            rng = np.random.default_rng(1000 + seed)
-            assignments = [space.sample(rng) for _ in range(args.assignments)]
-            run = {"seed": seed, "assignments": [space.format(a) for a in assignments]}
-            if args.supernet:
-                start = time.perf_counter()
-                supernet = SupernetEvaluator(
-                    corpus, space, supernet_config, seed=seed, cache_path=args.cache_path
-                )
-                scored = supernet.evaluate(assignments)
-                run["supernet_seconds"] = time.perf_counter() - start
-                run["supernet_reward"] = [e.mean for e in scored]
-            if args.reference_seeds:
-                start = time.perf_counter()
-                per_seed = standalone(
-                    corpus, space, config, seed, args, assignments, partial(progress.advance, bar)
-                )
-                run["standalone_seconds"] = time.perf_counter() - start
-                # The reference is the mean over stand-alone seeds, task by task.
-                trained = [
-                    Evaluation({
-                        task: float(np.mean([evaluations[i].validation[task]
-                                             for evaluations in per_seed]))
-                        for task in TASKS
-                    })
-                    for i in range(len(assignments))
-                ]
-                run["standalone_validation"] = [e.mean for e in trained]
-            if args.reference_seeds >= 2:
+            start = time.perf_counter()
+            per_seed = standalone(
+                corpus, space, TrainConfig(), args, assignments, partial(progress.advance, bar)
+            )
+            record["standalone_seconds"] = time.perf_counter() - start
+            # The reference is the mean over stand-alone seeds, task by task.
+            trained = [
+                Evaluation({
+                    task: float(np.mean([evaluations[i].validation[task]
+                                         for evaluations in per_seed]))
+                    for task in TASKS
+                })
+                for i in range(len(assignments))
+            ]
+            record["standalone_validation"] = [e.mean for e in trained]
+            record["standalone_validation_per_task"] = [e.validation for e in trained]
+            if len(per_seed) >= 2:
                 first, second = per_seed[0], per_seed[1]
-                run["ceiling_tau"] = kendall_tau([e.mean for e in first], [e.mean for e in second])
-                run["ceiling_tau_per_task"] = per_task_tau(first, second)
-            if args.supernet and args.reference_seeds:
-                run["tau"] = kendall_tau(run["supernet_reward"], run["standalone_validation"])
+                pair = f"{args.reference_seeds[0]} vs {args.reference_seeds[1]}"
+                runs.append({
+                    "seed": pair, "measure": "ceiling",
+                    "tau": kendall_tau([e.mean for e in first], [e.mean for e in second]),
+                    "tau_per_task": per_task_tau(first, second),
+                })
+                runs.append({
+                    "seed": pair, "measure": "bound",
+                    "tau": perfect_reward_tau(
+                        [e.mean for e in first], [e.mean for e in second], len(per_seed)
+                    ),
+                    "tau_per_task": {
+                        task: perfect_reward_tau([e.validation[task] for e in first],
+                                                 [e.validation[task] for e in second],
+                                                 len(per_seed))
+                        for task in TASKS
+                    },
+                })
+        for seed in args.seeds:
+            progress.add_task(f"supernet seed {seed}", total=None)
+            start = time.perf_counter()
+            supernet = SupernetEvaluator(
+                corpus, space, supernet_config, seed=seed, cache_path=args.cache_path
+            )
+            scored = supernet.evaluate(assignments)
+            run = {"seed": seed, "measure": "supernet",
+                   "supernet_seconds": time.perf_counter() - start,
+                   "supernet_reward": [e.mean for e in scored]}
+            if trained is not None:
+                run["tau"] = kendall_tau(run["supernet_reward"], record["standalone_validation"])
                 run["tau_per_task"] = per_task_tau(scored, trained)
             runs.append(run)
 
@@ -164,25 +200,28 @@ def main() -> None:
     for column in ("seed", "measure", "τ", *TASKS):
         table.add_column(column, justify="right")
     summary = {}
-    for measure, name in (("tau", "supernet"), ("ceiling_tau", "ceiling")):
-        if measure not in runs[0]:
-            continue
-        for run in runs:
-            table.add_row(str(run["seed"]), name, f"{run[measure]:.3f}",
-                          *(f"{run[measure + '_per_task'][task]:.2f}" for task in TASKS))
-        taus = np.array([run[measure] for run in runs])
-        summary[f"{measure}_mean"] = float(taus.mean())
-        summary[f"{measure}_std"] = float(taus.std())
-        table.add_row("mean ± std", name, f"{taus.mean():.3f} ± {taus.std():.3f}",
-                      *(f"{np.mean([run[measure + '_per_task'][t] for run in runs]):.2f}"
-                        for t in TASKS))
+    for measure in ("ceiling", "bound", "supernet"):
+        found = [run for run in runs if run["measure"] == measure and "tau" in run]
+        for run in found:
+            table.add_row(str(run["seed"]), measure, f"{run['tau']:.3f}",
+                          *(f"{run['tau_per_task'][task]:.2f}" for task in TASKS))
+        if measure == "supernet" and found:
+            taus = np.array([run["tau"] for run in found])
+            summary["tau_mean"], summary["tau_std"] = float(taus.mean()), float(taus.std())
+            table.add_row("mean ± std", measure, f"{taus.mean():.3f} ± {taus.std():.3f}",
+                          *(f"{np.mean([run['tau_per_task'][t] for run in found]):.2f}"
+                            for t in TASKS))
     console.print(table)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     output = args.output
-    if len(args.seeds) == 1:
-        output = output.with_name(f"{output.stem}_seed{args.seeds[0]}{output.suffix}")
+    if len(args.seeds) + len(args.reference_seeds) == 1:
+        # A one-seed process (of several run side by side) must not overwrite the others' file.
+        kind = "seed" if args.seeds else "reference_seed"
+        only = (args.seeds or args.reference_seeds)[0]
+        output = output.with_name(f"{output.stem}_{kind}{only}{output.suffix}")
     output.write_text(json.dumps(
-        {"config": {k: str(v) for k, v in vars(args).items()}, "runs": runs, **summary}, indent=1,
+        {"config": {k: str(v) for k, v in vars(args).items()}, **record, "runs": runs, **summary},
+        indent=1,
     ))
     console.print(f"wrote {output}")
 

@@ -8,9 +8,10 @@ CoNLL-2000 POS and chunk tagging. For every seed:
 * ``random``, ``reinforce`` (and optionally ``evolution``): a weight-sharing search with the
   same evaluation budget, whose best assignment is then trained from scratch.
 
-Every architecture is trained from scratch by the reference evaluator (``--epochs`` epochs,
-the epoch chosen by validation accuracy) and scored on the test split, which no search ever
-sees. The table shows mean ± std over seeds of test accuracy per task; the JSON also holds the
+Every architecture is trained from scratch by the reference evaluator (``--epochs`` epochs of
+the multitask space's length, so a task trained alone gets as many steps as in a multitask
+network; the epoch chosen by validation accuracy) and scored on the test split, which no search
+ever sees. The table shows mean ± std over seeds of test accuracy per task; the JSON also holds the
 chosen assignments, the best-per-budget curves and wall times.
 
     python benchmarks/mtnas_search.py --seeds 0 1 2
@@ -32,7 +33,7 @@ from rich.table import Table
 from skillgym.agents.mtnas_reinforce import ReinforceController
 from skillgym.agents.mtnas_search import RandomSearch, RegularizedEvolution, run_search
 from skillgym.envs.mtnas.data import BENCHMARK_TASKS as TASKS
-from skillgym.envs.mtnas.data import Corpus, load_tasks
+from skillgym.envs.mtnas.data import Corpus, load_tasks, steps_per_epoch
 from skillgym.envs.mtnas.evaluate import (
     ReferenceEvaluator,
     SupernetConfig,
@@ -60,10 +61,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--budget", type=int, default=120, help="evaluations per search")
     parser.add_argument("--batch-size", type=int, default=8, help="assignments per search round")
     parser.add_argument("--rerank", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=150, help="supernet warm-up steps")
-    parser.add_argument("--epochs", type=int, default=3, help="reference training epochs")
-    parser.add_argument("--max-train", type=int, default=2000,
-                        help="training examples kept per task (validation and test stay whole)")
+    parser.add_argument("--warmup", type=int, default=1000, help="supernet warm-up steps")
+    parser.add_argument("--validation-limit", type=int, default=None,
+                        help="validation examples per task in a supernet score (default: all)")
+    parser.add_argument("--finetune-steps", type=int, default=0,
+                        help="supernet steps on each assignment before scoring it (then undone)")
+    parser.add_argument("--epochs", type=int, default=2, help="reference training epochs")
+    parser.add_argument("--max-train", type=int, default=None,
+                        help="training examples kept per task (default: all; validation and test "
+                             "stay whole)")
+    parser.add_argument("--validation-fraction", type=float, default=0.25,
+                        help="share of every training file carved off as validation")
     parser.add_argument("--max-length", type=int, default=64,
                         help="classification inputs are cut to this many tokens")
     parser.add_argument("--output", type=Path, default=RESULTS / "mtnas_search.json")
@@ -73,7 +81,10 @@ def parse_args() -> argparse.Namespace:
 def run_seed(args, corpus, space, seed: int, progress: Progress) -> dict:
     """Search with every searcher, then train each method's architecture from scratch."""
     config = TrainConfig()
-    supernet = SupernetConfig(config, warmup_steps=args.warmup, steps_per_prepare=1)
+    supernet = SupernetConfig(
+        config, warmup_steps=args.warmup, steps_per_prepare=1,
+        validation_limit=args.validation_limit, finetune_steps=args.finetune_steps,
+    )
     record = {"seed": seed, "settings": settings(args), "methods": {}}
     picks = {"hard": space.hard_sharing(0)}
     for name in args.searchers:
@@ -93,9 +104,12 @@ def run_seed(args, corpus, space, seed: int, progress: Progress) -> dict:
         }
     bar = progress.add_task(f"seed {seed} reference training", total=len(TASKS) + len(picks))
     alone = {}
+    epoch_steps = steps_per_epoch(corpus.subset(TASKS), config.batch_size)
     for task in TASKS:
         single = SearchSpace((task,), num_layers=2)
-        reference = ReferenceEvaluator(corpus, single, args.epochs, (seed,), config)
+        reference = ReferenceEvaluator(
+            corpus, single, args.epochs, (seed,), config, epoch_steps=epoch_steps
+        )
         alone[task] = reference.evaluate([single.all_private()])[0].test[task]
         progress.advance(bar)
     record["methods"]["alone"] = {"test": alone}
@@ -115,8 +129,8 @@ def run_seed(args, corpus, space, seed: int, progress: Progress) -> dict:
 
 def settings(args: argparse.Namespace) -> dict:
     """The arguments a seed's record depends on (a saved record is reused only if they match)."""
-    keys = ("searchers", "budget", "batch_size", "rerank", "warmup", "epochs", "max_train",
-            "max_length")
+    keys = ("searchers", "budget", "batch_size", "rerank", "warmup", "validation_limit",
+            "finetune_steps", "epochs", "max_train", "max_length", "validation_fraction")
     return {key: getattr(args, key) for key in keys}
 
 
@@ -126,8 +140,8 @@ def main() -> None:
     if not args.data_root.is_dir():
         raise SystemExit(f"data folder {args.data_root} not found; pass --data-root DIR")
     corpus = Corpus(
-        load_tasks(TASKS, args.data_root), min_count=2, max_length=args.max_length,
-        max_train=args.max_train,
+        load_tasks(TASKS, args.data_root, validation_fraction=args.validation_fraction),
+        min_count=2, max_length=args.max_length, max_train=args.max_train,
     )
     space = SearchSpace(TASKS, num_layers=2)
     methods = ["alone", "hard", *args.searchers]

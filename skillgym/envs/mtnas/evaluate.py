@@ -414,9 +414,10 @@ class ReferenceEvaluator(Evaluator):
     """Stand-alone training: each assignment from scratch, ``epochs`` epochs, every seed.
 
     Each seed trains a fresh network on all tasks jointly (one batch of every task per step; an
-    epoch is enough steps for the largest task to see its training split once), keeps the epoch
-    with the best mean validation accuracy, and reads test accuracy at that epoch. Validation
-    and test scores are averaged over seeds; their standard deviations are reported too.
+    epoch is ``epoch_steps`` steps, by default enough for the largest task to see its training
+    split once), keeps the epoch with the best mean validation accuracy, and reads test accuracy
+    at that epoch. Validation and test scores are averaged over seeds; their standard deviations
+    are reported too.
 
     Args:
         corpus: the data.
@@ -426,15 +427,20 @@ class ReferenceEvaluator(Evaluator):
         config: network and optimiser settings.
         cache_path: a JSON-lines file persisting results across runs.
         progress: called with ``(seed_index, epoch)`` after every epoch, for progress bars.
+        epoch_steps: gradient steps per epoch (default: the largest task's split once). Give
+            single-task baselines the multitask space's count, so that every architecture
+            compared trains for the same number of steps on every task.
     """
 
     def __init__(
         self, corpus: Corpus, space: SearchSpace, epochs: int = 3, seeds: Sequence[int] = (0, 1, 2),
         config: TrainConfig | None = None, cache_path: str | Path | None = None,
-        progress=None,
+        progress=None, epoch_steps: int | None = None,
     ):
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
+        if epoch_steps is not None and epoch_steps < 1:
+            raise ValueError(f"epoch_steps must be >= 1 or None, got {epoch_steps}")
         if not seeds:
             raise ValueError("seeds must list at least one seed")
         self.space = space
@@ -445,10 +451,13 @@ class ReferenceEvaluator(Evaluator):
         self.config = config or TrainConfig()
         self.cache = RewardCache(cache_path)
         self.progress = progress
-        self._fingerprint = _fingerprint(
-            space, self.config, self.epochs, self.seeds,
-            [(task.name, len(task.train), len(task.validation)) for task in self.tasks],
-        )
+        self.epoch_steps = epoch_steps or steps_per_epoch(self.tasks, self.config.batch_size)
+        sizes = [(task.name, len(task.train), len(task.validation)) for task in self.tasks]
+        fingerprinted = [space, self.config, self.epochs, self.seeds, sizes]
+        if epoch_steps is not None:
+            # Only an explicit count joins the key, so caches written before it existed stay valid.
+            fingerprinted.append(self.epoch_steps)
+        self._fingerprint = _fingerprint(*fingerprinted)
 
     def evaluate(
         self, assignments: Sequence[np.ndarray], rng: np.random.Generator | None = None
@@ -466,11 +475,10 @@ class ReferenceEvaluator(Evaluator):
         trainer = _Trainer(
             self.space, self.tasks, len(self.corpus.vocabulary), self.config, seed
         )
-        steps = steps_per_epoch(self.tasks, self.config.batch_size)
         everything = [np.arange(len(task.validation)) for task in self.tasks]
         best = (-math.inf, None, None)
         for epoch in range(self.epochs):
-            for _ in range(steps):
+            for _ in range(self.epoch_steps):
                 trainer.step(assignment)
             validation = [
                 trainer.accuracy(i, task.validation, everything[i], assignment[i])

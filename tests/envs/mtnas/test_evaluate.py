@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from skillgym.envs.mtnas.data import IGNORE_INDEX, synthetic_corpus
+from skillgym.envs.mtnas.data import IGNORE_INDEX, steps_per_epoch, synthetic_corpus
 from skillgym.envs.mtnas.evaluate import (
     Evaluation,
     ReferenceEvaluator,
@@ -168,6 +168,25 @@ def test_reference_evaluator_reports_test_over_seeds(corpus, space):
     assert evaluator.evaluate([assignment])[0].cache_hit
 
 
+def test_reference_epoch_steps_sets_the_training_length(corpus, space):
+    """``epoch_steps`` replaces the default epoch: validation after exactly that many steps."""
+    assignment = np.array([[0, 2], [0, 2], [1, 2], [1, 3]])
+    evaluator = ReferenceEvaluator(corpus, space, epochs=1, seeds=(0,), config=SMALL,
+                                   epoch_steps=3)
+    tasks = corpus.subset(space.tasks)
+    trainer = _Trainer(space, tasks, len(corpus.vocabulary), SMALL, seed=0)
+    for _ in range(3):
+        trainer.step(assignment)
+    expected = [
+        trainer.accuracy(i, task.validation, np.arange(len(task.validation)), assignment[i])
+        for i, task in enumerate(tasks)
+    ]
+    assert evaluator.run_seed(assignment, 0)[0] == expected
+    default = ReferenceEvaluator(corpus, space, epochs=1, seeds=(0,), config=SMALL)
+    assert default.epoch_steps == steps_per_epoch(tasks, SMALL.batch_size) != 3
+    assert default.run_seed(assignment, 0)[0] != expected
+
+
 def test_bad_configuration_is_rejected(corpus, space):
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         TrainConfig(batch_size=0)
@@ -179,6 +198,8 @@ def test_bad_configuration_is_rejected(corpus, space):
         SupernetConfig(validation_limit=0)
     with pytest.raises(ValueError, match="epochs must be >= 1"):
         ReferenceEvaluator(corpus, space, epochs=0)
+    with pytest.raises(ValueError, match="epoch_steps must be >= 1 or None, got 0"):
+        ReferenceEvaluator(corpus, space, epoch_steps=0)
     with pytest.raises(ValueError, match="unknown task"):
         SupernetEvaluator(corpus, SearchSpace(("books",)))
     evaluator = SupernetEvaluator(corpus, space, CONFIG)
