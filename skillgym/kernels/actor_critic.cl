@@ -309,8 +309,10 @@ __kernel void actor_critic(__global const float *restrict obs,
             live_inputs[n_live] = k;
             n_live += 0 FOR_TILE(NONZERO, k);
         }
-        NETWORK(x, live_inputs, n_live, a, b, logits, value, params, live, n_head_live,
-                with_values);
+        /* Every input live (dense observations): the observation layers index the weights
+         * directly, without loading each input's number from the list. */
+        NETWORK(x, n_live < OBS_DIM ? live_inputs : 0, n_live, a, b, logits, value, params, live,
+                n_head_live, with_values);
 #endif
         for (int s = 0; s < TILE && first + s < batch; ++s) {
             const int row = first + s;
