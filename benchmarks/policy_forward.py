@@ -15,6 +15,10 @@ measured the same way, as one more method taking its turn in every round, by a r
 kernel (skillgym/kernels/fma_peak.cl): a peak measured once, at another moment, would compare
 the kernel with a machine under different load.
 
+The kernels run on the device ``SKILLGYM_OPENCL`` names (default ``auto``: with one thread,
+PoCL's ``basic`` device, which runs a launch on the calling thread; with two, its ``pthread``
+device); ``SKILLGYM_OPENCL=portable:pthread`` measures the one-thread process on worker threads.
+
 Usage:
     python benchmarks/policy_forward.py [--threads 1 2] [--batches 1 8 64 256 1024 4096]
 Writes benchmarks/results/policy_forward.json.
@@ -90,10 +94,12 @@ def build_methods(threads: int):
             actions = log_probs.argmax(dim=1, keepdim=True)
             return actions, log_probs.gather(1, actions), vf(x)
 
+    # device=None: SKILLGYM_OPENCL chooses (default "auto": PoCL's basic device in the
+    # one-thread process, its pthread device otherwise).
     kernel = ActorCriticKernel(
-        spec, weights, device="auto", min_kernel_batch=0, work_items=threads
+        spec, weights, device=None, min_kernel_batch=0, work_items=threads
     )
-    simt = ActorCriticKernel(spec, weights, device="auto", min_kernel_batch=0, variant="simt")
+    simt = ActorCriticKernel(spec, weights, device=None, min_kernel_batch=0, variant="simt")
     peak = FmaPeak(kernel.device, work_items=threads, iterations=PEAK_ITERATIONS)
     methods = {
         "torch": torch_forward,
@@ -134,7 +140,7 @@ def worker(threads: int, batches: list[int], rounds: int) -> None:
     """Measure everything at one thread count; print one JSON line per batch size."""
     from skillgym.kernels import select_device
 
-    device = select_device("auto")
+    device = select_device()
     if device is None:
         raise SystemExit("policy_forward.py needs an OpenCL device (pocl-binary-distribution)")
     spec, methods, peak_flops = build_methods(threads)
@@ -246,8 +252,8 @@ def main() -> None:
             records += found
     rows = summarize(records)
 
-    device = headers[0]["device"]
-    table = Table(title=f"Policy forward, 64-(64,64)/(64,64)-8 actor-critic, {device}")
+    devices = "; ".join(f"{h['threads']} thread(s): {h['device']}" for h in headers)
+    table = Table(title=f"Policy forward, 64-(64,64)/(64,64)-8 actor-critic ({devices})")
     columns = ("thr", "B", "torch µs", "numpy µs", "kernel µs", "kernel Msamples/s",
                "kernel-only µs", "GFLOP/s", "FMA peak GFLOP/s", "% FMA peak", "× torch", "× numpy",
                "SIMT-only µs", "× SIMT")

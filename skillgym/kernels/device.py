@@ -3,7 +3,12 @@
 The device comes from an argument or the ``SKILLGYM_OPENCL`` environment variable:
 
 * unset or ``"auto"``: PoCL's CPU device if present, otherwise the first device found;
-  with no OpenCL platform at all, ``None`` (callers use their numpy path) and one warning;
+  with no OpenCL platform at all, ``None`` (callers use their numpy path) and one warning.
+  PoCL offers two CPU devices here: ``pthread`` (worker threads, one per core) and ``basic``
+  (runs each kernel on the thread that waits for it). When PoCL may use only one thread
+  (``POCL_MAX_PTHREAD_COUNT=1``, or a one-core machine) ``auto`` takes ``basic``: the same
+  code without the hand-off to a worker thread, which costs tens to hundreds of microseconds a
+  launch on a busy machine;
 * ``"off"``: ``None``, silently (the numpy path by request);
 * ``"<platform>"`` or ``"<platform>:<device>"``: the first device whose platform name (and
   device name) contain these case-insensitive substrings; an error if none does.
@@ -39,8 +44,10 @@ def cache_dir() -> Path:
 
 
 def _import_pyopencl() -> Any:
-    # PoCL reads POCL_CACHE_DIR once, when its platform is first loaded.
+    # PoCL reads these once, when its platform is first loaded. It lists its basic device only
+    # when asked to; a user's own POCL_DEVICES is left as it is.
     os.environ.setdefault("POCL_CACHE_DIR", str(cache_dir() / "pocl"))
+    os.environ.setdefault("POCL_DEVICES", "pthread basic")
     import pyopencl
 
     return pyopencl
@@ -90,6 +97,23 @@ def _describe(cl: Any) -> list[tuple[Any, Any]]:
     return [(p, d) for p in platforms for d in p.get_devices()]
 
 
+def pocl_threads() -> int:
+    """The number of threads PoCL's CPU device may use (``POCL_MAX_PTHREAD_COUNT``, else the
+    machine's cores)."""
+    limit = os.environ.get("POCL_MAX_PTHREAD_COUNT", "").strip()
+    return int(limit) if limit.isdigit() and int(limit) > 0 else os.cpu_count() or 1
+
+
+def prefer_pocl_cpu(devices: list[tuple[Any, Any]], threads: int) -> list[tuple[Any, Any]]:
+    """PoCL's CPU ``(platform, device)`` pairs, the preferred first: its single-threaded
+    ``basic`` device when ``threads`` is 1, otherwise any other (multithreaded) one."""
+    def rank(pair: tuple[Any, Any]) -> bool:
+        single = pair[1].name.lower().startswith("basic")
+        return single != (threads == 1)  # False sorts first
+
+    return sorted(devices, key=rank)
+
+
 @functools.cache
 def _open(choice: str) -> OpenCLDevice | None:
     cl = _import_pyopencl()
@@ -108,7 +132,7 @@ def _open(choice: str) -> OpenCLDevice | None:
             for p, d in found
             if "portable computing language" in p.name.lower() and d.type & cl.device_type.CPU
         ]
-        platform, device = (pocl_cpu or found)[0]
+        platform, device = (prefer_pocl_cpu(pocl_cpu, pocl_threads()) or found)[0]
     else:
         platform_part, _, device_part = choice.partition(":")
         matches = [

@@ -70,3 +70,40 @@ def test_build_failure_names_the_device_and_shows_the_log(opencl_device):
     message = str(info.value)
     assert opencl_device.name in message
     assert "undeclared" in message
+
+
+class _Named:
+    def __init__(self, name: str):
+        self.name = name
+
+
+def test_one_thread_prefers_pocl_basic_device():
+    pairs = [(None, _Named("pthread-cpu")), (None, _Named("basic-cpu"))]
+    assert device.prefer_pocl_cpu(pairs, threads=1)[0][1].name == "basic-cpu"
+    assert device.prefer_pocl_cpu(pairs, threads=2)[0][1].name == "pthread-cpu"
+    assert device.prefer_pocl_cpu(pairs[:1], threads=1)[0][1].name == "pthread-cpu"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", 1), ("3", 3), ("", os.cpu_count()),
+                                                 ("0", os.cpu_count()), ("x", os.cpu_count())])
+def test_pocl_threads_reads_the_pthread_limit(monkeypatch, value, expected):
+    monkeypatch.setenv("POCL_MAX_PTHREAD_COUNT", value)
+    assert device.pocl_threads() == expected
+
+
+def test_basic_and_pthread_devices_compute_the_same(opencl_device):
+    try:
+        single, threaded = select_device("portable:basic"), select_device("portable:pthread")
+    except ValueError:
+        pytest.skip("PoCL's basic and pthread devices are not both listed here")
+    spec = NetworkSpec(5, (16, 16), (16,), (3, 4))
+    rng = np.random.default_rng(0)
+    weights = [(rng.standard_normal((la.n_out, la.n_in)), rng.standard_normal(la.n_out))
+               for la in spec.layers()]
+    obs = rng.standard_normal((257, 5))
+    outputs = [
+        ActorCriticKernel(spec, weights, device=d, min_kernel_batch=0)(obs)
+        for d in (single, threaded)
+    ]
+    for name in ("actions", "log_prob", "values"):
+        np.testing.assert_array_equal(getattr(outputs[0], name), getattr(outputs[1], name))
