@@ -87,19 +87,30 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def per_task_tau(first, second) -> dict[str, float]:
-    """Kendall τ of two lists of evaluations, task by task."""
-    return {
-        task: kendall_tau([e.validation[task] for e in first], [e.validation[task] for e in second])
+def agreement(statistic, first, second) -> tuple[float, dict[str, float]]:
+    """``statistic`` of two lists of evaluations: on the mean over tasks, and task by task."""
+    per_task = {
+        task: statistic([e.validation[task] for e in first], [e.validation[task] for e in second])
         for task in TASKS
     }
+    return statistic([e.mean for e in first], [e.mean for e in second]), per_task
+
+
+def reliability(first: Sequence[float], second: Sequence[float], seeds: int) -> float:
+    """Squared correlation of a ``seeds``-seed average with its expectation (Spearman–Brown),
+    from two seeds' scores."""
+    r = max(float(np.corrcoef(first, second)[0, 1]), 0.0)
+    return seeds * r / (1 + (seeds - 1) * r)
+
+
+def tau_of(correlation: float) -> float:
+    """Kendall τ of two normal scores with this correlation (Greiner's relation)."""
+    return 2 / math.pi * math.asin(min(correlation, 1.0))
 
 
 def perfect_reward_tau(first: Sequence[float], second: Sequence[float], seeds: int) -> float:
     """Expected τ of the true ranking against a ``seeds``-seed average, from two seeds' scores."""
-    r = max(float(np.corrcoef(first, second)[0, 1]), 0.0)
-    reliability = seeds * r / (1 + (seeds - 1) * r)
-    return 2 / math.pi * math.asin(math.sqrt(reliability))
+    return tau_of(math.sqrt(reliability(first, second, seeds)))
 
 
 def standalone(corpus, space, config, args, assignments, advance) -> list[list[Evaluation]]:
@@ -163,23 +174,21 @@ def main() -> None:
             if len(per_seed) >= 2:
                 first, second = per_seed[0], per_seed[1]
                 pair = f"{args.reference_seeds[0]} vs {args.reference_seeds[1]}"
-                runs.append({
-                    "seed": pair, "measure": "ceiling",
-                    "tau": kendall_tau([e.mean for e in first], [e.mean for e in second]),
-                    "tau_per_task": per_task_tau(first, second),
-                })
-                runs.append({
-                    "seed": pair, "measure": "bound",
-                    "tau": perfect_reward_tau(
-                        [e.mean for e in first], [e.mean for e in second], len(per_seed)
-                    ),
-                    "tau_per_task": {
-                        task: perfect_reward_tau([e.validation[task] for e in first],
-                                                 [e.validation[task] for e in second],
-                                                 len(per_seed))
-                        for task in TASKS
-                    },
-                })
+                runs.append({"seed": pair, "measure": "ceiling",
+                             **dict(zip(("tau", "tau_per_task"),
+                                        agreement(kendall_tau, first, second), strict=True))})
+                bound = partial(perfect_reward_tau, seeds=len(per_seed))
+                runs.append({"seed": pair, "measure": "bound",
+                             **dict(zip(("tau", "tau_per_task"),
+                                        agreement(bound, first, second), strict=True))})
+                record["reference_reliability"] = reliability(
+                    [e.mean for e in first], [e.mean for e in second], len(per_seed)
+                )
+                record["seed_difference"] = agreement(
+                    lambda x, y: (float(np.median(np.abs(np.subtract(x, y)))),
+                                  float(np.max(np.abs(np.subtract(x, y))))),
+                    first, second,
+                )
         for seed in args.seeds:
             progress.add_task(f"supernet seed {seed}", total=None)
             start = time.perf_counter()
@@ -191,8 +200,13 @@ def main() -> None:
                    "supernet_seconds": time.perf_counter() - start,
                    "supernet_reward": [e.mean for e in scored]}
             if trained is not None:
-                run["tau"] = kendall_tau(run["supernet_reward"], record["standalone_validation"])
-                run["tau_per_task"] = per_task_tau(scored, trained)
+                run["tau"], run["tau_per_task"] = agreement(kendall_tau, scored, trained)
+            if "reference_reliability" in record:
+                # The supernet's correlation with the reference, divided by the reference's
+                # with its own expectation: the agreement it would show without that noise.
+                run["tau_noise_free"] = tau_of(
+                    math.sin(run["tau"] * math.pi / 2) / math.sqrt(record["reference_reliability"])
+                )
             runs.append(run)
 
     table = Table(title=f"Kendall τ over {args.assignments} random assignments: supernet reward "
@@ -212,6 +226,23 @@ def main() -> None:
                           *(f"{np.mean([run['tau_per_task'][t] for run in found]):.2f}"
                             for t in TASKS))
     console.print(table)
+    if "standalone_validation" in record:
+        means = 100 * np.array(record["standalone_validation"])
+        console.print(f"stand-alone mean accuracy over tasks: {means.min():.1f}–{means.max():.1f} %"
+                      " across the assignments")
+    if "seed_difference" in record:
+        overall, per_task = record["seed_difference"]
+        cells = ", ".join(f"{task} {100 * m:.2f} / {100 * x:.2f}"
+                          for task, (m, x) in per_task.items())
+        first, second = args.reference_seeds[:2]
+        console.print(f"|seed {first} − seed {second}| of an assignment, median / max points: "
+                      f"mean over tasks {100 * overall[0]:.2f} / {100 * overall[1]:.2f}; {cells}")
+    denoised = [run["tau_noise_free"] for run in runs if "tau_noise_free" in run]
+    if denoised:
+        summary["tau_noise_free_mean"] = float(np.mean(denoised))
+        console.print("supernet τ against the noise-free stand-alone ranking (estimated from "
+                      f"the reference's seed-to-seed correlation): "
+                      f"{', '.join(f'{t:.3f}' for t in denoised)}; mean {np.mean(denoised):.3f}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     output = args.output
     if len(args.seeds) + len(args.reference_seeds) == 1:

@@ -7,8 +7,8 @@ The device comes from an argument or the ``SKILLGYM_OPENCL`` environment variabl
   PoCL offers two CPU devices here: ``pthread`` (worker threads, one per core) and ``basic``
   (runs each kernel on the thread that waits for it). When PoCL may use only one thread
   (``POCL_MAX_PTHREAD_COUNT=1``, or a one-core machine) ``auto`` takes ``basic``: the same
-  code without the hand-off to a worker thread, which costs tens to hundreds of microseconds a
-  launch on a busy machine;
+  code without the hand-off to a worker thread, which costs tens of microseconds a launch,
+  more on a busy machine;
 * ``"off"``: ``None``, silently (the numpy path by request);
 * ``"<platform>"`` or ``"<platform>:<device>"``: the first device whose platform name (and
   device name) contain these case-insensitive substrings; an error if none does.
