@@ -62,4 +62,4 @@ class Ragged:
 
     def rows(self) -> list[np.ndarray]:
         """Every sequence as its own array (views of ``values``)."""
-        return np.split(self.values, self.offsets[1:-1])
+        return np.split(self.values, self.offsets[1:-1]) if len(self) else []
