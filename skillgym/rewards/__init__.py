@@ -27,6 +27,7 @@ from skillgym.rewards.accuracy import AccuracyReward
 from skillgym.rewards.base import Reward, RewardResult, Sample, as_ids, as_text
 from skillgym.rewards.composition import WeightedSum
 from skillgym.rewards.format import KeyeFormatReward
+from skillgym.rewards.keye_evaluator import keye_extract_answer
 from skillgym.rewards.length import CosineLengthReward, SoftOverlongPenalty
 from skillgym.rewards.mode_shaping import AdaptThinkReward, AutoThinkReward, ThinklessReward
 from skillgym.rewards.parsing import ParsedResponse, extract_answer, parse_response, requested_mode
@@ -54,6 +55,7 @@ __all__ = [
     "as_text",
     "extract_answer",
     "get",
+    "keye_extract_answer",
     "names",
     "parse_response",
     "register",

@@ -6,8 +6,15 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from skillgym.rewards.base import Reward, RewardResult, Sample, check_int, check_number
-from skillgym.rewards.parsing import parse_response
+from skillgym.rewards.base import (
+    Reward,
+    RewardResult,
+    Sample,
+    check_choice,
+    check_int,
+    check_number,
+)
+from skillgym.rewards.parsing import EXTRACTION_STYLES, extract_answer
 from skillgym.rewards.verifier import DeadlineRunner, answers_match, check_deadline
 
 Verifier = Callable[[str, Any], "bool | None"]
@@ -49,17 +56,22 @@ class AccuracyReward(Reward):
         timeout_score: the score when the verifier misses the deadline or raises.
         correct_score: the score of a correct answer.
         wrong_score: the score of a wrong answer.
-        lenient: parse the response leniently (only affects which text is the answer when tags
-            are broken; extraction itself follows Keye's evaluator either way).
+        lenient: kept so that existing configurations load; the extracted answer does not
+            depend on how strictly the tags are parsed.
         workers: threads in the verifier pool.
+        extraction: ``"skillgym"`` (Keye's evaluator order without its quirks, stripped) or
+            ``"keye"`` (Keye's evaluator character for character, to reproduce its benchmark
+            numbers); see :func:`~skillgym.rewards.parsing.extract_answer`.
     """
 
     name = "accuracy"
 
     def __init__(self, verifier: str | Verifier = "exact", deadline: float = 1.0,
                  timeout_score: float = 0.0, correct_score: float = 1.0,
-                 wrong_score: float = 0.0, lenient: bool = True, workers: int = 1) -> None:
+                 wrong_score: float = 0.0, lenient: bool = True, workers: int = 1,
+                 extraction: str = "skillgym") -> None:
         check_deadline(deadline)
+        check_choice("extraction", extraction, EXTRACTION_STYLES)
         for argument, value in (("timeout_score", timeout_score),
                                 ("correct_score", correct_score), ("wrong_score", wrong_score)):
             check_number(argument, value)
@@ -71,6 +83,7 @@ class AccuracyReward(Reward):
         self.correct_score = float(correct_score)
         self.wrong_score = float(wrong_score)
         self.lenient = bool(lenient)
+        self.extraction = extraction
         self._runner = DeadlineRunner(workers=workers)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -84,7 +97,7 @@ class AccuracyReward(Reward):
 
     def _judge(self, sample: Sample) -> tuple[str, bool | None, bool]:
         """The extracted answer, the verifier's verdict and whether it finished in time."""
-        answer = parse_response(sample.completion, lenient=self.lenient).answer
+        answer = extract_answer(sample.completion, style=self.extraction)
         verdict, finished = self._runner.run(self._verify, (answer, sample.ground_truth),
                                              self.deadline, None)
         return answer, (None if verdict is None else bool(verdict)), finished

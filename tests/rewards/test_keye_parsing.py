@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from skillgym.rewards import KeyeFormatReward
 from skillgym.rewards.parsing import (
     AGENTIC_THINK,
     AUTO_THINK,
+    MODES,
     NO_THINK,
     THINK,
     extract_answer,
@@ -19,8 +23,9 @@ from skillgym.rewards.parsing import (
     requested_mode,
 )
 
-# Responses in the forms of the Keye-VL technical report's appendix case studies, one per mode
-# (video answers use the same forms as images), with the mode and answer each must parse to.
+# Hand-written responses in each mode's form (video answers use the same forms as images), with
+# the mode and answer each must parse to; the agentic one keeps its sandbox output between
+# <think> blocks, the layout accepted beside the real one (see REAL below).
 APPENDIX_EXAMPLES = [
     (
         "<think>\nThe chart shows revenue of 120 in 2021 and 150 in 2022. The growth is "
@@ -91,7 +96,15 @@ def test_structured_fields():
     ([{"role": "user", "content": "Q? /auto_think"}], AUTO_THINK),
 ])
 def test_requested_mode(prompt, mode):
-    assert requested_mode(prompt) == mode
+    assert requested_mode(prompt, default=None) == mode
+    # Keye-VL-1.5 thinks automatically when the prompt has no suffix: that is the default.
+    assert requested_mode(prompt) == (AUTO_THINK if mode is None else mode)
+    assert requested_mode(prompt, default=THINK) == (THINK if mode is None else mode)
+
+
+def test_requested_mode_default_is_checked():
+    with pytest.raises(ValueError, match="default"):
+        requested_mode("Q", default="video")
 
 
 @pytest.mark.parametrize(("response", "errors"), [
@@ -105,10 +118,26 @@ def test_requested_mode(prompt, mode):
     ("<think>a</think><think>b</think><answer>1</answer>", ["more than one <think> block"]),
     ("<analysis>easy</analysis>1", ["analysis chooses neither /think nor /no_think"]),
     ("<analysis>/no_think but why</analysis>1", ["analysis does not end with its choice"]),
+    ("<analysis>/no_think mode is fine.</analysis>1", ["analysis does not end with its choice"]),
+    ("<analysis>Easy. Therefore, /no_think mode is more appropriate.</analysis>1", []),
+    ("<analysis>Hard. Therefore, /think mode is more appropriate. </analysis>\n"
+     "<think>t</think><answer>1</answer>", []),
     ("<analysis>hard /think</analysis>7", ["analysis chose /think but the answer is in "
                                            "no_think form"]),
     ("<think>no code</think><sandbox_output>1</sandbox_output><answer>1</answer>",
      ["<sandbox_output> without code in a <think> before it"]),
+    ("<think>no code <sandbox_output>1</sandbox_output></think><answer>1</answer>",
+     ["<sandbox_output> without code in a <think> before it"]),
+    ("<think><sandbox_output>1</sandbox_output>```late```</think><answer>1</answer>",
+     ["<sandbox_output> without code in a <think> before it"]),
+    ("<think>```c``` <sandbox_output>1</sandbox_output> ok</think><answer>1</answer>", []),
+    ("<think>```c```<sandbox_output>1</think></sandbox_output></think><answer>1</answer>",
+     ["</think> inside <sandbox_output>"]),
+    ("<think>```c```<sandbox_output>1<answer>", ["<answer> nested inside <sandbox_output>",
+                                                 "<sandbox_output> is never closed",
+                                                 "<think> is never closed", "missing <answer>"]),
+    ("<think>t</think><answer><sandbox_output>1</sandbox_output></answer>",
+     ["<sandbox_output> nested inside <answer>", "</sandbox_output> inside <answer>"]),
     ("", ["empty answer"]),
 ])
 def test_strict_format_errors(response, errors):
@@ -118,7 +147,8 @@ def test_strict_format_errors(response, errors):
 def test_lenient_accepts_common_near_misses():
     for response in ("a</think><answer>1</answer>", "<think>a</think> The answer is 1.",
                      "<analysis>/no_think since it is easy</analysis>1",
-                     "Sure! <think>a</think>\n<answer>1</answer> Hope it helps."):
+                     "Sure! <think>a</think>\n<answer>1</answer> Hope it helps.",
+                     "<think>no fence<sandbox_output>1</sandbox_output></think><answer>1</answer>"):
         assert parse_response(response, lenient=True).format_errors == ()
     assert parse_response("a</think>x", lenient=True).thinking == "a"
 
@@ -196,8 +226,103 @@ def test_well_formed_responses_round_trip(thinking, answer, analysis, code, outp
             assert parsed.sandbox_outputs == (output,)
         elif mode != NO_THINK:
             assert parsed.thinking == thinking
+    # Keye's and Thyme's real layout: code and its output inside the <think>.
+    inside = (f"<think>{thinking}\n<code>```python\n{code}\n```</code>\n"
+              f"<sandbox_output>{output}</sandbox_output>\n{analysis}</think>\n"
+              f"<answer>{answer}</answer>")
+    parsed = parse_response(inside)
+    assert (parsed.mode, parsed.answer, parsed.format_errors) == (AGENTIC_THINK, answer, ())
+    assert parsed.sandbox_outputs == (output,)
+    assert parsed.thinking == inside[len("<think>"):inside.index("</think>")]
 
 
 def test_last_boxed():
     assert last_boxed("no box") is None
     assert last_boxed("\\boxed{a{b}c}") == "a{b}c"
+
+
+EXAMPLES = (Path(__file__).resolve().parents[2].parent / "shared" / "data"
+            / "keye" / "examples.jsonl")
+
+# The six real Keye-VL responses of the shared data: id -> (mode, chosen mode, the switch the
+# model answered, the start and end of the answer as given, the answer once the PDF conversion's
+# table "|X|" / "|---|" is turned back into \boxed{X} (None: no box to restore), strict errors).
+# Two strict errors come from the conversion: it dropped the code fences of the agentic answer
+# and moved a sentence of the semicircle answer after </answer>.
+REAL = {
+    "keye1_appC21_agentic_strawberries": (
+        AGENTIC_THINK, None, AGENTIC_THINK, "The number of strawberries in the picture is",
+        "|20|\n|---|\n\n.", "20", ("<sandbox_output> without code in a <think> before it",)),
+    "keye1_appC22_autothink_nothink_findx": (
+        AUTO_THINK, NO_THINK, AUTO_THINK, "The given image depicts a right triangle",
+        "the value of x is √21.\n\nx =", None, ()),
+    "keye1_appC22_autothink_think_semicircles": (
+        AUTO_THINK, THINK, AUTO_THINK, "To solve this problem, we can analyze",
+        "= 2π ]\n\n|2π|\n|---|\n\n).", "2π", ("text after </answer>",)),
+    "keye1_appC12_nonthinking_ecommerce_cpv": (
+        NO_THINK, None, NO_THINK, '{"Style": "Skirt Set",', '"Applicable Season": "Spring"}',
+        None, ()),
+    "keye15_appA_video_think_dog_ear": (
+        THINK, None, THINK, "The big dog bites the little dog’s ear to correct",
+        "make the little dog comply.", None, ()),
+    "keye15_msswift_test_autothink_prefix": (
+        AUTO_THINK, NO_THINK, AUTO_THINK, "This image features a close-up",
+        "an adorable kitten with s", None, ()),
+}
+
+
+def restore_box(text: str) -> str:
+    """Undo the PDF conversion's rendering of \\boxed{X} as the table "|X|" / "|---|"."""
+    return re.sub(r"\s*\|([^|\n]+)\|\n\|---\|\s*", lambda match: f" \\boxed{{{match[1]}}}", text)
+
+
+@pytest.fixture(scope="module")
+def real_rows():
+    if not EXAMPLES.is_file():
+        pytest.skip(f"real Keye-VL responses {EXAMPLES} are absent")
+    rows = [json.loads(line) for line in EXAMPLES.read_text(encoding="utf-8").splitlines()]
+    return {row["id"]: row for row in rows}
+
+
+def test_real_responses_are_the_known_six(real_rows):
+    assert set(real_rows) == set(REAL)
+
+
+@pytest.mark.parametrize("row_id", sorted(REAL))
+def test_real_response_parses(real_rows, row_id):
+    mode, chosen, _, first, last, boxed, strict_errors = REAL[row_id]
+    response = real_rows[row_id]["response"]
+    strict, lenient = parse_response(response), parse_response(response, lenient=True)
+    assert (strict.mode, strict.chosen_mode) == (mode, chosen)
+    assert strict.format_errors == strict_errors
+    assert lenient.format_errors == ()
+    assert strict.answer.startswith(first) and strict.answer.endswith(last)
+    restored = parse_response(restore_box(response))
+    assert (restored.mode, restored.chosen_mode, restored.format_errors) == (
+        mode, chosen, strict_errors)
+    assert restored.answer == (strict.answer if boxed is None else boxed)
+    if boxed is None:
+        assert restore_box(response) == response
+
+
+def test_real_responses_structure(real_rows):
+    agentic = parse_response(real_rows["keye1_appC21_agentic_strawberries"]["response"])
+    assert agentic.sandbox_outputs == (" <subimage_strawberry> ",)
+    assert "zoomed_img.save" in agentic.thinking and "number of strawberries is 20" in (
+        agentic.thinking)
+    decode = parse_response(real_rows["keye15_msswift_test_autothink_prefix"]["response"])
+    assert decode.analysis.endswith("Therefore, /no_think mode is more appropriate.")
+    assert decode.answer_form == NO_THINK and decode.thinking is None
+
+
+@pytest.mark.parametrize("row_id", sorted(REAL))
+def test_format_reward_on_real_responses(real_rows, row_id):
+    _, _, switch, _, _, _, strict_errors = REAL[row_id]
+    row = real_rows[row_id]
+    assert switch in MODES and requested_mode(row["prompt"], default=None) is None
+    strict, lenient = KeyeFormatReward(), KeyeFormatReward(lenient=True)
+    assert lenient(row["response"], prompt=row["prompt"], mode=switch) == 1.0
+    assert strict(row["response"], prompt=row["prompt"], mode=switch) == float(not strict_errors)
+    # None of the prompts has a switch: Keye-VL-1.5's convention requests auto-think.
+    expected = float(switch == AUTO_THINK)
+    assert lenient(row["response"], prompt=row["prompt"]) == expected
