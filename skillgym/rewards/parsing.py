@@ -143,12 +143,12 @@ def extract_answer(response: Any, style: str = "skillgym") -> str:
             the whole remainder); return its last ``\\boxed{}`` content if it has one, else the
             block, stripped. ``"keye"``: Keye's own evaluator, character for character, quirks
             included (:func:`~skillgym.rewards.keye_evaluator.keye_extract_answer`), for
-            reproducing Keye's benchmark numbers. The two differ only on malformed text: an
-            unclosed ``<answer>`` (skillgym reads the remainder, Keye returns the text with its
-            tags), a text ending in ``\\boxed{`` (skillgym: an empty answer, Keye: the whole
-            text), a stray ``}`` outside any box (Keye cuts the answer there), which spelling
-            of the box counts when both appear (skillgym: the later one, Keye: ``\\boxed{``
-            first) and whitespace (Keye strips only after ``</think>``).
+            reproducing Keye's benchmark numbers. They differ only in whitespace (Keye strips
+            only after ``</think>``) and on malformed text: an unclosed ``<answer>`` (skillgym
+            reads the remainder, Keye returns the text with its tags), a text ending in
+            ``\\boxed{`` (skillgym: an empty answer, Keye: the whole text), a stray ``}``
+            outside any box (Keye cuts the answer there), and which spelling of the box counts
+            when both appear (skillgym: the later one, Keye: ``\\boxed{`` first).
 
     Raises:
         ValueError: ``style`` is not one of :data:`EXTRACTION_STYLES`.
