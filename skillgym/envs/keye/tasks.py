@@ -142,15 +142,15 @@ def _check_fraction(test_fraction: float) -> None:
 def split_of(text: str, test_fraction: float = DEFAULT_TEST_FRACTION) -> str:
     """The split of a problem: ``"test"`` when a hash of its text falls below ``test_fraction``."""
     _check_fraction(test_fraction)
-    return "test" if _unit_hash(text) < test_fraction else "train"
+    return _split(_digest(text), test_fraction)
 
 
 def _digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def _unit_hash(text: str) -> float:
-    return int(_digest(text), 16) / 2**64
+def _split(digest: str, test_fraction: float) -> str:
+    return "test" if int(digest, 16) / 2**64 < test_fraction else "train"
 
 
 def make_problem(level: int, text: str, test_fraction: float = DEFAULT_TEST_FRACTION) -> Problem:
@@ -159,14 +159,16 @@ def make_problem(level: int, text: str, test_fraction: float = DEFAULT_TEST_FRAC
     tokens = expression.parse(text)
     answer, _ = expression.evaluate(tokens)
     text = compact(tokens)
+    digest = _digest(text)
+    _check_fraction(test_fraction)
     return Problem(
-        id=f"L{level}-{_digest(text)}",
+        id=f"L{level}-{digest}",
         level=level,
         text=text,
         prompt=f"Calculate {text}.",
         answer=answer,
         digits=max(len(number) for number in re.findall(r"\d+", text)),
-        split=split_of(text, test_fraction),
+        split=_split(digest, test_fraction),
     )
 
 

@@ -25,7 +25,9 @@ a few characters written just above it or on the same line.
   digit, then one ADD line per further digit adding the product so far and the shifted partial
   product (``141+3760: ...``; the oracle adds in place from the shifted column, so the columns
   below it are written ``d+0=d``). EVAL's COMPARE of two magnitudes before a subtraction is the
-  line ``7<12``; the sign that EVAL gives the result appears in the next expression line.
+  line ``7<12``; the sign that EVAL gives the result appears in the next expression line. A floor
+  division of opposite signs that leaves a remainder adds EVAL's ``r>0`` and ``q+1`` lines (the
+  task levels divide exactly, so they never do).
 
 The EVAL level (which operation, which operands, the rewritten expression) uses the functions of
 :mod:`skillgym.envs.aec.expression` that EVAL's FIND, LOAD and STORE execute; each operation's
@@ -71,6 +73,7 @@ from skillgym.envs.aec.tokens import (
 _OPERATOR_TEXT = {PLUS: "+", MINUS: "-", TIMES: "*", DIVIDE: "/"}
 _VERDICT_TEXT = {LESS: "<", GREATER: ">"}
 _QUOT_SLOT, _CMP_SLOT = (skill_named("DIV").roles.index(role) for role in ("QUOT", "CMP"))
+_EVAL_CMP_SLOT = skill_named("EVAL").roles.index("CMP")
 
 
 @dataclass(frozen=True)
@@ -290,9 +293,10 @@ def _div_line(call: _Call, x: int, y: int) -> tuple[str, int]:
         elif name == "COMPARE" and call.steps[index + 1].tokens[_CMP_SLOT] == LESS:
             items.append(f"{_first_operand(step.child)}<{y}")
         elif kind == WRITE and slot == _QUOT_SLOT:
-            if step.tokens[_QUOT_SLOT] == BLANK:  # a new quotient column
+            if step.tokens[_QUOT_SLOT] == BLANK:  # the first write of a quotient column
                 quotient.append(token)
-            quotient[-1] = token
+            else:
+                quotient[-1] = token
             items.append(f"q{token}")
     value = int("".join(map(str, quotient)))
     return f"{x}/{y}: {' '.join(items)} ={value}", value
@@ -320,7 +324,7 @@ def operation_lines(left: int, op: str, right: int) -> tuple[tuple[str, ...], in
         binding = BINDINGS[step.child.skill][ACTIONS[step.action][2]]
         name = step.child.skill
         if name == "COMPARE":
-            verdict = evaluation.steps[index + 1].tokens[6]
+            verdict = evaluation.steps[index + 1].tokens[_EVAL_CMP_SLOT]
             if binding[1] == "ZERO":  # floor division of opposite signs: any remainder?
                 if verdict == GREATER:
                     lines.append(f"{_first_operand(step.child)}>0")
