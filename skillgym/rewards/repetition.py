@@ -1,15 +1,18 @@
-"""Repetition rewards: the global n-gram penalty, the dense per-token penalty, the loop detector.
+"""Repetition rewards: the global n-gram penalty, the dense per-unit penalty, the loop detector.
 
-All three count in one of three units: ``"tokens"`` (the completion's token ids), ``"words"``
-(whitespace words, lowercased, as open-r1 does) or ``"chars"`` (characters, for text without
-spaces such as Chinese or Japanese). Each scores a batch with the array code of
-:mod:`skillgym.rewards.ngrams`, and :meth:`~skillgym.rewards.base.Reward.explain` says where the
-repetition is: ``[start, end)`` spans in units, and for text units also in characters.
+All three count in one of five units (:mod:`skillgym.rewards.units`): ``"auto"`` (the default
+of the global penalty and the loop detector: whitespace words, and one unit per CJK ideograph,
+kana or hangul syllable, so that English, Chinese, Japanese, Korean and mixed text all work),
+``"words"`` (whitespace words, lowercased, exactly as open-r1 splits them), ``"chars"``
+(characters), ``"jieba"`` (jieba's segmentation, as open-r1's Chinese mode) or ``"tokens"`` (the
+completion's token ids, the dense penalty's default). A batch is tokenized in one pass over its
+bytes and scored with the array code of :mod:`skillgym.rewards.ngrams`;
+:meth:`~skillgym.rewards.base.Reward.explain` says where the repetition is: ``[start, end)`` spans
+in units, and for text units also in characters of the completion.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,18 +27,17 @@ from skillgym.rewards.base import (
     check_number,
 )
 from skillgym.rewards.ngrams import (
-    UNITS,
     Loop,
-    char_ids,
     cover,
     find_loops,
     repeated_starts,
     spans,
     unique_ngram_counts,
-    word_ids,
 )
+from skillgym.rewards.units import TEXT_UNITS, Segmented, check_unit, segment, unit_char_spans
 
-_WORD = re.compile(r"\S+")
+#: What a repetition is counted in.
+UNITS: tuple[str, ...] = ("tokens", *TEXT_UNITS)
 
 
 def global_penalties(batch: list[np.ndarray] | np.ndarray, ngram_size: int,
@@ -68,34 +70,45 @@ def dense_penalties(sequence: np.ndarray, ngram_size: int, penalty: float,
 
 
 class _UnitReward(Reward):
-    """A reward that counts in tokens, words or characters."""
+    """A reward that counts in tokens or in one of the text units."""
 
     def __init__(self, unit: str, lowercase: bool) -> None:
         check_choice("unit", unit, UNITS)
+        if unit != "tokens":
+            check_unit(unit)
         self.unit = unit
         self.lowercase = bool(lowercase)
 
+    def segmented(self, samples: Sequence[Sample]) -> Segmented | None:
+        """The text units of a batch (``None`` for ``unit="tokens"``)."""
+        if self.unit == "tokens":
+            return None
+        return segment([sample.completion for sample in samples], self.unit, self.lowercase)
+
+    def batch_units(self, samples: Sequence[Sample],
+                    segmented: Segmented | None = None) -> list[np.ndarray]:
+        """The unit ids of each sample (from ``segmented`` if given)."""
+        if self.unit != "tokens":
+            return (segmented or self.segmented(samples)).ids.rows()
+        missing = [index for index, sample in enumerate(samples)
+                   if sample.completion_ids is None]
+        if missing:
+            raise ValueError(
+                f"{self.name} with unit='tokens' needs integer completion_ids (missing for "
+                f"sample {missing[0]}); pass them, or count in a text unit: {list(TEXT_UNITS)}"
+            )
+        return [sample.completion_ids for sample in samples]
+
     def units(self, sample: Sample) -> np.ndarray:
         """The sample as a sequence of unit ids."""
-        if self.unit == "words":
-            return word_ids(sample.completion, self.lowercase)
-        if self.unit == "chars":
-            return char_ids(sample.completion)
-        if sample.completion_ids is None:
-            raise ValueError(
-                f"{self.name} with unit='tokens' needs integer completion_ids; pass them, or use "
-                "unit='words' or unit='chars'"
-            )
-        return sample.completion_ids
+        return self.batch_units([sample])[0]
 
     def located(self, sample: Sample, unit_spans: Sequence[tuple[int, int]]) -> dict[str, Any]:
         """Spans in units, and for text units also in characters of the completion."""
         located: dict[str, Any] = {"spans": [tuple(span) for span in unit_spans]}
-        if self.unit == "chars":
-            located["char_spans"] = located["spans"]
-        elif self.unit == "words":
-            words = [match.span() for match in _WORD.finditer(sample.completion)]
-            located["char_spans"] = [(words[start][0], words[end - 1][1])
+        if self.unit != "tokens":
+            characters = unit_char_spans(sample.completion, self.unit)
+            located["char_spans"] = [(int(characters[start, 0]), int(characters[end - 1, 1]))
                                      for start, end in unit_spans]
         return located
 
@@ -109,19 +122,22 @@ class NgramRepetitionPenalty(_UnitReward):
 
     With ``unit="words"`` it equals open-r1's ``get_repetition_penalty_reward`` (words of
     ``text.lower().split()``, ``0.0`` for fewer words than ``ngram_size``); with
-    ``unit="tokens"`` it equals TRL's (n-grams of the completion token ids). A batch is scored
-    with array code (:func:`global_penalties`), not a loop over completions.
+    ``unit="jieba"`` it equals open-r1's ``language="zh"`` (pieces of ``jieba.cut``); with
+    ``unit="tokens"`` it equals TRL's (n-grams of the completion token ids). The default,
+    ``"auto"``, equals ``"words"`` on text without CJK, kana or hangul and counts those
+    characters one by one. A batch is scored with array code (:func:`global_penalties`), not a
+    loop over completions.
 
     Args:
         ngram_size: the n of the n-grams.
         max_penalty: the penalty of a text that is one n-gram over and over; ``<= 0``.
-        unit: ``"words"``, ``"tokens"`` or ``"chars"``.
-        lowercase: lowercase words before comparing them (``unit="words"`` only).
+        unit: ``"auto"``, ``"words"``, ``"chars"``, ``"jieba"`` or ``"tokens"``.
+        lowercase: lowercase before comparing (``"auto"`` and ``"words"``).
     """
 
     name = "repetition_penalty"
 
-    def __init__(self, ngram_size: int = 3, max_penalty: float = -1.0, unit: str = "words",
+    def __init__(self, ngram_size: int = 3, max_penalty: float = -1.0, unit: str = "auto",
                  lowercase: bool = True) -> None:
         _check_ngram_size(ngram_size)
         check_number("max_penalty", max_penalty)
@@ -133,8 +149,8 @@ class NgramRepetitionPenalty(_UnitReward):
 
     def score_batch(self, samples: Sequence[Sample]) -> list[float | None]:
         """The penalties of a batch, computed together."""
-        batch = [self.units(sample) for sample in samples]
-        return global_penalties(batch, self.ngram_size, self.max_penalty).tolist()
+        return global_penalties(self.batch_units(samples), self.ngram_size,
+                                self.max_penalty).tolist()
 
     def score(self, sample: Sample) -> float:
         """The penalty of one sample."""
@@ -153,17 +169,17 @@ class NgramRepetitionPenalty(_UnitReward):
 class DenseRepetitionPenalty(_UnitReward):
     """The dense repetition penalty: each unit of a repeated n-gram occurrence is penalized.
 
-    :meth:`unit_penalties` gives the per-unit values (for trainers that take token-level
-    rewards); the scalar score reduces them by ``reduction``.
+    :meth:`unit_penalties` gives the per-unit values (per token by default, for trainers that
+    take token-level rewards); the scalar score reduces them by ``reduction``.
 
     Args:
         ngram_size: the n of the n-grams.
         penalty: the penalty of each unit of a repeated occurrence; ``< 0``.
         only_start: penalize an occurrence only if it starts more than ``ngram_size`` units
             after the previous repeated one (the reference's option).
-        unit: ``"tokens"``, ``"words"`` or ``"chars"``.
+        unit: ``"tokens"``, ``"auto"``, ``"words"``, ``"chars"`` or ``"jieba"``.
         reduction: ``"mean"`` (the fraction of penalized units times ``penalty``) or ``"sum"``.
-        lowercase: lowercase words before comparing them (``unit="words"`` only).
+        lowercase: lowercase before comparing (``"auto"`` and ``"words"``).
     """
 
     name = "dense_repetition"
@@ -200,26 +216,30 @@ class LoopPenalty(_UnitReward):
     """A loop detector: ``penalty`` when the output is stuck repeating itself, else ``0.0``.
 
     A loop is a unit of ``p <= max_period`` units repeated ``min_repeats`` or more times back to
-    back, covering at least ``min_span`` units (so that "1000" or "......" in clean text is not
-    one); with ``unit="words"``, a single word longer than ``max_word_chars`` characters also
-    counts (degenerate output without spaces).
+    back, covering at least ``min_span`` units (so that "1000", "......" or "哈哈哈" in clean text
+    is not one). With a text unit other than ``"chars"``, a single unit longer than
+    ``max_word_chars`` characters also counts (degenerate output without spaces).
+
+    The defaults were chosen on ``benchmarks/loop_detection.py``'s labelled English, Chinese,
+    Japanese, Korean, mixed, code, table, number and list texts (tuning seed 1, reported on seed
+    0): with ``unit="auto"`` an English word and a CJK character are one unit each, so one
+    ``min_span`` serves every script.
 
     Args:
         max_period: the longest repeated unit looked for (in units).
         min_repeats: how many times in a row the unit must occur.
-        min_span: the fewest units a loop covers; default by unit (tokens 16, words 12,
-            chars 24).
-        max_word_chars: the longest acceptable word (``unit="words"`` only); ``None`` disables.
+        min_span: the fewest units a loop covers; default by unit (:attr:`DEFAULT_MIN_SPAN`).
+        max_word_chars: the longest acceptable unit, in characters; ``None`` disables.
         penalty: the score of a response with a loop; ``<= 0``.
-        unit: ``"words"``, ``"tokens"`` or ``"chars"``.
-        lowercase: lowercase words before comparing them (``unit="words"`` only).
+        unit: ``"auto"``, ``"words"``, ``"chars"``, ``"jieba"`` or ``"tokens"``.
+        lowercase: lowercase before comparing (``"auto"`` and ``"words"``).
     """
 
     name = "loop"
-    DEFAULT_MIN_SPAN = {"tokens": 16, "words": 12, "chars": 24}
+    DEFAULT_MIN_SPAN = {"tokens": 16, "auto": 12, "words": 12, "chars": 24, "jieba": 12}
 
     def __init__(self, max_period: int = 30, min_repeats: int = 3, min_span: int | None = None,
-                 max_word_chars: int | None = 200, penalty: float = -1.0, unit: str = "words",
+                 max_word_chars: int | None = 200, penalty: float = -1.0, unit: str = "auto",
                  lowercase: bool = True) -> None:
         check_int("max_period", max_period, 1)
         check_int("min_repeats", min_repeats, 2)
@@ -235,33 +255,50 @@ class LoopPenalty(_UnitReward):
         self.max_word_chars = max_word_chars
         self.penalty = float(penalty)
 
-    def _long_word(self, sample: Sample) -> tuple[int, int] | None:
-        if self.unit != "words" or self.max_word_chars is None:
-            return None
-        for match in _WORD.finditer(sample.completion):
-            if match.end() - match.start() > self.max_word_chars:
-                return match.span()
-        return None
+    def _long_units(self, samples: Sequence[Sample],
+                    segmented: Segmented | None) -> list[tuple[int, int] | None]:
+        """The first unit of each sample longer than ``max_word_chars`` characters, as a
+        character span, or ``None``."""
+        found: list[tuple[int, int] | None] = [None] * len(samples)
+        if segmented is None or self.unit == "chars" or self.max_word_chars is None:
+            return found
+        # A unit has at least as many bytes as characters: only rows with a unit of more bytes
+        # than the limit are looked at, in characters.
+        offsets = segmented.ids.offsets
+        candidates = np.flatnonzero(segmented.sizes > self.max_word_chars)
+        for row in np.unique(np.searchsorted(offsets, candidates, side="right") - 1).tolist():
+            characters = unit_char_spans(samples[row].completion, self.unit)
+            long = np.flatnonzero(characters[:, 1] - characters[:, 0] > self.max_word_chars)
+            if len(long):
+                found[row] = tuple(characters[long[0]].tolist())
+        return found
 
     def find(self, samples: Sequence[Sample]) -> list[Loop | None]:
         """The loop of each sample (smallest period first), or ``None``."""
-        return find_loops([self.units(sample) for sample in samples], self.max_period,
+        return self._find(samples, self.segmented(samples))
+
+    def _find(self, samples: Sequence[Sample], segmented: Segmented | None) -> list[Loop | None]:
+        return find_loops(self.batch_units(samples, segmented), self.max_period,
                           self.min_repeats, self.min_span)
 
     def score_batch(self, samples: Sequence[Sample]) -> list[float | None]:
         """The scores of a batch, its loops found together."""
-        loops = self.find(samples)
-        return [self.penalty if loop is not None or self._long_word(sample) else 0.0
-                for sample, loop in zip(samples, loops, strict=True)]
+        segmented = self.segmented(samples)
+        loops = self._find(samples, segmented)
+        long_units = self._long_units(samples, segmented)
+        return [self.penalty if loop is not None or long is not None else 0.0
+                for loop, long in zip(loops, long_units, strict=True)]
 
     def score(self, sample: Sample) -> float:
         """The score of one sample."""
         return self.score_batch([sample])[0]
 
     def explain(self, sample: Sample) -> RewardResult:
-        """The score, and the loop (span, period, repeats) or the over-long word."""
-        loop = self.find([sample])[0]
-        long_word = self._long_word(sample)
+        """The score, and the loop (span, period, repeats) or the over-long unit (its
+        character span, ``long_word``)."""
+        segmented = self.segmented([sample])
+        loop = self._find([sample], segmented)[0]
+        long_word = self._long_units([sample], segmented)[0]
         details: dict[str, Any] = {"loop": loop, "long_word": long_word}
         if loop is not None:
             details.update(self.located(sample, [(loop.start, loop.end)]))

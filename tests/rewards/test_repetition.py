@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import random
 
 import numpy as np
@@ -23,6 +24,25 @@ def openr1_reference(text: str, ngram_size: int, max_penalty: float) -> float:
         return 0.0
     ngrams = list(zip(*[words[i:] for i in range(ngram_size)], strict=False))
     return (1 - len(set(ngrams)) / len(ngrams)) * max_penalty
+
+
+def openr1_zh_reference(text: str, ngram_size: int, max_penalty: float) -> float:
+    """open-r1's get_repetition_penalty_reward(language="zh"): n-grams of jieba.cut's pieces,
+    not lowercased."""
+    import jieba
+
+    if text == "":
+        return 0.0
+    pieces = list(jieba.cut(text))
+    if len(pieces) < ngram_size:
+        return 0.0
+    ngrams = list(zip(*[pieces[i:] for i in range(ngram_size)], strict=False))
+    return (1 - len(set(ngrams)) / len(ngrams)) * max_penalty
+
+
+needs_jieba = pytest.mark.skipif(importlib.util.find_spec("jieba") is None,
+                                 reason="jieba is not installed (pip install 'skillgym[zh]'); "
+                                        "unit='jieba' is optional")
 
 
 def trl_reference(ids: list[int], ngram_size: int, max_penalty: float) -> float:
@@ -101,8 +121,54 @@ def test_trl_published_vectors(ids, ngram_size, max_penalty, expected):
 
 
 def test_case_is_ignored_for_words_as_in_openr1():
-    reward = NgramRepetitionPenalty(2, -1.0)
+    reward = NgramRepetitionPenalty(2, -1.0, unit="words")
     assert reward("This is A Test") == reward("this IS a test")
+
+
+@needs_jieba
+def test_openr1_chinese_vector_and_random_chinese_texts_with_jieba():
+    # open-r1's own test of language="zh".
+    assert NgramRepetitionPenalty(2, -1.0, unit="jieba")("这个这个这个这个这个") == -0.75
+    rng = random.Random(5)
+    pieces = ["我们", "先", "计算", "总和", "，", "然后", "再", "检查", "一下", "。", "这个",
+              "答案", "是", "42", " ", "Let me", "check", "哈哈", "\n"]
+    samples, expected = [], []
+    for _ in range(300):
+        text = "".join(rng.choice(pieces[:rng.randint(2, len(pieces))])
+                       for _ in range(rng.randint(0, 40)))
+        ngram_size, max_penalty = rng.randint(1, 4), -rng.choice([1.0, 0.5, 2.0])
+        reward = NgramRepetitionPenalty(ngram_size, max_penalty, unit="jieba")
+        assert reward(text) == openr1_zh_reference(text, ngram_size, max_penalty)
+        if (ngram_size, max_penalty) == (2, -1.0):
+            samples.append(Sample.build(text))
+            expected.append(openr1_zh_reference(text, 2, -1.0))
+    assert NgramRepetitionPenalty(2, -1.0, unit="jieba").score_batch(samples) == expected
+
+
+def test_auto_equals_openr1_words_on_text_without_cjk():
+    rng = random.Random(9)
+    words = ["the", "The", "cat", "SAT", "on", "x", "=", "1", "ÉTÉ", "naïve", "Σ", "—", "…"]
+    spaces = [" ", "\n", "\t", "\u00a0", "\u2003", "  "]
+    for _ in range(300):
+        text = "".join(rng.choice(words) + rng.choice(spaces) for _ in range(rng.randint(0, 50)))
+        ngram_size = rng.randint(1, 4)
+        assert NgramRepetitionPenalty(ngram_size)(text) == openr1_reference(text, ngram_size,
+                                                                            -1.0)
+
+
+def test_auto_counts_cjk_characters_one_by_one():
+    # Chinese without spaces is one "word" for open-r1's split, hence no repetition at all;
+    # counted in characters, the repeated clause is found.
+    text = "我们检查一下。我们检查一下。我们检查一下。"
+    assert NgramRepetitionPenalty(3, -1.0, unit="words")(text) == 0.0
+    auto = NgramRepetitionPenalty(3, -1.0)
+    characters = list(text)
+    ngrams = list(zip(characters, characters[1:], characters[2:], strict=False))
+    assert auto(text) == (1 - len(set(ngrams)) / len(ngrams)) * -1.0
+    result = auto.explain(Sample.build("The 答案 is 答案 is"))
+    assert result.details["spans"] == [(4, 7)]  # the, 答, 案, is, [答, 案, is]
+    start, end = result.details["char_spans"][0]
+    assert "The 答案 is 答案 is"[start:end] == "答案 is"
 
 
 def test_identical_values_on_1000_random_inputs():
@@ -172,9 +238,10 @@ def test_dense_penalty_mean_and_spans():
     assert result.details["char_spans"] == [(6, 9)]
 
 
-def test_where_the_global_penalty_found_repetition():
+@pytest.mark.parametrize("unit", ["words", "auto"])
+def test_where_the_global_penalty_found_repetition(unit):
     text = "Alpha beta gamma. alpha BETA gamma. delta"
-    result = NgramRepetitionPenalty(3, -1.0).explain(Sample.build(text))
+    result = NgramRepetitionPenalty(3, -1.0, unit=unit).explain(Sample.build(text))
     assert result.details["unique_ngrams"] == 4
     assert result.details["total_ngrams"] == 5
     assert result.details["spans"] == [(3, 6)]
@@ -234,13 +301,60 @@ def test_loop_penalty_spares_natural_repetition_and_flags_long_words():
     assert reward("2 × 2 × 2 × 2 = 16, and 1/3 = 0.3333333. Yes, yes, that is right.") == 0.0
     assert reward("x" * 201) == -1.0
     assert reward("x" * 200) == 0.0
+    assert reward.explain(Sample.build("ok " + "İ" * 201)).details["long_word"] == (3, 204)
     assert LoopPenalty(max_word_chars=None)("x" * 5000) == 0.0
+
+
+def test_default_loop_detector_on_chinese():
+    # A clean Chinese paragraph has no spaces: one long "word" for unit="words", which its
+    # long-word rule flagged.
+    clean = ("首先把题目重新理解一遍：小明有十二个苹果，给了小红五个。所以小明还剩下七个苹果。"
+             "等一下，我需要再检查一下这个减法是否正确。十二减五确实等于七，没有问题。"
+             "接下来考虑小红又买了三个苹果的情况，这时她一共有八个。题目问的会不会是差而不是和呢？"
+             "再读一遍题目，问的是小红最后有多少个苹果，所以需要的数是八，而不是七。"
+             "也可以列一个表格，每个人占一行：小明七个，小红八个，合起来是十五个，和总数一致。"
+             "还要检查一点：答案必须是整数个苹果，八确实是正整数，没有出现分数。因此答案是八。")
+    assert len(clean) > 200 and LoopPenalty(unit="words")(clean) == -1.0
+    assert LoopPenalty()(clean) == 0.0
+    # Loops that 24 characters of min_span missed with unit="chars": one character 19 times,
+    # two characters 11 times; natural repetition stays unflagged.
+    for loop in ("啊" * 19, "对吧" * 11):
+        text = "我们先计算总和。" + loop + "然后得到答案。"
+        assert LoopPenalty(unit="chars")(text) == 0.0
+        result = LoopPenalty().explain(Sample.build(text))
+        assert result.score == -1.0
+        start, end = result.details["char_spans"][0]
+        assert text[start:end] == loop
+    assert LoopPenalty()("哈哈哈，原来这么简单。嗯嗯，对对对，就是七。") == 0.0
+
+
+@needs_jieba
+def test_explain_reports_character_spans_in_jieba_units():
+    text = "我们检查一下。我们检查一下。我们检查一下。好的"
+    result = NgramRepetitionPenalty(2, -1.0, unit="jieba").explain(Sample.build(text))
+    assert result.details["spans"]
+    for (start, end), (char_start, char_end) in zip(result.details["spans"],
+                                                    result.details["char_spans"], strict=True):
+        import jieba
+
+        pieces = list(jieba.cut(text))
+        assert text[char_start:char_end] == "".join(pieces[start:end])
+
+
+def test_loop_batch_scores_equal_one_by_one_in_every_text_unit():
+    texts = ["We compute. " + "Let me check again. " * 6, "我们先计算。" + "再检查一下。" * 5,
+             "", "x" * 300, "clean text with no loop at all", "日本語" * 10, None]
+    samples = [Sample.build(text) for text in texts]
+    for unit in ("auto", "words", "chars"):
+        reward = LoopPenalty(unit=unit)
+        assert reward.score_batch(samples) == [reward.score(sample) for sample in samples]
 
 
 @pytest.mark.parametrize(("factory", "argument"), [
     (lambda: NgramRepetitionPenalty(ngram_size=0), "ngram_size"),
     (lambda: NgramRepetitionPenalty(max_penalty=0.5), "max_penalty"),
     (lambda: NgramRepetitionPenalty(unit="bytes"), "unit"),
+    (lambda: LoopPenalty(unit="char"), "unit"),
     (lambda: DenseRepetitionPenalty(penalty=0.0), "penalty"),
     (lambda: DenseRepetitionPenalty(reduction="max"), "reduction"),
     (lambda: LoopPenalty(max_period=0), "max_period"),
