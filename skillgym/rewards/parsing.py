@@ -98,6 +98,21 @@ class ParsedResponse:
             (self.thinking or "").strip() or self.sandbox_outputs)
 
 
+#: What :func:`with_switch` accepts: a mode, or ``"none"`` for a prompt without a switch.
+SWITCH_CHOICES: tuple[str, ...] = (*MODES, "none")
+
+
+def with_switch(prompt: str, mode: str) -> str:
+    """``prompt`` with Keye's switch for ``mode`` appended (``"Calculate 2+3. /think"``);
+    ``mode="none"`` leaves it without one, which Keye-VL-1.5 reads as auto-think.
+
+    Raises:
+        ValueError: ``mode`` is not one of :data:`SWITCH_CHOICES`.
+    """
+    check_choice("mode", mode, SWITCH_CHOICES)
+    return prompt if mode == "none" else f"{prompt} /{mode}"
+
+
 def requested_mode(prompt: Any, default: str | None = AUTO_THINK) -> str | None:
     """The mode a prompt switches to: its last ``/think``, ``/no_think``, ``/auto_think`` or
     ``/agentic_think``.

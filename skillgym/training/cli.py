@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 # Sub-command modules, in the order ``skillgym --help`` lists them.
-COMMANDS: tuple[str, ...] = ("list", "train", "eval", "bench", "report", "demo", "rewards", "mtnas")
+COMMANDS: tuple[str, ...] = (
+    "list", "train", "eval", "bench", "report", "demo", "rewards", "mtnas", "keye")
 
 
 class CLIError(Exception):

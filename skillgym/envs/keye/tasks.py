@@ -40,14 +40,11 @@ from skillgym.envs.aec import expression
 from skillgym.envs.aec.generator import ExpressionConfig, Uniforms, generate
 from skillgym.envs.counter_rng import draw_key
 from skillgym.envs.keye.traces import Trace, compact, render_trace
+from skillgym.rewards.parsing import with_switch
 
 #: Keye's switches by the mode they request; ``"none"`` (no switch) Keye-VL-1.5 reads as auto-think.
-SWITCHES: dict[str, str] = {
-    "think": "/think",
-    "no_think": "/no_think",
-    "auto_think": "/auto_think",
-    "none": "",
-}
+SWITCHES: dict[str, str] = {mode: with_switch("", mode).strip()
+                            for mode in ("think", "no_think", "auto_think", "none")}
 SPLITS = ("train", "test")
 DEFAULT_TEST_FRACTION = 0.1
 _STREAM = 300  # the counter_rng stream of expression draws (AEC's own EVAL uses 100)
@@ -119,7 +116,7 @@ class Problem:
         """The prompt with Keye's switch for ``switch`` (a key of :data:`SWITCHES`) appended."""
         if switch not in SWITCHES:
             raise ValueError(f"switch must be one of {list(SWITCHES)}, got {switch!r}")
-        return f"{self.prompt} {SWITCHES[switch]}" if SWITCHES[switch] else self.prompt
+        return with_switch(self.prompt, switch)
 
     @property
     def trace(self) -> Trace:
