@@ -16,7 +16,7 @@ import gymnasium as gym
 NAMESPACE = "skillgym"
 
 # The families whose ``registry`` modules are read, in the order ``skillgym list`` shows them.
-FAMILIES: tuple[str, ...] = ("aec", "algorithmic", "mtnas")
+FAMILIES: tuple[str, ...] = ("aec", "algorithmic", "mtnas", "keye")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ switch (:func:`~skillgym.rewards.parsing.with_switch`) and renders its own chat 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -51,6 +52,15 @@ class Responder(Protocol):
         ``seed`` gives the same responses."""
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """A short digest of the model's weights: equal for equal weights, different otherwise."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
 def switched_prompts(prompts: Sequence[str], modes: Sequence[str]) -> list[str]:
     """Each prompt with its mode's switch; ValueError for a bad mode or mismatched lengths."""
     if isinstance(prompts, str) or isinstance(modes, str):
@@ -72,7 +82,8 @@ class BuiltinResponder:
         model: the model (its weights are not changed).
         params: sampling settings; the default decodes greedily, up to 400 tokens.
         batch_size: prompts generated together (memory grows with it).
-        name: the responder's name in caches and reports.
+        name: the responder's name in reports; caches key on it together with a digest of the
+            weights and the sampling settings, so that two models never share cached answers.
     """
 
     def __init__(self, model: CausalTransformer, params: SamplingParams | None = None,
@@ -82,7 +93,7 @@ class BuiltinResponder:
         self.model = model
         self.params = params or SamplingParams(max_new_tokens=400, temperature=0.0)
         self.batch_size = batch_size
-        self.name = f"{name}:{self.params}"
+        self.name = f"{name}-{weights_digest(model)}:{self.params}"
 
     def respond(self, prompts: Sequence[str], modes: Sequence[str], *,
                 seed: int = 0) -> list[Response]:
