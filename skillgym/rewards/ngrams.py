@@ -1,8 +1,8 @@
-"""Exact n-gram statistics over batches of integer sequences, with numpy and no per-item loops.
+"""Exact n-gram statistics over batches of integer sequences, with numpy and no per-row loops.
 
 Every repetition reward reduces its input to integer sequences (token ids, word ids or
-character code points, see :func:`word_ids` and :func:`char_ids`) and asks this module three
-questions, each answered for a whole batch with array operations:
+character code points) and asks this module three questions, each answered for a whole batch
+with array operations:
 
 - :func:`unique_ngram_counts`: how many distinct n-grams each sequence has (the global penalty);
 - :func:`repeated_starts`: where the n-gram occurrences seen earlier start (the dense penalty,
@@ -10,14 +10,24 @@ questions, each answered for a whole batch with array operations:
 - :func:`find_loops`: the first stretch where a unit of period ``p <= max_period`` repeats ``k``
   or more times in a row (the loop detector).
 
-N-grams are compared through integer keys that are *exact*: the ``n`` ids of an n-gram are
-packed into one ``int64`` in mixed radix, and when the packed value would overflow, the partial
-keys are first replaced by their dense ranks (``np.unique``), which keeps equality exact instead
-of relying on a hash. Distinct keys are counted without sorting (:func:`distinct_counts`):
-hashing only chooses where keys meet, and keys are compared exactly. A batch is a list of 1-D
-arrays, or a 2-D array of equal-length rows (e.g. a tensor of token ids) used without copying;
-ragged lists are padded in groups of similar length so that one very long sequence does not blow
-up the padding of the others.
+A batch is a :class:`~skillgym.rewards.ragged.Ragged` (every sequence back to back in one flat
+array, plus row offsets), a 2-D array of equal-length rows (e.g. a tensor of token ids, used
+without copying) or a list of sequences; all three are worked on as one flat array
+(:func:`as_ragged`), never split into one array per row. Ids may be of any integer type.
+
+Distinct n-grams are counted exactly, without sorting and without packing n-grams into keys
+that could overflow: hashing only decides where n-grams meet, and n-grams that meet are compared
+id by id. The count goes in rounds (:func:`unique_ngram_counts`). In each round every
+unresolved n-gram hashes its ids to a slot of its row's part of a table, writes its position
+there and reads back the one position that remained. An n-gram that reads back its own position
+won the slot; one whose ids equal the winner's is a duplicate, resolved (all of the row's
+occurrences of an n-gram meet at the same slot, so every slot won is one distinct n-gram); one
+whose ids differ lost the slot to another n-gram and tries again in the next round with another
+hash. Every round resolves at least one n-gram of each row that has some left, so the count
+ends, and it equals a Python ``set``'s whatever the hash. The first round, which sees every
+n-gram, runs over blocks of rows small enough for the block's table (eight slots per n-gram) and
+temporaries to stay in the core's cache, with 32-bit arithmetic when the ids fit; the later
+rounds see only the few n-grams that lost their slot to another one, for the whole batch at once.
 """
 
 from __future__ import annotations
@@ -27,17 +37,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from skillgym.rewards.ragged import Ragged
+
 #: What a repetition is counted in.
 UNITS: tuple[str, ...] = ("tokens", "words", "chars")
 
-_KEY_LIMIT = (1 << 62) - 1  # packed keys stay below this, so int64 arithmetic never overflows
-_PAD_KEY = np.iinfo(np.int64).max  # sorts after every real key
-# Odd 64-bit multipliers (golden ratio, MurmurHash3, xxHash64, SplitMix64): round r of
-# distinct_counts hashes with the r-th, so keys that met in one round part in the next.
-_HASH_MULTIPLIERS = tuple(np.uint64(m) for m in (
-    0x9E3779B97F4A7C15, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0xC2B2AE3D27D4EB4F,
-    0x165667B19E3779F9, 0x27D4EB2F165667C5, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
+#: A batch of integer sequences, in any of the forms this module accepts.
+Batch = Ragged | np.ndarray | Sequence[Sequence[int] | np.ndarray]
 
+_BLOCK = 1 << 16  # ids per block of the first round: its table and temporaries stay in cache
+_SLOTS_PER_NGRAM = 8  # an eighth full: few n-grams lose their slot to another one
+# Odd multipliers (golden ratio, MurmurHash3, xxHash, SplitMix64) of the multiply-shift hashes,
+# by the ids' width in bytes: round r hashes with the r-th, so n-grams that met in one round
+# part in the next.
+_MULTIPLIERS = {
+    4: tuple(np.uint32(m) for m in (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F,
+                                    0x165667B1, 0xCC9E2D51, 0x1B873593, 0xE6546B64)),
+    8: tuple(np.uint64(m) for m in (
+        0x9E3779B97F4A7C15, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0xC2B2AE3D27D4EB4F,
+        0x165667B19E3779F9, 0x27D4EB2F165667C5, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)),
+}
 
 def word_ids(text: str, lowercase: bool = True) -> np.ndarray:
     """Whitespace words (``str.split()``) as ids, equal words equal ids; lowercased by default,
@@ -53,171 +72,199 @@ def char_ids(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
 
 
-def as_batch(sequences: Sequence[Sequence[int] | np.ndarray]) -> list[np.ndarray]:
-    """A batch as a list of 1-D ``int64`` arrays."""
-    return [np.asarray(sequence, dtype=np.int64).reshape(-1) for sequence in sequences]
-
-
-def _groups(lengths: np.ndarray, slack: float = 1.5) -> list[np.ndarray]:
-    """Row indices grouped by similar length, so that padding each group costs at most about
-    ``slack`` times its real size."""
-    order = np.argsort(lengths, kind="stable")
-    groups, start = [], 0
-    while start < len(order):
-        total, end = int(lengths[order[start]]), start + 1
-        while end < len(order):
-            longest = int(lengths[order[end]])
-            if (end - start + 1) * longest > slack * (total + longest) + 4096:
-                break
-            total, end = total + longest, end + 1
-        groups.append(order[start:end])
-        start = end
-    return groups
-
-
-def _padded(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows stacked into a zero-padded ``(R, L)`` array, and their lengths."""
-    lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
-    width = int(lengths.max()) if len(rows) else 0
-    if len(rows) and (lengths == width).all():
-        return np.stack(rows) if width else np.zeros((len(rows), 0), np.int64), lengths
-    padded = np.zeros((len(rows), width), dtype=np.int64)
-    for index, row in enumerate(rows):
-        padded[index, :len(row)] = row
-    return padded, lengths
-
-
-def _grouped(batch: list[np.ndarray] | np.ndarray):
-    """``(row indices, padded ids, lengths)`` for each group of rows of similar length."""
+def as_ragged(batch: Batch) -> Ragged:
+    """A batch as a :class:`~skillgym.rewards.ragged.Ragged`: returned as it is, a 2-D array's
+    rows as a view when the array is contiguous, a list of sequences copied into one array."""
+    if isinstance(batch, Ragged):
+        return batch
     if isinstance(batch, np.ndarray):
-        if batch.ndim != 2:
-            raise ValueError(f"a batch array must be 2-D (sequences x length), got {batch.shape}")
+        if batch.ndim != 2 or not (np.issubdtype(batch.dtype, np.integer)
+                                   or batch.dtype == np.bool_):
+            raise ValueError("a batch array must be 2-D (sequences x length) of integers, got "
+                             f"shape {batch.shape} and dtype {batch.dtype}")
         rows, width = batch.shape
-        yield np.arange(rows), batch.astype(np.int64, copy=False), np.full(rows, width)
-        return
-    lengths = np.fromiter((len(sequence) for sequence in batch), np.int64, len(batch))
-    for group in _groups(lengths):
-        ids, group_lengths = _padded([batch[index] for index in group])
-        yield group, ids, group_lengths
+        return Ragged(np.ascontiguousarray(batch).reshape(-1),
+                      np.arange(rows + 1, dtype=np.int64) * width)
+    return Ragged.from_rows(batch)
 
 
-def _dense_ranks(values: np.ndarray) -> np.ndarray:
-    return np.unique(values, return_inverse=True)[1].reshape(values.shape).astype(np.int64)
+def unique_ngram_counts(batch: Batch, n: int,
+                        table_bits: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(unique, total)``: the number of distinct n-grams and of n-grams in each sequence.
 
-
-def ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
-    """Exact keys of the n-grams of each row of ``ids`` (``(R, L)``): ``keys[r, i]`` stands for
-    ``ids[r, i:i + n]``, and two keys of the same call are equal iff their n-grams are."""
-    rows, width = ids.shape
-    positions = width - n + 1
-    if positions <= 0:
-        return np.zeros((rows, 0), dtype=np.int64)
-    units = ids
-    low, high = (int(units.min()), int(units.max())) if units.size else (0, 0)
-    if high - low + 1 > (1 << 31):
-        units = _dense_ranks(units)
-        low, high = 0, int(units.max())
-    elif low < 0 or high >= 1 << 31:
-        units = units - low
-        low, high = 0, high - low
-    # Digits lie in [0, high]: non-negative ids below 2**31 are used as they are, which saves a
-    # pass over the batch.
-    radix = high + 1
-    keys, largest = units[:, :positions].copy(), radix - 1
-    for offset in range(1, n):
-        if (largest + 1) * radix - 1 > _KEY_LIMIT:
-            keys = _dense_ranks(keys)
-            largest = int(keys.max())
-        keys *= radix
-        keys += units[:, offset:offset + positions]
-        largest = largest * radix + radix - 1
-    return keys
-
-
-def _valid(lengths: np.ndarray, width: int, n: int) -> np.ndarray:
-    """``valid[r, i]``: the n-gram at ``i`` lies inside row ``r``."""
-    return np.arange(width)[None, :] < (lengths - n + 1)[:, None]
-
-
-def unique_ngram_counts(batch: list[np.ndarray] | np.ndarray,
-                        n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(unique, total)``: the number of distinct n-grams and of n-grams in each sequence."""
-    unique = np.zeros(len(batch), dtype=np.int64)
-    total = np.zeros(len(batch), dtype=np.int64)
-    for group, ids, lengths in _grouped(batch):
-        counts = np.maximum(lengths - n + 1, 0)
-        total[group] = counts
-        # Row blocks of about 65,536 n-grams keep the hash table (a megabyte) and every pass's
-        # temporaries in the core's cache.
-        block = max(1, (1 << 16) // max(ids.shape[1], 1))
-        for start in range(0, len(group), block):
-            rows = slice(start, start + block)
-            unique[group[rows]] = distinct_counts(ngram_keys(ids[rows], n), counts[rows])
-    return unique, total
-
-
-def distinct_counts(keys: np.ndarray, counts: np.ndarray,
-                    table_bits: int | None = None) -> np.ndarray:
-    """The number of distinct keys among the first ``counts[r]`` of each row of ``keys``.
-
-    ``keys`` is an ``(R, W)`` ``int64`` array, used as scratch: the entries past ``counts[r]``
-    are overwritten (so no key may be ``2**63 - 1``, the padding's).
-
-    The count is exact and needs no sort. Each round hashes every unresolved key to a slot of
-    its row's part of a table (``2**table_bits`` slots per row, by default at least four per
-    key) and writes the item's index there; one writer per slot remains. An item whose key
-    equals the key of its slot's winner is resolved: all the row's items with that key met at
-    that slot, so each slot won is one distinct key. Items whose slot went to another key try
-    again with the next hash. Every round resolves at least one key of each row that has some
-    left, so any table size gives the same counts; a small one only takes more rounds.
+    Args:
+        batch: the sequences (see :func:`as_ragged`).
+        n: the n of the n-grams.
+        table_bits: give every row ``2**table_bits`` slots in every round, instead of at least
+            eight per n-gram; the counts are the same, a small table only takes more rounds.
     """
-    if not (isinstance(keys, np.ndarray) and keys.ndim == 2 and keys.dtype == np.int64):
-        raise ValueError("keys must be a 2-D int64 array, got "
-                         f"{getattr(keys, 'shape', None)} {getattr(keys, 'dtype', type(keys))}")
-    if table_bits is not None and not (isinstance(table_bits, int) and 0 <= table_bits <= 32):
-        raise ValueError(f"table_bits must be an integer in [0, 32], got {table_bits!r}")
-    rows, width = keys.shape
-    if width == 0:
-        return np.zeros(rows, dtype=np.int64)
-    counts = np.asarray(counts)
-    padded = counts < width
-    if padded.any():
-        # The padding of a row becomes one more key, taken off at the end.
-        keys[np.arange(width)[None, :] >= counts[:, None]] = _PAD_KEY
-    bits = (4 * width - 1).bit_length() if table_bits is None else table_bits
-    flat = keys.reshape(-1)
-    # Every item reads a slot that at least it wrote in the same round, so the table is never
-    # cleared; 32-bit indices halve its size (the scatter and gathers run in cache).
-    index = np.arange(flat.size, dtype=np.int32 if flat.size < 1 << 31 else np.int64)
-    table = np.empty(rows << bits, dtype=index.dtype)
-    winners = _claim(table, _slots(keys, np.arange(rows)[:, None] << bits, bits, 0), index)
-    won = winners == index
-    distinct = won.reshape(rows, width).sum(axis=1, dtype=np.int32)
-    # An item that won its slot is resolved; only those that lost need their winner's key.
-    # (np.compress: boolean indexing is several times slower on irregular masks.)
-    lost = np.flatnonzero(~won)
-    pending = np.compress(flat.take(winners.take(lost).astype(np.intp)) != flat.take(lost), lost)
-    hash_round = 1
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if table_bits is not None and (isinstance(table_bits, bool)
+                                   or not isinstance(table_bits, (int, np.integer))
+                                   or not 0 <= table_bits <= 16):
+        raise ValueError(f"table_bits must be an integer in [0, 16] or None, got {table_bits!r}")
+    ragged = as_ragged(batch)
+    offsets = ragged.offsets
+    total = np.maximum(ragged.lengths - n + 1, 0)
+    values = _unsigned(ragged.values)
+    bits = _table_bits(total, table_bits)
+    regions = _regions(bits)
+    # The windows that run past the end of their row are not n-grams.
+    ends = offsets[1:, None] - np.arange(1, n)
+    crossing = np.sort(ends[ends >= offsets[:-1, None]])
+    positions = np.arange(_BLOCK, dtype=np.uint16)
+    duplicates = np.zeros(len(total), dtype=np.int64)
+    pending = []
+    edges = _blocks(offsets)
+    for first, last in zip(edges[:-1], edges[1:], strict=False):
+        start, stop = int(offsets[first]), int(offsets[last])
+        low, high = np.searchsorted(crossing, (start, stop - n + 1))
+        layout = _Layout(offsets[first:last + 1] - start, bits[first:last],
+                         regions[first:last + 1] - regions[first])
+        ids = values[start:stop]
+        if ids.dtype.itemsize == 8 and len(ids) and ids.max() <= 0xFFFFFFFF:
+            ids = ids.astype(np.uint32)  # 32-bit arithmetic is about twice as fast
+        duplicates[first:last], still = _block_rounds(ids, layout, n, crossing[low:high] - start,
+                                                      positions)
+        pending.append(still + start)
+    # The few n-grams left after two rounds, for the whole batch at once.
+    pending = np.concatenate(pending) if pending else np.zeros(0, dtype=np.intp)
+    hash_round = 2
     while pending.size:
-        pending_keys = flat.take(pending)
-        pending_rows = pending // width
-        winners = _claim(table, _slots(pending_keys, pending_rows << bits, bits, hash_round),
-                         pending).astype(np.intp, copy=False)
-        distinct += np.bincount(np.compress(winners == pending, pending_rows), minlength=rows)
-        pending = np.compress(flat.take(winners) != pending_keys, pending)
+        layout = _Layout(offsets, _table_bits(_per_row(pending, offsets), table_bits))
+        lost, pending = _round(values, layout, n, pending, hash_round, np.empty(layout.size,
+                                                                                np.intp))
+        duplicates += _per_row(lost, offsets) - _per_row(pending, offsets)
         hash_round += 1
-    return (distinct - padded).astype(np.int64)
+    return total - duplicates, total
 
 
-def _slots(keys: np.ndarray, bases: np.ndarray, bits: int, hash_round: int) -> np.ndarray:
-    """The multiply-shift hash of ``keys`` into ``2**bits`` slots, offset by their rows'
-    ``bases``, flattened."""
-    multiplier = _HASH_MULTIPLIERS[hash_round % len(_HASH_MULTIPLIERS)]
-    hashed = np.multiply(keys.view(np.uint64), multiplier)
-    hashed >>= np.uint64(64 - bits)
-    slots = hashed.view(np.int64)
-    slots += bases
-    return slots.reshape(-1)
+def _unsigned(values: np.ndarray) -> np.ndarray:
+    """The ids as unsigned integers of their width (a bijection: equality is kept), 32 or 64
+    bits, which the hashes multiply modulo."""
+    values = np.ascontiguousarray(values)
+    if values.dtype.itemsize == 8:
+        return values.view(np.uint64)
+    if values.dtype.itemsize == 4:
+        return values.view(np.uint32)
+    return values.astype(np.uint32)
+
+
+def _blocks(offsets: np.ndarray) -> list[int]:
+    """Row boundaries of blocks of about ``_BLOCK`` ids (a longer row is a block alone)."""
+    edges, rows = [0], len(offsets) - 1
+    while edges[-1] < rows:
+        first = edges[-1]
+        last = int(np.searchsorted(offsets, offsets[first] + _BLOCK, side="right")) - 1
+        edges.append(min(max(last, first + 1), rows))
+    return edges
+
+
+def _table_bits(counts: np.ndarray, table_bits: int | None) -> np.ndarray:
+    """The size (as a power of two) of each row's part of a table for ``counts`` n-grams."""
+    if table_bits is not None:
+        return np.full(len(counts), table_bits, dtype=np.int64)
+    bits = np.zeros(len(counts), dtype=np.int64)
+    some = counts > 0
+    bits[some] = np.ceil(np.log2(_SLOTS_PER_NGRAM * counts[some])).astype(np.int64)
+    return bits
+
+
+def _regions(bits: np.ndarray) -> np.ndarray:
+    """Where each row's part of a table starts, and (last) the table's size."""
+    regions = np.zeros(len(bits) + 1, dtype=np.int64)
+    np.cumsum(np.left_shift(1, bits), out=regions[1:])
+    return regions
+
+
+def _per_row(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """How many of the (sorted) ``positions`` fall in each row."""
+    return np.diff(np.searchsorted(positions, offsets))
+
+
+class _Layout:
+    """A hash table split among rows: the row whose ids lie in ``bounds[r]:bounds[r + 1]``
+    owns ``2**bits[r]`` slots from ``starts[r]``; ``starts[-1]`` is the table's size."""
+
+    def __init__(self, bounds: np.ndarray, bits: np.ndarray,
+                 starts: np.ndarray | None = None) -> None:
+        self.bounds = bounds
+        self.bits = bits
+        self.starts = _regions(bits) if starts is None else starts
+        self.size = int(self.starts[-1])
+
+    def window_slots(self, hashed: np.ndarray) -> np.ndarray:
+        """The slots of hashes of consecutive windows, one from each position of the rows."""
+        lengths = np.diff(self.bounds)
+        count, unsigned = len(hashed), hashed.dtype.type
+        shifts = (8 * hashed.itemsize - self.bits).astype(unsigned)
+        uniform = len(shifts) and (shifts == shifts[0]).all()
+        hashed >>= shifts[0] if uniform else np.repeat(shifts, lengths)[:count]
+        hashed += np.repeat(self.starts[:-1].astype(unsigned), lengths)[:count]
+        return hashed.astype(np.intp)
+
+    def slots(self, hashed: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The slots of hashes of n-grams in the given rows."""
+        hashed >>= (8 * hashed.itemsize - self.bits).astype(hashed.dtype)[rows]
+        slots = hashed.astype(np.intp)
+        slots += self.starts[rows]
+        return slots
+
+
+def _block_rounds(ids: np.ndarray, layout: _Layout, n: int, crossing: np.ndarray,
+                  positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first two rounds over a block of rows: each row's duplicates found, and the
+    positions of the n-grams still unresolved.
+
+    ``crossing`` are the windows that run past the end of their row (not n-grams);
+    ``positions`` is ``arange`` of at least the block's size when it fits 16 bits.
+    """
+    count = len(ids) - n + 1
+    if count <= 0:
+        return np.zeros(len(layout.bits), dtype=np.int64), np.zeros(0, dtype=np.intp)
+    positions = positions[:count] if count <= len(positions) else np.arange(count)
+    # The table holds positions: 16 bits when they fit, so that it stays in cache.
+    table = np.empty(layout.size + 1, dtype=positions.dtype)
+    slots = layout.window_slots(_hash(ids, slice(0, count), n, 0))
+    slots[crossing] = layout.size  # a spare slot, that no n-gram reads
+    winners = _claim(table, slots, positions)
+    winners[crossing] = positions[crossing]
+    lost = np.flatnonzero(winners != positions)
+    still = np.compress(_differ(ids, lost, winners.take(lost).astype(np.intp), n), lost)
+    # The second round reuses the table: sized for every n-gram of the rows, it is nearly
+    # empty for the few that lost to another n-gram.
+    lost_again, unresolved = _round(ids, layout, n, still, 1, table)
+    bounds = layout.bounds
+    found = (np.searchsorted(lost, bounds) - np.searchsorted(still, bounds)
+             + np.searchsorted(lost_again, bounds) - np.searchsorted(unresolved, bounds))
+    return np.diff(found), unresolved
+
+
+def _round(ids: np.ndarray, layout: _Layout, n: int, pending: np.ndarray, hash_round: int,
+           table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A round over the n-grams at ``pending`` (sorted positions): those that lost their slot,
+    and those among them that lost it to another n-gram."""
+    if not pending.size:
+        return pending, pending
+    rows = np.searchsorted(layout.bounds, pending, side="right") - 1
+    winners = _claim(table, layout.slots(_hash(ids, pending, n, hash_round), rows), pending)
+    lost_slot = winners != pending
+    lost = np.compress(lost_slot, pending)
+    rivals = np.compress(lost_slot, winners).astype(np.intp)
+    return lost, np.compress(_differ(ids, lost, rivals, n), lost)
+
+
+def _hash(ids: np.ndarray, at: slice | np.ndarray, n: int, hash_round: int) -> np.ndarray:
+    """The multiply-shift hash (before the shift) of the n-grams starting ``at`` (a slice of
+    consecutive starts, or their positions), in the ids' unsigned width."""
+    multipliers = _MULTIPLIERS[ids.dtype.itemsize]
+    multiplier = multipliers[hash_round % len(multipliers)]
+    hashed = np.multiply(ids[at] if isinstance(at, slice) else ids.take(at), multiplier)
+    for k in range(1, n):
+        hashed += ids[k:][at] if isinstance(at, slice) else ids[k:].take(at)
+        hashed *= multiplier
+    return hashed
 
 
 def _claim(table: np.ndarray, slots: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -227,24 +274,33 @@ def _claim(table: np.ndarray, slots: np.ndarray, items: np.ndarray) -> np.ndarra
     return table.take(slots)
 
 
-def repeated_starts(batch: list[np.ndarray] | np.ndarray, n: int) -> list[np.ndarray]:
+def _differ(ids: np.ndarray, items: np.ndarray, rivals: np.ndarray, n: int) -> np.ndarray:
+    """Whether the n-gram at each of ``items`` differs from the one at its rival, id by id."""
+    differ = ids.take(items) != ids.take(rivals)
+    for k in range(1, n):
+        differ |= ids[k:].take(items) != ids[k:].take(rivals)
+    return differ
+
+
+def repeated_starts(batch: Batch, n: int) -> list[np.ndarray]:
     """For each sequence, the start positions of n-gram occurrences already seen earlier in it
     (the first occurrence of each n-gram is not a repeat), in increasing order."""
-    starts: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(batch)
-    for group, ids, lengths in _grouped(batch):
-        keys = ngram_keys(ids, n)
-        if keys.shape[1] == 0:
-            continue
-        keys[~_valid(lengths, keys.shape[1], n)] = _PAD_KEY
-        order = np.argsort(keys, axis=1, kind="stable")
-        ordered = np.take_along_axis(keys, order, axis=1)
-        repeat = np.zeros_like(ordered, dtype=bool)
-        repeat[:, 1:] = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] != _PAD_KEY)
-        flags = np.zeros_like(repeat)
-        np.put_along_axis(flags, order, repeat, axis=1)
-        for row, index in enumerate(group):
-            starts[index] = np.flatnonzero(flags[row])
-    return starts
+    ragged = as_ragged(batch)
+    values, offsets = ragged.values, ragged.offsets
+    count = max(len(values) - n + 1, 0)
+    row_of = np.repeat(np.arange(len(ragged)), ragged.lengths)[:count]
+    starts = np.flatnonzero(np.arange(count) + n <= offsets[1:][row_of])  # inside their row
+    rows = row_of[starts]
+    # Sorted by row, then id by id. The sort is stable: the occurrences of an n-gram keep
+    # their order, and each one after the first is a repeat.
+    order = np.lexsort([values[starts + k] for k in reversed(range(n))] + [rows])
+    later, earlier = order[1:], order[:-1]
+    same = rows[later] == rows[earlier]
+    for k in range(n):
+        same &= values[starts[later] + k] == values[starts[earlier] + k]
+    repeats = np.sort(starts[later[same]])
+    cuts = np.searchsorted(repeats, offsets)
+    return [repeats[cuts[row]:cuts[row + 1]] - offsets[row] for row in range(len(ragged))]
 
 
 def cover(starts: np.ndarray, n: int, length: int) -> np.ndarray:
@@ -279,32 +335,42 @@ class Loop:
     repeats: int
 
 
-def find_loops(batch: list[np.ndarray] | np.ndarray, max_period: int, min_repeats: int,
+def find_loops(batch: Batch, max_period: int, min_repeats: int,
                min_span: int) -> list[Loop | None]:
     """For each sequence, its longest-running loop of the smallest period that qualifies: a unit
     of ``p <= max_period`` units repeated ``>= min_repeats`` times in a row over
     ``>= min_span`` units; ``None`` if there is none."""
-    found: list[Loop | None] = [None] * len(batch)
-    for group, ids, lengths in _grouped(batch):
-        width = ids.shape[1]
-        pending = np.ones(len(group), dtype=bool)
-        position = np.arange(width)
-        for period in range(1, min(max_period, max(width - 1, 0)) + 1):
-            # equal[r, j]: unit j equals unit j + period, both inside row r
-            equal = (ids[:, :-period] == ids[:, period:]) & (
-                position[None, period:] < lengths[:, None])
-            last_break = np.maximum.accumulate(
-                np.where(equal, -1, position[None, :width - period]), axis=1)
-            run = position[None, :width - period] - last_break  # run of equal ending at j
-            best_end = run.argmax(axis=1)
-            best = run[np.arange(len(group)), best_end]
-            span = best + period
-            hit = pending & (best >= (min_repeats - 1) * period) & (span >= min_span)
-            for row in np.flatnonzero(hit):
-                end = int(best_end[row]) + period + 1
-                found[group[row]] = Loop(end - int(span[row]), end, period,
-                                         int(span[row]) // period)
-            pending &= ~hit
-            if not pending.any():
-                break
+    ragged = as_ragged(batch)
+    values, offsets, lengths = ragged.values, ragged.offsets, ragged.lengths
+    found: list[Loop | None] = [None] * len(ragged)
+    size = len(values)
+    longest = int(lengths.max()) if len(ragged) else 0
+    position = np.arange(size)
+    # Units from each position to the end of its row.
+    room = np.repeat(offsets[1:], lengths) - position
+    pending = np.ones(len(ragged), dtype=bool)
+    scale = size + 1
+    for period in range(1, min(max_period, max(longest - 1, 0)) + 1):
+        width = size - period
+        # equal[j]: unit j equals unit j + period, both in j's row. A row's last `period`
+        # positions are never equal, so runs never carry over into the next row.
+        equal = (values[:width] == values[period:]) & (room[:width] > period)
+        last_break = np.maximum.accumulate(np.where(equal, -1, position[:width]))
+        run = position[:width] - last_break  # equal positions in a row ending at j
+        # The longest run of each row and where it first ends, as one maximum per row.
+        rows = np.flatnonzero((lengths > 0) & (offsets[:-1] < width))
+        if not len(rows):
+            break
+        best_score = np.maximum.reduceat(run * scale - position[:width], offsets[rows])
+        best = -(-best_score // scale)
+        best_end = best * scale - best_score - offsets[rows]
+        span = best + period
+        hit = pending[rows] & (best >= (min_repeats - 1) * period) & (span >= min_span)
+        for row, end_at, stretch in zip(rows[hit].tolist(), best_end[hit].tolist(),
+                                        span[hit].tolist(), strict=True):
+            end = end_at + period + 1
+            found[row] = Loop(end - stretch, end, period, stretch // period)
+        pending[rows[hit]] = False
+        if not pending.any():
+            break
     return found

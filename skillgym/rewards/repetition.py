@@ -25,6 +25,8 @@ from skillgym.rewards.base import (
     check_choice,
     check_int,
     check_number,
+    completion_id_batch,
+    completion_texts,
 )
 from skillgym.rewards.ngrams import (
     Loop,
@@ -34,6 +36,7 @@ from skillgym.rewards.ngrams import (
     spans,
     unique_ngram_counts,
 )
+from skillgym.rewards.ragged import Ragged
 from skillgym.rewards.units import TEXT_UNITS, Segmented, check_unit, segment, unit_char_spans
 
 #: What a repetition is counted in.
@@ -83,21 +86,21 @@ class _UnitReward(Reward):
         """The text units of a batch (``None`` for ``unit="tokens"``)."""
         if self.unit == "tokens":
             return None
-        return segment([sample.completion for sample in samples], self.unit, self.lowercase)
+        return segment(completion_texts(samples), self.unit, self.lowercase)
 
     def batch_units(self, samples: Sequence[Sample],
-                    segmented: Segmented | None = None) -> list[np.ndarray]:
-        """The unit ids of each sample (from ``segmented`` if given)."""
+                    segmented: Segmented | None = None) -> Ragged:
+        """The unit ids of each sample (from ``segmented`` if given), as one flat batch."""
         if self.unit != "tokens":
-            return (segmented or self.segmented(samples)).ids.rows()
-        missing = [index for index, sample in enumerate(samples)
-                   if sample.completion_ids is None]
-        if missing:
+            return (segmented or self.segmented(samples)).ids
+        batch, usable = completion_id_batch(samples)
+        if not usable.all():
             raise ValueError(
                 f"{self.name} with unit='tokens' needs integer completion_ids (missing for "
-                f"sample {missing[0]}); pass them, or count in a text unit: {list(TEXT_UNITS)}"
+                f"sample {int(np.argmin(usable))}); pass them, or count in a text unit: "
+                f"{list(TEXT_UNITS)}"
             )
-        return [sample.completion_ids for sample in samples]
+        return batch
 
     def units(self, sample: Sample) -> np.ndarray:
         """The sample as a sequence of unit ids."""
@@ -236,7 +239,7 @@ class LoopPenalty(_UnitReward):
     """
 
     name = "loop"
-    DEFAULT_MIN_SPAN = {"tokens": 16, "auto": 12, "words": 12, "chars": 24, "jieba": 12}
+    DEFAULT_MIN_SPAN = {"tokens": 16, "auto": 16, "words": 12, "chars": 24, "jieba": 16}
 
     def __init__(self, max_period: int = 30, min_repeats: int = 3, min_span: int | None = None,
                  max_word_chars: int | None = 200, penalty: float = -1.0, unit: str = "auto",

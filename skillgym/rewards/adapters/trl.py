@@ -14,7 +14,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from skillgym.rewards.base import Reward, Sample
+from skillgym.rewards.base import Reward, SampleBatch
 from skillgym.rewards.registry import resolve
 
 #: Dataset columns read as the ground truth, in order, unless one is named explicitly.
@@ -48,23 +48,18 @@ class TRLRewardFunction:
         self.__name__ = self.reward.name
 
     def samples(self, prompts: Sequence[Any] | None, completions: Sequence[Any] | None,
-                completion_ids: Sequence[Any] | None, columns: dict[str, Any]) -> list[Sample]:
-        """TRL's arguments as samples: per-completion columns become sample context."""
+                completion_ids: Sequence[Any] | None, columns: dict[str, Any]) -> SampleBatch:
+        """TRL's arguments as a batch of samples, by column: per-completion columns become
+        sample context, and nothing is built per completion until a reward asks for it."""
         completions = list(completions or [])
         count = len(completions)
-        prompts = list(prompts) if prompts is not None else [None] * count
-        ids = list(completion_ids) if completion_ids is not None else [None] * count
         per_sample = {key: value for key, value in columns.items()
                       if isinstance(value, (list, tuple)) and len(value) == count}
         truth_key = self.ground_truth_column or next(
             (key for key in GROUND_TRUTH_COLUMNS if key in per_sample), None)
-        truths = per_sample.pop(truth_key, [None] * count) if truth_key else [None] * count
-        return [
-            Sample.build(completions[index], prompt=prompts[index], ground_truth=truths[index],
-                         completion_ids=ids[index],
-                         extra={key: value[index] for key, value in per_sample.items()})
-            for index in range(count)
-        ]
+        truths = per_sample.pop(truth_key, None) if truth_key else None
+        return SampleBatch(completions, prompts=prompts, ground_truths=truths,
+                           completion_ids=completion_ids, extra=per_sample)
 
     def __call__(self, prompts: Sequence[Any] | None = None,
                  completions: Sequence[Any] | None = None,
