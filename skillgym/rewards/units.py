@@ -5,11 +5,12 @@ repetition. Four kinds of text unit are offered (token ids, the fifth, come from
 
 - ``"words"``: open-r1's ``text.lower().split()``, exactly: Python's whitespace (the 29 code
   points ``str.split()`` splits on, Unicode spaces included) and ``str.lower()``.
-- ``"auto"``: words for spaced scripts, and one unit per CJK ideograph, kana or hangul syllable
-  (:data:`UNIT_SCRIPTS`), which are written without spaces. ``"x等于3。"`` is ``x``, ``等``,
-  ``于``, ``3。``. A CJK character and an English word both count as one unit: each is about one
-  token of a byte-pair tokenizer (a Chinese character about 1 token, an English word about 1.3),
-  so spans in units measure a similar amount of text in every script.
+- ``"auto"``: words for spaced scripts, and one unit per CJK ideograph, kana, hangul syllable
+  or CJK punctuation mark (:data:`UNIT_SCRIPTS`), which are written without spaces:
+  ``"x等于3。"`` is ``x``, ``等``, ``于``, ``3``, ``。``. A CJK character and an English word count
+  as one unit each: each is about one token of a byte-pair tokenizer (a Chinese character about
+  1 token, an English word about 1.3), so spans in units measure a similar amount of text in
+  every script.
 - ``"chars"``: code points (lone surrogates included).
 - ``"jieba"``: the pieces of ``jieba.cut(text)``, as open-r1's ``language="zh"`` counts them (no
   lowercasing; runs of spaces are pieces too). Needs the optional ``jieba`` package.
@@ -49,17 +50,19 @@ from skillgym.rewards.ragged import Ragged
 #: The text units (``"tokens"`` are the trainer's ids, not derived from text).
 TEXT_UNITS: tuple[str, ...] = ("auto", "words", "chars", "jieba")
 
-#: Code point ranges (inclusive) that are one unit each with ``unit="auto"``: kana, CJK
-#: ideographs (unified, extension A, compatibility, the supplementary planes' extensions) and
-#: hangul syllables, whole Unicode blocks.
+#: Code point ranges (inclusive) that are one unit each with ``unit="auto"``, whole Unicode
+#: blocks: kana, CJK ideographs (unified, extension A, compatibility, the supplementary planes'
+#: extensions), hangul syllables, and the CJK and fullwidth punctuation that separates CJK text
+#: as spaces and words do elsewhere (so ``"。。。。"`` is four units, not one word).
 UNIT_SCRIPTS: tuple[tuple[int, int], ...] = (
-    (0x3040, 0x30FF),    # hiragana, katakana
+    (0x3001, 0x30FF),    # CJK symbols and punctuation, hiragana, katakana
     (0x31F0, 0x31FF),    # katakana phonetic extensions
     (0x3400, 0x4DBF),    # CJK unified ideographs extension A
     (0x4E00, 0x9FFF),    # CJK unified ideographs
     (0xAC00, 0xD7AF),    # hangul syllables
     (0xF900, 0xFAFF),    # CJK compatibility ideographs
-    (0xFF66, 0xFF9F),    # halfwidth katakana
+    (0xFF01, 0xFF9F),    # fullwidth forms, halfwidth CJK punctuation and katakana
+    (0xFFE0, 0xFFEE),    # fullwidth and halfwidth signs
     (0x20000, 0x3FFFF),  # CJK extensions B-H, compatibility supplement
 )
 
@@ -71,9 +74,9 @@ WHITESPACE: tuple[int, ...] = (
 
 _OTHER, _SPACE, _SCRIPT = 0, 1, 2
 _CLASSES = np.zeros(0x110000, dtype=np.uint8)  # the class of every code point
-_CLASSES[list(WHITESPACE)] = _SPACE
 for _low, _high in UNIT_SCRIPTS:
     _CLASSES[_low:_high + 1] = _SCRIPT
+_CLASSES[list(WHITESPACE)] = _SPACE
 _ASCII_SPACE = _CLASSES[:128] == _SPACE
 
 _LEAD_MARKS = np.array([0, 0, 0xC0, 0xE0, 0xF0])  # the first byte's marker, by UTF-8 size

@@ -132,13 +132,15 @@ def test_no_code_point_above_the_lowercase_table_has_a_lowercase():
 
 
 def test_script_characters_are_one_unit_each():
-    text = "Let x等于3。ひらがなカタカナ한국어ｶﾀ 漢字𠀀 done"
-    assert reference(text, "auto") == ["let", "x", "等", "于", "3。", "ひ", "ら", "が", "な",
-                                       "カ", "タ", "カ", "ナ", "한", "국", "어", "ｶ", "ﾀ", "漢",
-                                       "字", "𠀀", "done"]
+    text = "Let x等于3。ひらがなカタカナ한국어ｶﾀ 漢字𠀀「引用」！ done…… ok"
+    assert reference(text, "auto") == ["let", "x", "等", "于", "3", "。", "ひ", "ら", "が",
+                                       "な", "カ", "タ", "カ", "ナ", "한", "국", "어", "ｶ", "ﾀ",
+                                       "漢", "字", "𠀀", "「", "引", "用", "」", "！", "done……",
+                                       "ok"]
     assert_units([text], "auto")
-    # Punctuation of the CJK blocks is not a script character: it stays with its neighbours.
-    assert not any(in_scripts(character) for character in "。，、「」！？：；（）")
+    # The ideographic space is whitespace, not a unit.
+    assert reference("中\u3000文", "auto") == ["中", "文"]
+    assert_units(["中\u3000文"], "auto")
 
 
 def test_equal_words_of_every_length_get_equal_ids_and_different_words_different_ids():
