@@ -1,21 +1,35 @@
-"""Speed of the global n-gram repetition penalty against a plain-Python open-r1 implementation.
+"""Speed of the global n-gram repetition penalty, end to end through the TRL adapter, against
+open-r1's formula in plain Python, on token ids and on text.
 
-Batches of 1,024 completions of 1,024 token ids are scored, in one process pinned to one thread
-(numpy/BLAS thread pools limited through the environment before numpy is imported), by:
+Two workloads, each a batch of 1,024 completions, scored in one process on one thread
+(numpy/BLAS thread pools limited through the environment before numpy is imported):
 
-- ``reference``: open-r1's formula in plain Python (a set of n-gram tuples per completion),
-  the way open-r1 and TRL compute it;
-- ``numpy, from lists``: :func:`skillgym.rewards.repetition.global_penalties` on the Python
-  lists a trainer hands over (conversion included);
-- ``numpy, from array``: the same from a ``(1024, 1024)`` integer array (e.g. a padded tensor);
-- ``TRL adapter``: the full ``reward_func(prompts=, completions=, completion_ids=)`` call.
+- **ids**: 1,024 completions of 1,024 token ids, as TRL's ``GRPOTrainer`` hands them to a reward
+  function: a list of Python lists. Zipf-distributed ids below a Qwen-sized vocabulary, and a
+  quarter of the completions degenerating into a repeated stretch.
+- **text**: 1,024 completions of 1,024 words, from a Zipf-distributed vocabulary of made-up
+  words (some capitalized, some with punctuation), a quarter degenerating the same way.
 
-Every variant's values are checked to equal the reference's exactly before it is timed. Each is
-timed by the wall clock and by this thread's CPU time: on a shared machine the wall clock also
-counts the time other processes held the core, the CPU time only the work done on it. Prints a
-table and writes ``benchmarks/results/rewards.json``.
+The variants, side by side on the same batches:
 
-Usage: ``python benchmarks/rewards.py [--batches 5] [--ngram-size 3]``
+- ``reference``: open-r1's ``get_repetition_penalty_reward`` in plain Python (a set of n-gram
+  tuples per completion; for text, of ``text.lower().split()``), the way open-r1 and TRL
+  compute it;
+- ``TRL adapter``: ``TRLRewardFunction("repetition_penalty", unit=...)`` called the way
+  ``GRPOTrainer`` calls it, ``f(prompts=, completions=, completion_ids=)`` (``completion_ids``
+  are passed with text too, as TRL does; the text units do not read them). This is the end to
+  end figure: building the samples, converting or tokenizing, counting;
+- the parts of the adapter's work, for where the time goes: converting the lists to one flat
+  batch (``as_ids_batch``) or tokenizing the texts (``unit_ids``), and counting on the flat
+  batch (``global_penalties``); for ids also the counting from a ``(1024, 1024)`` array.
+
+Every variant's values are checked to equal the reference's exactly before they are timed.
+Each variant is timed by the wall clock and by this thread's CPU time (on a shared machine the
+wall clock also counts the time other processes held the core, the CPU time only the work done
+on it), as the best of 3 calls per batch, the median over batches, the variants round-robin per
+batch. Prints a table per workload and writes ``benchmarks/results/rewards.json``.
+
+Usage: ``python benchmarks/rewards.py [--batches 5] [--ngram-size 3] [--seed 0]``
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -40,39 +55,81 @@ from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from skillgym.rewards.adapters import TRLRewardFunction  # noqa: E402
-from skillgym.rewards.ngrams import as_batch  # noqa: E402
+from skillgym.rewards.base import as_ids_batch  # noqa: E402
 from skillgym.rewards.repetition import global_penalties  # noqa: E402
+from skillgym.rewards.units import unit_ids  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-COMPLETIONS, TOKENS, VOCABULARY = 1024, 1024, 151_936  # Qwen-sized vocabulary
+COMPLETIONS, LENGTH, VOCABULARY = 1024, 1024, 151_936  # Qwen-sized token vocabulary
+WORDS = 50_000  # made-up words in the text vocabulary
+TARGET_SPEEDUP, TARGET_RATE = 10.0, 20_000
 
 
-def reference_penalties(completion_ids: list[list[int]], ngram_size: int,
-                        max_penalty: float) -> list[float]:
-    """open-r1's repetition penalty formula in plain Python, on token ids."""
+def cpu_name() -> str:
+    """The CPU's model name from ``lscpu`` (``platform.processor()`` where it is missing)."""
+    try:
+        listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        listing = ""
+    for line in listing.splitlines():
+        if line.startswith("Model name:"):
+            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
+    return platform.processor() or platform.machine()
+
+
+def reference_penalties(completions: list, ngram_size: int, max_penalty: float,
+                        text: bool) -> list[float]:
+    """open-r1's repetition penalty in plain Python: on ``text.lower().split()`` for text, on
+    the ids themselves for token ids (TRL's variant)."""
     rewards = []
-    for ids in completion_ids:
-        if len(ids) < ngram_size:
+    for completion in completions:
+        if text and completion == "":
+            rewards.append(0.0)
+            continue
+        units = completion.lower().split() if text else completion
+        if len(units) < ngram_size:
             rewards.append(0.0)
             continue
         ngrams = set()
         total = 0
-        for ngram in zip(*[ids[i:] for i in range(ngram_size)], strict=False):
+        for ngram in zip(*[units[i:] for i in range(ngram_size)], strict=False):
             ngrams.add(ngram)
             total += 1
         rewards.append((1 - len(ngrams) / total) * max_penalty)
     return rewards
 
 
-def make_batch(rng: np.random.Generator) -> np.ndarray:
-    """Token ids with the statistics of model output: Zipf-distributed ids, and a quarter of
-    the completions degenerating into a repeated stretch."""
-    ids = (rng.zipf(1.3, size=(COMPLETIONS, TOKENS)) % VOCABULARY).astype(np.int64)
+def zipf_rows(rng: np.random.Generator, vocabulary: int) -> np.ndarray:
+    """``(COMPLETIONS, LENGTH)`` Zipf-distributed ids, a quarter of the rows degenerating into
+    a repeated stretch from a random point on."""
+    ids = (rng.zipf(1.3, size=(COMPLETIONS, LENGTH)) % vocabulary).astype(np.int64)
     for row in rng.choice(COMPLETIONS, COMPLETIONS // 4, replace=False):
-        start, period = int(rng.integers(0, TOKENS // 2)), int(rng.integers(1, 40))
+        start, period = int(rng.integers(0, LENGTH // 2)), int(rng.integers(1, 40))
         unit = ids[row, start:start + period].copy()
-        ids[row, start + period:] = np.resize(unit, TOKENS - start - period)
+        ids[row, start + period:] = np.resize(unit, LENGTH - start - period)
     return ids
+
+
+def make_vocabulary(rng: np.random.Generator) -> list[str]:
+    """Made-up words of 1-12 letters, some capitalized or followed by punctuation."""
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = []
+    for length in rng.integers(1, 13, WORDS):
+        word = "".join(rng.choice(letters, length))
+        decoration = rng.random()
+        if decoration < 0.1:
+            word = word.capitalize()
+        elif decoration < 0.15:
+            word += str(rng.choice([",", ".", ":", ";"]))
+        words.append(word)
+    return words
+
+
+def make_texts(rng: np.random.Generator, vocabulary: list[str]) -> list[str]:
+    """1,024 texts of 1,024 words, with the same statistics as the ids."""
+    rows = zipf_rows(rng, len(vocabulary))
+    words = np.array(vocabulary, dtype=object)
+    return [" ".join(words[row].tolist()) for row in rows]
 
 
 def timed(function: Callable[[], list[float]],
@@ -89,8 +146,108 @@ def timed(function: Callable[[], list[float]],
     return min(wall), min(cpu), result
 
 
+Variants = dict[str, Callable[[], list[float] | None]]
+
+
+def part(function: Callable[[], object]) -> Callable[[], None]:
+    """A part of the adapter's work, timed for itself: no scores to check."""
+    def call() -> None:
+        function()
+    return call
+
+
+def ids_variants(array: np.ndarray, lists: list[list[int]], ngram_size: int,
+                 max_penalty: float) -> Variants:
+    """The ids workload's variants on one batch (``None``: a part, not a score)."""
+    trl = TRLRewardFunction("repetition_penalty", unit="tokens", ngram_size=ngram_size,
+                            max_penalty=max_penalty)
+    prompts, completions = [""] * len(lists), [""] * len(lists)
+    flat = as_ids_batch(lists)[0]
+    return {
+        "reference (plain Python)": lambda: reference_penalties(lists, ngram_size, max_penalty,
+                                                                text=False),
+        'TRL adapter, unit="tokens"': lambda: trl(prompts=prompts, completions=completions,
+                                                  completion_ids=lists),
+        "  part: lists to one flat batch": part(lambda: as_ids_batch(lists)),
+        "  part: counting, from the flat batch": lambda: global_penalties(
+            flat, ngram_size, max_penalty).tolist(),
+        "  counting, from a (1024, 1024) array": lambda: global_penalties(
+            array, ngram_size, max_penalty).tolist(),
+    }
+
+
+def text_variants(texts: list[str], lists: list[list[int]], ngram_size: int,
+                  max_penalty: float) -> Variants:
+    """The text workload's variants on one batch (``None``: a part, not a score)."""
+    prompts = [""] * len(texts)
+    variants: Variants = {
+        "reference (plain Python)": lambda: reference_penalties(texts, ngram_size, max_penalty,
+                                                                text=True)}
+    for unit in ("words", "auto"):
+        trl = TRLRewardFunction("repetition_penalty", unit=unit, ngram_size=ngram_size,
+                                max_penalty=max_penalty)
+        variants[f'TRL adapter, unit="{unit}"'] = (
+            lambda trl=trl: trl(prompts=prompts, completions=texts, completion_ids=lists))
+    words = unit_ids(texts, "words")
+    variants['  part: tokenizing, unit="words"'] = part(lambda: unit_ids(texts, "words"))
+    variants["  part: counting, from the flat batch"] = lambda: global_penalties(
+        words, ngram_size, max_penalty).tolist()
+    return variants
+
+
+def run(workload: str, batches: list[Variants], progress: Progress) -> list[dict]:
+    """Time every variant on every batch, round-robin, checking scores against the
+    reference's; the rows of the workload's table."""
+    names = list(batches[0])
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    task = progress.add_task(f"{workload}: scoring batches", total=len(batches) * len(names))
+    for variants in batches:
+        expected = None
+        for name, function in variants.items():
+            elapsed, elapsed_cpu, values = timed(function, repeats=3)
+            if expected is None:
+                expected = values
+            elif values is not None and values != expected:
+                raise SystemExit(f"{workload}: {name} differs from the reference")
+            wall[name].append(elapsed)
+            cpu[name].append(elapsed_cpu)
+            progress.advance(task)
+    reference = statistics.median(wall[names[0]])
+    reference_cpu = statistics.median(cpu[names[0]])
+    rows = []
+    for name in names:
+        median, median_cpu = statistics.median(wall[name]), statistics.median(cpu[name])
+        rows.append({"variant": name.strip(), "part": name.startswith(" "),
+                     "seconds_per_batch": median,
+                     "completions_per_second": COMPLETIONS / median,
+                     "speedup_vs_reference": reference / median,
+                     "cpu_seconds_per_batch": median_cpu,
+                     "completions_per_cpu_second": COMPLETIONS / median_cpu,
+                     "cpu_speedup_vs_reference": reference_cpu / median_cpu})
+    return rows
+
+
+def table(title: str, rows: list[dict]) -> Table:
+    """A workload's rows as a rich table."""
+    result = Table(title=title)
+    for column in ("variant", "ms / batch", "completions / s", "vs reference",
+                   "CPU ms / batch", "per CPU s", "CPU vs reference"):
+        result.add_column(column, justify="left" if column == "variant" else "right")
+    for row in rows:
+        speedups = ("", "") if row["part"] else (f"{row['speedup_vs_reference']:.1f}x",
+                                                 f"{row['cpu_speedup_vs_reference']:.1f}x")
+        result.add_row(("  " if row["part"] else "") + row["variant"],
+                       f"{row['seconds_per_batch'] * 1e3:.1f}",
+                       "" if row["part"] else f"{row['completions_per_second']:,.0f}",
+                       speedups[0], f"{row['cpu_seconds_per_batch'] * 1e3:.1f}",
+                       "" if row["part"] else f"{row['completions_per_cpu_second']:,.0f}",
+                       speedups[1])
+    return result
+
+
 def main() -> None:
-    """Time every variant on the same batches, print the table and write the JSON."""
+    """Time both workloads, print their tables and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=5, help="batches timed per variant")
     parser.add_argument("--ngram-size", type=int, default=3)
@@ -98,73 +255,40 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed)
-    max_penalty = -1.0
-    batches = [make_batch(rng) for _ in range(args.batches)]
-    variants: dict[str, Callable[[np.ndarray, list[list[int]]], Callable[[], list[float]]]] = {
-        "reference (plain Python)": lambda array, lists: lambda: reference_penalties(
-            lists, args.ngram_size, max_penalty),
-        "numpy, from lists": lambda array, lists: lambda: global_penalties(
-            as_batch(lists), args.ngram_size, max_penalty).tolist(),
-        "numpy, from array": lambda array, lists: lambda: global_penalties(
-            array, args.ngram_size, max_penalty).tolist(),
-        "TRL adapter, from lists": lambda array, lists: lambda: trl(
-            prompts=prompts, completions=completions, completion_ids=lists),
+    max_penalty, machine = -1.0, cpu_name()
+    vocabulary = make_vocabulary(rng)
+    arrays = [zipf_rows(rng, VOCABULARY) for _ in range(args.batches)]
+    id_lists = [array.tolist() for array in arrays]
+    texts = [make_texts(rng, vocabulary) for _ in range(args.batches)]
+    workloads = {
+        "ids": [ids_variants(array, lists, args.ngram_size, max_penalty)
+                for array, lists in zip(arrays, id_lists, strict=True)],
+        "text": [text_variants(batch, lists, args.ngram_size, max_penalty)
+                 for batch, lists in zip(texts, id_lists, strict=True)],
     }
-    trl = TRLRewardFunction("repetition_penalty", unit="tokens", ngram_size=args.ngram_size,
-                            max_penalty=max_penalty)
-    prompts, completions = [""] * COMPLETIONS, [""] * COMPLETIONS
-
-    seconds: dict[str, list[float]] = {name: [] for name in variants}
-    cpu_seconds: dict[str, list[float]] = {name: [] for name in variants}
+    console, results = Console(width=120), {}
     with Progress(transient=True) as progress:
-        task = progress.add_task("scoring batches", total=len(batches) * len(variants))
-        for array in batches:
-            lists = array.tolist()
-            expected = None
-            # Round-robin over the variants per batch, so that CPU noise hits them all alike.
-            for name, make in variants.items():
-                elapsed, cpu, values = timed(make(array, lists), repeats=3)
-                if expected is None:
-                    expected = values
-                elif values != expected:
-                    raise SystemExit(f"{name} differs from the reference")
-                seconds[name].append(elapsed)
-                cpu_seconds[name].append(cpu)
-                progress.advance(task)
-
-    reference = statistics.median(seconds["reference (plain Python)"])
-    reference_cpu = statistics.median(cpu_seconds["reference (plain Python)"])
-    rows = []
-    for name, times in seconds.items():
-        median, median_cpu = statistics.median(times), statistics.median(cpu_seconds[name])
-        rows.append({"variant": name, "seconds_per_batch": median,
-                     "completions_per_second": COMPLETIONS / median,
-                     "speedup_vs_reference": reference / median,
-                     "cpu_seconds_per_batch": median_cpu,
-                     "completions_per_cpu_second": COMPLETIONS / median_cpu,
-                     "cpu_speedup_vs_reference": reference_cpu / median_cpu})
-    table = Table(title=f"global {args.ngram_size}-gram penalty, {COMPLETIONS} completions x "
-                        f"{TOKENS} tokens, one thread, median over {len(batches)} batches of "
-                        "the best of 3")
-    for column in ("variant", "ms / batch", "completions / s", "vs reference",
-                   "CPU ms / batch", "per CPU s", "CPU vs reference"):
-        table.add_column(column, justify="left" if column == "variant" else "right")
-    for row in rows:
-        table.add_row(row["variant"], f"{row['seconds_per_batch'] * 1e3:.1f}",
-                      f"{row['completions_per_second']:,.0f}",
-                      f"{row['speedup_vs_reference']:.1f}x",
-                      f"{row['cpu_seconds_per_batch'] * 1e3:.1f}",
-                      f"{row['completions_per_cpu_second']:,.0f}",
-                      f"{row['cpu_speedup_vs_reference']:.1f}x")
-    Console().print(table)
+        for workload, batches in workloads.items():
+            results[workload] = run(workload, batches, progress)
+    for workload, rows in results.items():
+        units = "token ids (Python lists)" if workload == "ids" else "words (text)"
+        console.print(table(
+            f"global {args.ngram_size}-gram penalty, {COMPLETIONS} completions x {LENGTH} "
+            f"{units}, one thread on {machine}; median over {args.batches} batches of the best "
+            "of 3; parts indented", rows))
+        adapter = rows[1]
+        console.print(f"{workload}: TRL adapter {adapter['speedup_vs_reference']:.1f}x the "
+                      f"reference (target {TARGET_SPEEDUP:.0f}x), "
+                      f"{adapter['completions_per_second']:,.0f} completions/s"
+                      + (f" (target {TARGET_RATE:,})" if workload == "ids" else ""))
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "rewards.json").write_text(json.dumps({
-        "benchmark": "global n-gram repetition penalty",
-        "completions": COMPLETIONS, "tokens": TOKENS, "ngram_size": args.ngram_size,
-        "batches": len(batches), "threads": 1, "numpy": np.__version__,
-        "machine": platform.processor() or platform.machine(),
-        "identical_to_reference": True, "results": rows,
+        "benchmark": "global n-gram repetition penalty, end to end through the TRL adapter",
+        "completions": COMPLETIONS, "length": LENGTH, "ngram_size": args.ngram_size,
+        "batches": args.batches, "seed": args.seed, "threads": 1, "cpu": machine,
+        "numpy": np.__version__, "python": platform.python_version(),
+        "identical_to_reference": True, "results": results,
     }, indent=2))
 
 

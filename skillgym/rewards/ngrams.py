@@ -105,39 +105,44 @@ def unique_ngram_counts(batch: Batch, n: int,
                                    or not 0 <= table_bits <= 16):
         raise ValueError(f"table_bits must be an integer in [0, 16] or None, got {table_bits!r}")
     ragged = as_ragged(batch)
-    offsets = ragged.offsets
-    total = np.maximum(ragged.lengths - n + 1, 0)
+    offsets, lengths = ragged.offsets, ragged.lengths
+    total = np.maximum(lengths - n + 1, 0)
     values = _unsigned(ragged.values)
     bits = _table_bits(total, table_bits)
-    regions = _regions(bits)
+    starts = _regions(bits)
+    uniform = len(bits) > 0 and bool((bits == bits[0]).all())
     # The windows that run past the end of their row are not n-grams.
     ends = offsets[1:, None] - np.arange(1, n)
     crossing = np.sort(ends[ends >= offsets[:-1, None]])
-    positions = np.arange(_BLOCK, dtype=np.uint16)
-    duplicates = np.zeros(len(total), dtype=np.int64)
-    pending = []
-    edges = _blocks(offsets)
-    for first, last in zip(edges[:-1], edges[1:], strict=False):
+    edges = np.array(_blocks(offsets))
+    # One table for every block, as large as the largest block needs (allocating it per block
+    # would fault its pages in again and again); it holds positions, in 16 bits when they fit.
+    wide = (offsets[edges[1:]] - offsets[edges[:-1]]).max(initial=0) > _BLOCK
+    table = np.empty(int((starts[edges[1:]] - starts[edges[:-1]]).max(initial=0)) + 1,
+                     dtype=np.int64 if wide else np.uint16)
+    positions = np.arange(_BLOCK, dtype=table.dtype)
+    lost, still = [], []
+    for first, last in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
         start, stop = int(offsets[first]), int(offsets[last])
-        low, high = np.searchsorted(crossing, (start, stop - n + 1))
-        layout = _Layout(offsets[first:last + 1] - start, bits[first:last],
-                         regions[first:last + 1] - regions[first])
-        ids = values[start:stop]
-        if ids.dtype.itemsize == 8 and len(ids) and ids.max() <= 0xFFFFFFFF:
-            ids = ids.astype(np.uint32)  # 32-bit arithmetic is about twice as fast
-        duplicates[first:last], still = _block_rounds(ids, layout, n, crossing[low:high] - start,
-                                                      positions)
-        pending.append(still + start)
-    # The few n-grams left after two rounds, for the whole batch at once.
-    pending = np.concatenate(pending) if pending else np.zeros(0, dtype=np.intp)
-    hash_round = 2
+        if stop - start < n:
+            continue
+        low, high = crossing.searchsorted((start, stop - n + 1))
+        block_lost, block_still = _first_round(
+            values[start:stop], lengths[first:last], n, bits[first:last],
+            starts[first:last + 1] - starts[first], uniform, crossing[low:high] - start,
+            table, positions)
+        lost.append(block_lost + start)
+        still.append(block_still + start)
+    # A row's duplicates are its n-grams that lost their slot to an equal one, in any round.
+    lost = np.concatenate(lost) if lost else np.zeros(0, dtype=np.intp)
+    pending = np.concatenate(still) if still else lost
+    found = lost.searchsorted(offsets) - pending.searchsorted(offsets)
+    hash_round = 1
     while pending.size:
-        layout = _Layout(offsets, _table_bits(_per_row(pending, offsets), table_bits))
-        lost, pending = _round(values, layout, n, pending, hash_round, np.empty(layout.size,
-                                                                                np.intp))
-        duplicates += _per_row(lost, offsets) - _per_row(pending, offsets)
+        lost, pending = _later_round(values, offsets, n, pending, hash_round, table_bits)
+        found += lost.searchsorted(offsets) - pending.searchsorted(offsets)
         hash_round += 1
-    return total - duplicates, total
+    return total - (found[1:] - found[:-1]), total
 
 
 def _unsigned(values: np.ndarray) -> np.ndarray:
@@ -156,7 +161,7 @@ def _blocks(offsets: np.ndarray) -> list[int]:
     edges, rows = [0], len(offsets) - 1
     while edges[-1] < rows:
         first = edges[-1]
-        last = int(np.searchsorted(offsets, offsets[first] + _BLOCK, side="right")) - 1
+        last = int(offsets.searchsorted(offsets[first] + _BLOCK, side="right")) - 1
         edges.append(min(max(last, first + 1), rows))
     return edges
 
@@ -178,81 +183,51 @@ def _regions(bits: np.ndarray) -> np.ndarray:
     return regions
 
 
-def _per_row(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """How many of the (sorted) ``positions`` fall in each row."""
-    return np.diff(np.searchsorted(positions, offsets))
-
-
-class _Layout:
-    """A hash table split among rows: the row whose ids lie in ``bounds[r]:bounds[r + 1]``
-    owns ``2**bits[r]`` slots from ``starts[r]``; ``starts[-1]`` is the table's size."""
-
-    def __init__(self, bounds: np.ndarray, bits: np.ndarray,
-                 starts: np.ndarray | None = None) -> None:
-        self.bounds = bounds
-        self.bits = bits
-        self.starts = _regions(bits) if starts is None else starts
-        self.size = int(self.starts[-1])
-
-    def window_slots(self, hashed: np.ndarray) -> np.ndarray:
-        """The slots of hashes of consecutive windows, one from each position of the rows."""
-        lengths = np.diff(self.bounds)
-        count, unsigned = len(hashed), hashed.dtype.type
-        shifts = (8 * hashed.itemsize - self.bits).astype(unsigned)
-        uniform = len(shifts) and (shifts == shifts[0]).all()
-        hashed >>= shifts[0] if uniform else np.repeat(shifts, lengths)[:count]
-        hashed += np.repeat(self.starts[:-1].astype(unsigned), lengths)[:count]
-        return hashed.astype(np.intp)
-
-    def slots(self, hashed: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """The slots of hashes of n-grams in the given rows."""
-        hashed >>= (8 * hashed.itemsize - self.bits).astype(hashed.dtype)[rows]
-        slots = hashed.astype(np.intp)
-        slots += self.starts[rows]
-        return slots
-
-
-def _block_rounds(ids: np.ndarray, layout: _Layout, n: int, crossing: np.ndarray,
-                  positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The first two rounds over a block of rows: each row's duplicates found, and the
-    positions of the n-grams still unresolved.
-
-    ``crossing`` are the windows that run past the end of their row (not n-grams);
-    ``positions`` is ``arange`` of at least the block's size when it fits 16 bits.
-    """
+def _first_round(ids: np.ndarray, lengths: np.ndarray, n: int, bits: np.ndarray,
+                 starts: np.ndarray, uniform: bool, crossing: np.ndarray, table: np.ndarray,
+                 positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first round over every window of a block of rows (the rows' ``lengths``; row ``r``
+    owns ``2**bits[r]`` slots of ``table`` from ``starts[r]``; ``crossing``: the windows that
+    run past the end of their row; ``positions``: at least ``arange`` of the block's size): the
+    positions of the n-grams that lost their slot, and of those among them whose slot went to
+    another n-gram."""
     count = len(ids) - n + 1
-    if count <= 0:
-        return np.zeros(len(layout.bits), dtype=np.int64), np.zeros(0, dtype=np.intp)
-    positions = positions[:count] if count <= len(positions) else np.arange(count)
-    # The table holds positions: 16 bits when they fit, so that it stays in cache.
-    table = np.empty(layout.size + 1, dtype=positions.dtype)
-    slots = layout.window_slots(_hash(ids, slice(0, count), n, 0))
-    slots[crossing] = layout.size  # a spare slot, that no n-gram reads
+    if ids.itemsize == 8 and ids.max() <= 0xFFFFFFFF:
+        ids = ids.astype(np.uint32)  # 32-bit arithmetic is about twice as fast
+    unsigned = ids.dtype.type
+    hashed = _hash(ids, slice(0, count), n, 0)
+    shifts = (8 * ids.itemsize - bits).astype(unsigned)
+    hashed >>= shifts[0] if uniform else shifts.repeat(lengths)[:count]
+    hashed += starts[:-1].astype(unsigned).repeat(lengths)[:count]
+    slots = hashed.astype(np.intp)
+    spare = int(starts[-1])  # a slot that no n-gram reads, for the crossing windows
+    slots[crossing] = spare
+    if count > len(positions):  # a row longer than a block
+        positions = np.arange(count, dtype=table.dtype)
+    positions = positions[:count]
     winners = _claim(table, slots, positions)
     winners[crossing] = positions[crossing]
-    lost = np.flatnonzero(winners != positions)
-    still = np.compress(_differ(ids, lost, winners.take(lost).astype(np.intp), n), lost)
-    # The second round reuses the table: sized for every n-gram of the rows, it is nearly
-    # empty for the few that lost to another n-gram.
-    lost_again, unresolved = _round(ids, layout, n, still, 1, table)
-    bounds = layout.bounds
-    found = (np.searchsorted(lost, bounds) - np.searchsorted(still, bounds)
-             + np.searchsorted(lost_again, bounds) - np.searchsorted(unresolved, bounds))
-    return np.diff(found), unresolved
+    lost = (winners != positions).nonzero()[0]
+    return lost, lost.compress(_differ(ids, lost, winners.take(lost).astype(np.intp), n))
 
 
-def _round(ids: np.ndarray, layout: _Layout, n: int, pending: np.ndarray, hash_round: int,
-           table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A round over the n-grams at ``pending`` (sorted positions): those that lost their slot,
-    and those among them that lost it to another n-gram."""
-    if not pending.size:
-        return pending, pending
-    rows = np.searchsorted(layout.bounds, pending, side="right") - 1
-    winners = _claim(table, layout.slots(_hash(ids, pending, n, hash_round), rows), pending)
+def _later_round(values: np.ndarray, offsets: np.ndarray, n: int, pending: np.ndarray,
+                 hash_round: int, table_bits: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """A round over the n-grams at ``pending`` (sorted positions in the batch), with a table
+    sized for them: those that lost their slot, and those among them that lost it to another
+    n-gram."""
+    rows = offsets.searchsorted(pending, side="right") - 1
+    bits = _table_bits(pending.searchsorted(offsets[1:]) - pending.searchsorted(offsets[:-1]),
+                       table_bits)
+    starts = _regions(bits)
+    hashed = _hash(values, pending, n, hash_round)
+    hashed >>= (8 * values.itemsize - bits).astype(values.dtype)[rows]
+    slots = hashed.astype(np.intp)
+    slots += starts[rows]
+    winners = _claim(np.empty(int(starts[-1]), dtype=np.intp), slots, pending)
     lost_slot = winners != pending
-    lost = np.compress(lost_slot, pending)
-    rivals = np.compress(lost_slot, winners).astype(np.intp)
-    return lost, np.compress(_differ(ids, lost, rivals, n), lost)
+    lost = pending.compress(lost_slot)
+    return lost, lost.compress(_differ(values, lost, winners.compress(lost_slot), n))
 
 
 def _hash(ids: np.ndarray, at: slice | np.ndarray, n: int, hash_round: int) -> np.ndarray:
