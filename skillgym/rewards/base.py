@@ -54,14 +54,14 @@ def as_ids(value: Any) -> np.ndarray | None:
     """Token ids as a 1-D ``int64`` array, or ``None`` when there are none to use.
 
     Accepts lists, tuples, numpy arrays and torch tensors. Ids are integers, Python's or
-    numpy's (``bool`` counts as 0 and 1, as in Python); anything else, or ids that are neither
-    ``int64`` nor ``uint64``, make the whole sequence unusable (``None``) rather than being
-    dropped one by one, which would silently change the n-grams.
+    numpy's (``bool`` counts as 0 and 1, as in Python); anything else (floats, strings,
+    ``None``, nested lists, integers of more than 64 bits) makes the whole sequence unusable
+    (``None``) rather than being dropped one by one, which would silently change the n-grams.
     """
     if isinstance(value, list):
         buffer = array("I")
         if _append_small_ids(buffer, value):
-            return np.frombuffer(buffer, dtype=np.uint32).astype(np.int64)
+            return np.frombuffer(buffer, dtype=np.uintc).astype(np.int64)
     if value is None:
         return None
     if hasattr(value, "detach"):  # a torch tensor, without importing torch
@@ -100,19 +100,20 @@ def as_ids_batch(values: Sequence[Any]) -> tuple[Ragged, np.ndarray]:
         elif ids.size and (ids.min() < 0 or ids.max() > 0xFFFFFFFF):
             return _wide_ids_batch(values)
         else:
-            buffer.frombytes(ids.astype(np.uint32).tobytes())
+            buffer.frombytes(ids.astype(np.uintc).tobytes())
             lengths[row] = ids.size
     offsets = np.zeros(len(values) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    return Ragged(np.frombuffer(buffer, dtype=np.uint32), offsets), usable
+    return Ragged(np.frombuffer(buffer, dtype=np.uintc), offsets), usable
 
 
 def _append_small_ids(buffer: array, ids: list) -> bool:
-    """Append a list of integers in ``[0, 2**32)`` to an ``array("I")``; ``False`` (and the
-    buffer unchanged) if the list holds anything else."""
+    """Append a list of integers in ``[0, 2**32)`` to an ``array("I")`` (``np.uintc``, 32 bits
+    wherever numpy runs); ``False``, and the buffer unchanged, if the list holds anything
+    else."""
     try:
         buffer.fromlist(ids)
-    except (TypeError, OverflowError):
+    except (TypeError, ValueError, OverflowError):
         return False
     return True
 
