@@ -121,25 +121,29 @@ def unique_ngram_counts(batch: Batch, n: int,
     table = np.empty(int((starts[edges[1:]] - starts[edges[:-1]]).max(initial=0)) + 1,
                      dtype=np.int64 if wide else np.uint16)
     positions = np.arange(_BLOCK, dtype=table.dtype)
-    lost, still = [], []
+    lost, still, still_rows = [], [], []
     for first, last in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
         start, stop = int(offsets[first]), int(offsets[last])
         if stop - start < n:
             continue
         low, high = crossing.searchsorted((start, stop - n + 1))
+        bounds = offsets[first:last + 1] - start
         block_lost, block_still = _first_round(
             values[start:stop], lengths[first:last], n, bits[first:last],
             starts[first:last + 1] - starts[first], uniform, crossing[low:high] - start,
             table, positions)
         lost.append(block_lost + start)
         still.append(block_still + start)
+        still_rows.append(bounds.searchsorted(block_still, side="right") + (first - 1))
     # A row's duplicates are its n-grams that lost their slot to an equal one, in any round.
     lost = np.concatenate(lost) if lost else np.zeros(0, dtype=np.intp)
     pending = np.concatenate(still) if still else lost
+    rows = np.concatenate(still_rows) if still_rows else lost
     found = lost.searchsorted(offsets) - pending.searchsorted(offsets)
     hash_round = 1
     while pending.size:
-        lost, pending = _later_round(values, offsets, n, pending, hash_round, table_bits)
+        lost, pending, rows = _later_round(values, n, pending, rows, len(total), hash_round,
+                                           table_bits)
         found += lost.searchsorted(offsets) - pending.searchsorted(offsets)
         hash_round += 1
     return total - (found[1:] - found[:-1]), total
@@ -215,23 +219,25 @@ def _first_round(ids: np.ndarray, lengths: np.ndarray, n: int, bits: np.ndarray,
     return lost, lost.compress(_differ(ids, lost, winners.take(lost).astype(np.intp), n))
 
 
-def _later_round(values: np.ndarray, offsets: np.ndarray, n: int, pending: np.ndarray,
-                 hash_round: int, table_bits: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """A round over the n-grams at ``pending`` (sorted positions in the batch), with a table
-    sized for them: those that lost their slot, and those among them that lost it to another
-    n-gram."""
-    rows = offsets.searchsorted(pending, side="right") - 1
-    bits = _table_bits(pending.searchsorted(offsets[1:]) - pending.searchsorted(offsets[:-1]),
-                       table_bits)
+def _later_round(values: np.ndarray, n: int, pending: np.ndarray, rows: np.ndarray,
+                 row_count: int, hash_round: int,
+                 table_bits: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A round over the n-grams at ``pending`` (sorted positions in the batch, in ``rows``),
+    with a table sized for them: those that lost their slot, those among them that lost it to
+    another n-gram, and the latter's rows."""
+    bits = _table_bits(np.bincount(rows, minlength=row_count), table_bits)
     starts = _regions(bits)
     hashed = _hash(values, pending, n, hash_round)
     hashed >>= (8 * values.itemsize - bits).astype(values.dtype)[rows]
     slots = hashed.astype(np.intp)
     slots += starts[rows]
-    winners = _claim(np.empty(int(starts[-1]), dtype=np.intp), slots, pending)
-    lost_slot = winners != pending
-    lost = pending.compress(lost_slot)
-    return lost, lost.compress(_differ(values, lost, winners.compress(lost_slot), n))
+    # The table holds the n-grams' indices in ``pending``: 16 bits when they fit.
+    items = np.arange(len(pending), dtype=np.uint16 if len(pending) <= 1 << 16 else np.intp)
+    winners = _claim(np.empty(int(starts[-1]), dtype=items.dtype), slots, items)
+    lost_slot = winners != items
+    lost, rows = pending.compress(lost_slot), rows.compress(lost_slot)
+    differ = _differ(values, lost, pending.take(winners.compress(lost_slot)), n)
+    return lost, lost.compress(differ), rows.compress(differ)
 
 
 def _hash(ids: np.ndarray, at: slice | np.ndarray, n: int, hash_round: int) -> np.ndarray:
