@@ -50,16 +50,23 @@ def autoreset_mode_of(venv: VectorEnv) -> AutoresetMode:
 def observation_rows(obs: VecEnvObs, rows: np.ndarray) -> list[Any]:
     """The single-env observations of ``rows`` of a batched observation, as copies.
 
-    One gather per array, then views of that private copy: a later partial reset that rewrites
-    the batch cannot change them.
+    One gather per array, then its rows at C speed: a column of scalars becomes Python numbers,
+    a wider array the views of its private copy, which a later partial reset that rewrites the
+    batch cannot change.
     """
     if isinstance(obs, dict):
-        picked = {key: value[rows] for key, value in obs.items()}
-        return [{key: value[j] for key, value in picked.items()} for j in range(len(rows))]
+        keys = list(obs)
+        columns = [_rows_of(obs[key][rows]) for key in keys]
+        # Equal lengths by construction; strict=True would cost a third of this function.
+        return [dict(zip(keys, values, strict=False)) for values in zip(*columns, strict=False)]
     if isinstance(obs, tuple):
-        parts = tuple(value[rows] for value in obs)
-        return [tuple(value[j] for value in parts) for j in range(len(rows))]
-    return list(obs[rows])
+        return list(zip(*(_rows_of(value[rows]) for value in obs), strict=False))
+    return _rows_of(obs[rows])
+
+
+def _rows_of(picked: np.ndarray) -> list[Any]:
+    """The rows of a gathered array: Python scalars for a column, arrays otherwise."""
+    return picked.tolist() if picked.ndim == 1 else list(picked)
 
 
 def fill_infos(per_env: list[dict[str, Any]], infos: dict[str, Any]) -> list[dict[str, Any]]:
@@ -73,7 +80,6 @@ def fill_infos(per_env: list[dict[str, Any]], infos: dict[str, Any]) -> list[dic
         if key.startswith("_") and key[1:] in infos:
             continue
         mask = infos.get(f"_{key}")
-        rows = range(len(per_env)) if mask is None else np.flatnonzero(mask).tolist()
         if isinstance(value, dict):
             items: Sequence[Any] = fill_infos([{} for _ in per_env], value)
         elif isinstance(value, np.ndarray):
@@ -81,8 +87,12 @@ def fill_infos(per_env: list[dict[str, Any]], infos: dict[str, Any]) -> list[dic
             items = value.tolist() if value.ndim == 1 else list(value.copy())
         else:
             items = value
-        for row in rows:
-            per_env[row][key] = items[row]
+        if mask is None or mask.all():
+            for info, item in zip(per_env, items, strict=False):  # one item per sub-env
+                info[key] = item
+        else:
+            for row in np.flatnonzero(mask).tolist():
+                per_env[row][key] = items[row]
     return per_env
 
 
@@ -177,7 +187,8 @@ class GymnasiumVecEnv(VecEnv):
         obs, rewards, terminated, truncated, infos = self.venv.step(self._actions)
         dones = np.logical_or(terminated, truncated)
         done_rows = np.flatnonzero(dones)
-        per_env: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        timeouts = np.logical_and(truncated, np.logical_not(terminated)).tolist()
+        per_env = [{"TimeLimit.truncated": timeout} for timeout in timeouts]
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
             self._same_step_finals(per_env, infos, done_rows)
         else:
@@ -185,13 +196,11 @@ class GymnasiumVecEnv(VecEnv):
             if len(done_rows):
                 finals = observation_rows(obs, done_rows)
                 obs, reset_infos = self.venv.reset(options={"reset_mask": dones})
-                reset_per_env = fill_infos([{} for _ in range(self.num_envs)], reset_infos)
                 for row, final in zip(done_rows.tolist(), finals, strict=True):
                     per_env[row]["terminal_observation"] = final
-                    self.reset_infos[row] = reset_per_env[row]
-        timeouts = np.logical_and(truncated, np.logical_not(terminated)).tolist()
-        for info, timeout in zip(per_env, timeouts, strict=True):
-            info["TimeLimit.truncated"] = timeout
+                    self.reset_infos[row] = {}
+                # the reset's infos are masked to the rows it reset
+                fill_infos(self.reset_infos, reset_infos)
         return obs, np.asarray(rewards, dtype=np.float32), dones, per_env
 
     def _same_step_finals(
@@ -204,9 +213,10 @@ class GymnasiumVecEnv(VecEnv):
         finals = fill_infos([{} for _ in per_env], infos.get("final_info", {}))
         final_obs = infos["final_obs"]
         for row in done_rows.tolist():
+            finals[row]["TimeLimit.truncated"] = per_env[row].pop("TimeLimit.truncated")
+            finals[row]["terminal_observation"] = final_obs[row]
             self.reset_infos[row] = per_env[row]
             per_env[row] = finals[row]
-            per_env[row]["terminal_observation"] = final_obs[row]
 
     def _batch_options(self) -> dict[str, Any] | None:
         """The one options dict of the next reset (``None`` when none were set)."""
@@ -294,5 +304,6 @@ class GymnasiumVecEnv(VecEnv):
     def _per_row(self, value: Any, rows: Sequence[int]) -> list[Any]:
         """A batch-level value per sub-environment: its row if it is per-row, else itself."""
         if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == self.num_envs:
-            return [value[i] for i in rows]
+            # one gather, then its rows: copies that the env's later steps cannot change
+            return list(value[np.asarray(list(rows), dtype=np.intp)])
         return [value for _ in rows]
