@@ -88,12 +88,18 @@ def as_ids_batch(values: Sequence[Any]) -> tuple[Ragged, np.ndarray]:
     refuses anything but integers in range instead of converting it).
     """
     buffer = array("I")
-    lengths = np.zeros(len(values), dtype=np.int64)
+    append = buffer.fromlist
+    lengths = [0] * len(values)
     usable = np.ones(len(values), dtype=bool)
     for row, value in enumerate(values):
-        if isinstance(value, list) and _append_small_ids(buffer, value):
-            lengths[row] = len(value)
-            continue
+        if isinstance(value, list):
+            try:
+                append(value)
+            except (TypeError, ValueError, OverflowError):
+                pass  # the buffer is unchanged; as_ids decides
+            else:
+                lengths[row] = len(value)
+                continue
         ids = as_ids(value)
         if ids is None:
             usable[row] = False
