@@ -14,7 +14,9 @@
 Prompts are left-padded into one batch, so every row's next token is in the same column; each
 row's positions count only its real tokens, so a row generates what it would alone. Each step
 samples one token for every row at once (no loop over rows); a finished row stops growing
-while the others go on, and the loop ends when every row has finished.
+while the others go on, finished rows leave the batch (and the cache) in groups, so that
+replies of very different lengths cost about their total length, and the loop ends when
+every row has finished.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from skillgym.models.transformer import CausalTransformer
 #: ``max_new_tokens`` tokens, or it filled the model's context.
 FINISH_REASONS: tuple[str, ...] = ("eos", "stop", "length", "context")
 _RUNNING, _EOS, _STOP, _LENGTH, _CONTEXT = range(5)
+# Finished rows are dropped from the batch (and the cache) once they are this fraction of the
+# rows still computed: a step costs about as much per row as copying the cache does, so
+# dropping them at once each time one finishes would copy the cache nearly every step.
+_COMPACT_AT = 0.25
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ def generate(model: CausalTransformer, prompts: Sequence[Sequence[int] | torch.T
     ids = torch.cat([prompt_ids, torch.full((batch, steps), PAD)], dim=1)
     mask = torch.cat([prompt_mask, torch.zeros((batch, steps), dtype=torch.bool)], dim=1)
     stops = [torch.tensor(encode(s)) for s in params.stop]
+    longest_stop = max((len(stop) for stop in stops), default=1)
 
     tokens = torch.full((batch, steps), PAD)
     dtype = model.embed.weight.dtype
@@ -133,22 +140,32 @@ def generate(model: CausalTransformer, prompts: Sequence[Sequence[int] | torch.T
     with torch.inference_mode():
         cache = model.new_cache(batch, width + steps) if use_cache else None
         logits = model(prompt_ids, prompt_mask, cache=cache, last_only=True)[:, -1]
+        # The batch row of each row the model still computes (finished ones until dropped).
+        held = torch.arange(batch)
         for step in range(steps):
             token, sampled, unmodified = sample_next(logits, params, generator)
-            running = reasons == _RUNNING
-            token = token.masked_fill(~running, PAD)
-            tokens[:, step] = token
+            running = reasons[held] == _RUNNING
+            live = held[running]
+            tokens[live, step] = token[running]
             if params.log_probs:
-                log_probs[:, step] = sampled.masked_fill(~running, 0)
-                model_log_probs[:, step] = unmodified.masked_fill(~running, 0)
-            lengths += running
-            reason = _finish(tokens, step, lengths, budgets, ends, stops, params.ignore_eos)
-            reasons = torch.where(running, reason, reasons)
-            if bool((reasons != _RUNNING).all()):
+                log_probs[live, step] = sampled[running]
+                model_log_probs[live, step] = unmodified[running]
+            lengths[live] += 1
+            recent = tokens[live, max(0, step + 1 - longest_stop):step + 1]
+            reasons[live] = _finish(recent, lengths[live], budgets[live], ends[live], stops,
+                                    params.ignore_eos)
+            running = reasons[held] == _RUNNING
+            if not bool(running.any()):
                 break
+            if _COMPACT_AT * len(held) <= len(held) - int(running.sum()):
+                kept = running.nonzero().squeeze(1)
+                held, token, running = held[kept], token[kept], running[kept]
+                ids, mask = ids[kept], mask[kept]
+                if use_cache:
+                    cache.keep(kept)
             column = width + step
-            ids[:, column] = token
-            mask[:, column] = reasons == _RUNNING
+            ids[:, column] = token.masked_fill(~running, PAD)
+            mask[:, column] = running
             if use_cache:
                 logits = model(ids[:, column:column + 1], mask[:, column:column + 1],
                                cache=cache)[:, -1]
@@ -166,17 +183,18 @@ def generate(model: CausalTransformer, prompts: Sequence[Sequence[int] | torch.T
         log_probs=trim(log_probs), model_log_probs=trim(model_log_probs))
 
 
-def _finish(tokens: torch.Tensor, step: int, lengths: torch.Tensor, budgets: torch.Tensor,
+def _finish(recent: torch.Tensor, lengths: torch.Tensor, budgets: torch.Tensor,
             ends: torch.Tensor, stops: list[torch.Tensor], ignore_eos: bool) -> torch.Tensor:
-    """Per row, the reason its token at ``step`` ends it (``_RUNNING`` if none). EOS wins over
-    a stop string, which wins over running out of tokens."""
+    """Per running row, the reason its newest token (the last column of ``recent``, its latest
+    tokens) ends it, or ``_RUNNING``. EOS wins over a stop string, which wins over running out
+    of tokens."""
     reason = torch.where(lengths >= budgets, ends, _RUNNING)
     for stop in stops:
-        if step + 1 >= len(stop):
-            matched = (tokens[:, step + 1 - len(stop):step + 1] == stop).all(1)
+        if recent.shape[1] >= len(stop):
+            matched = (recent[:, recent.shape[1] - len(stop):] == stop).all(1)
             reason = torch.where(matched, _STOP, reason)
     if not ignore_eos:
-        reason = torch.where(tokens[:, step] == EOS, _EOS, reason)
+        reason = torch.where(recent[:, -1] == EOS, _EOS, reason)
     return reason
 
 

@@ -94,6 +94,13 @@ class KVCache:
         """Columns the cache can hold."""
         return self.valid.shape[1]
 
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only the batch rows ``rows`` (int64 indices), in that order."""
+        self.keys = self.keys.index_select(1, rows)
+        self.values = self.values.index_select(1, rows)
+        self.valid = self.valid.index_select(0, rows)
+        self.seen = self.seen.index_select(0, rows)
+
 
 class CausalTransformer(nn.Module):
     """Decoder-only transformer over byte tokens, with the output head tied to the embedding.
