@@ -17,18 +17,20 @@ repetition. Four kinds of text unit are offered (token ids, the fifth, come from
 
 :func:`unit_ids` tokenizes a batch into a :class:`~skillgym.rewards.ragged.Ragged` of ids: two
 units of one call have equal ids if and only if they are equal. Words and auto units are found
-without a Python loop over words or completions. The texts are lowercased and encoded to UTF-8
-by Python (both fast), joined by newlines; numpy then finds the separators in the bytes, the
-unit boundaries between them, and gives every unit an exact id:
+without a Python loop over words or completions: the texts are encoded to UTF-8 by Python, joined
+by newlines, and numpy finds the separators in the bytes and the unit boundaries between them,
+lowercases the bytes (ASCII letters arithmetically, other letters through a table of code
+points; the few characters whose lowercase depends on their context or changes their size send
+their texts through ``str.lower()``), and gives every unit an exact id:
 
-- a unit of at most 7 bytes is packed into a ``uint64`` with a stop bit after its last byte (an
-  8-byte unit whose last byte is above 1 is packed as it is): equal keys mean equal bytes;
-- a longer unit is hashed from its 8-byte chunks, and every unit that shares a hash with the
-  unit that represents it is compared with it chunk by chunk; those whose bytes differ (a hash
-  collision) get their ids from a dictionary of their bytes instead;
-- keys meet in a hash table (:func:`_representatives`): each unit takes as its id the position of
-  one occurrence of its key, so ids are small (below the number of units) and dense enough for
-  the n-gram code to pack several into one integer.
+- a unit of at most 7 bytes is its own id, its bytes packed into 64 bits below a stop bit; an
+  8-byte unit is its 8 bytes (unless its last byte is below 3, which the other ids use);
+- a longer unit is hashed from its 8-byte chunks, its occurrences meet in a hash table
+  (:func:`_representatives`) and take the position of one of them as their id; every unit is
+  compared with the one that represents it chunk by chunk, and those whose bytes differ (a
+  64-bit hash collision) are numbered from a dictionary of their bytes instead.
+
+The ids are 64-bit integers of any value: the n-gram code compares them, it does not pack them.
 
 :func:`unit_char_spans` gives each unit's ``[start, end)`` in characters of the original text,
 for :meth:`~skillgym.rewards.base.Reward.explain`.
@@ -80,6 +82,10 @@ _CLASSES[list(WHITESPACE)] = _SPACE
 _ASCII_SPACE = _CLASSES[:128] == _SPACE
 
 _LEAD_MARKS = np.array([0, 0, 0xC0, 0xE0, 0xF0])  # the first byte's marker, by UTF-8 size
+_LONG_TAG = 2 << 56  # the top byte of the ids of units that are not their own key
+_LONG_TAG_LIMIT = np.uint64(3 << 56)  # an 8-byte key below this would meet those ids
+_AMBIGUOUS = np.uint64(2 << 56)  # a second key of 8 bytes below this would meet shorter ones
+_BLOCK = 1 << 18  # bytes scanned at once: a block's temporaries stay in the core's cache
 _PAD = 8  # zero bytes after the text, so that reading 8 bytes at any unit start stays inside
 _UTF8 = operator.methodcaller("encode", "utf-8", "surrogatepass")
 # Odd 64-bit multipliers (golden ratio, MurmurHash3, xxHash64, SplitMix64) of the
@@ -140,19 +146,17 @@ def segment(texts: Sequence[str], unit: str, lowercase: bool = True) -> Segmente
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     # "\n" before, between and after the texts, so that every unit lies between separators;
     # then zero bytes, so that 8 bytes can be read at any unit start.
-    raw = np.frombuffer(b"\n".join(chain((b"",), encoded, (b"", bytes(_PAD - 1)))),
-                        dtype=np.uint8)
-    found = _find_units(raw, unit == "auto", lowercase)
-    if found is None:  # a case mapping that str.lower() applies in context, or that resizes
+    scanned = _scan(b"\n".join(chain((b"",), encoded, (b"", bytes(_PAD - 1)))),
+                    unit == "auto", lowercase, ascii_only=all(map(str.isascii, texts)))
+    if scanned is None:  # a case mapping that str.lower() applies in context, or that resizes
         special = _special_rows(texts)
         texts = [text.lower() if row in special else text for row, text in enumerate(texts)]
         return segment(texts, unit, lowercase)
-    starts, ends, values = found
-    ids = _exact_ids(values, starts, ends)
+    starts, sizes, ids = scanned
     text_starts = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(lengths + 1, out=text_starts[1:])
     offsets = np.searchsorted(starts, text_starts + 1)
-    return Segmented(Ragged(ids, offsets.astype(np.int64)), ends - starts)
+    return Segmented(Ragged(ids, offsets.astype(np.int64)), sizes)
 
 
 def unit_char_spans(text: str, unit: str) -> np.ndarray:
@@ -168,12 +172,12 @@ def unit_char_spans(text: str, unit: str) -> np.ndarray:
         ends = np.cumsum([len(piece) for piece in _jieba_pieces(text)], dtype=np.int64)
         return np.stack([ends - np.diff(ends, prepend=0), ends], axis=1).reshape(-1, 2)
     encoded = _UTF8(text)
-    raw = np.frombuffer(b"\n" + encoded + b"\n" + bytes(_PAD), dtype=np.uint8)
-    starts, ends, _ = _find_units(raw, unit == "auto", lowercase=False)
+    starts, sizes, _ = _scan(b"\n" + encoded + b"\n" + bytes(_PAD), unit == "auto",
+                             lowercase=False, keyed=False)
     # The character index of every byte boundary: the characters that start before it.
     chars_before = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum((raw[1:len(encoded) + 1] & 0xC0) != 0x80, out=chars_before[1:])
-    return np.stack([chars_before[starts - 1], chars_before[ends - 1]], axis=1)
+    np.cumsum((np.frombuffer(encoded, dtype=np.uint8) & 0xC0) != 0x80, out=chars_before[1:])
+    return np.stack([chars_before[starts - 1], chars_before[starts + sizes - 1]], axis=1)
 
 
 def _char_units(texts: list[str]) -> Segmented:
@@ -202,70 +206,119 @@ def _jieba_units(texts: list[str]) -> Segmented:
     return Segmented(Ragged.from_rows(rows), np.array(sizes, dtype=np.int64))
 
 
-def _find_units(raw: np.ndarray, auto: bool,
-                lowercase: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The byte ``[start, end)`` of every unit of ``raw``, in order, and the bytes to key them
-    by (``raw`` lowercased, with whitespace normalized), or ``None`` if lowercasing needs
-    Python's ``str.lower()`` (see :func:`_lowered_in_place`).
+def _scan(data: bytes, auto: bool, lowercase: bool, keyed: bool = True,
+          ascii_only: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """``(starts, sizes, ids)``: the byte offset, the byte size and the id of every unit of
+    ``data`` (no ids unless ``keyed``), or ``None`` if lowercasing needs Python's
+    ``str.lower()`` (see :func:`_lowered_in_place`). ``ascii_only`` says that ``data`` is known
+    to be ASCII.
 
-    ``raw`` is UTF-8 that starts and ends with a separator, followed by ``_PAD`` bytes that
-    are not part of it.
+    ``data`` is UTF-8 that starts and ends with ``"\n"``, followed by ``_PAD`` bytes that are
+    not part of it. It is scanned in blocks of about ``_BLOCK`` bytes that end at a newline, so
+    that a block's temporaries stay in the core's cache; the bytes that units are keyed by
+    (lowercased, whitespace made ASCII) are written block by block to one buffer.
     """
-    text = raw[:-_PAD]
-    if text.max() < 0x80:
-        cuts = np.flatnonzero(text <= 0x20)  # whitespace, or (rarely) other control bytes
-        if text.min() < 0x09 or (text - np.uint8(0x0E)).min() < 0x1C - 0x0E:
-            cuts = cuts[_ASCII_SPACE[text[cuts]]]
-        # Between consecutive separators s < t lies the unit [s + 1, t), if it is not empty.
-        gaps = np.flatnonzero(np.diff(cuts) > 1)
-        return cuts[gaps] + 1, cuts[gaps + 1], _lower_ascii(raw) if lowercase else raw
-    return _find_units_unicode(raw, auto, lowercase)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    values = np.empty_like(raw)
+    end = len(raw) - _PAD - 1  # the final separator
+    values[end:] = raw[end:]
+    parts, low, long_units = [], 0, _LongUnits()
+    while not parts or low < end:
+        high = low + _BLOCK
+        if high < end:
+            newline = data.rfind(b"\n", low + 1, high + 1)
+            high = newline if newline > 0 else data.find(b"\n", high)
+        else:
+            high = end
+        found = _block_units(raw, values, low, high + 1, auto, lowercase, ascii_only)
+        if found is None:
+            return None
+        starts, ends = found
+        sizes = ends - starts
+        keys = None
+        if keyed:
+            keys = _keys(values, starts, sizes)
+            long_units.add(values, starts, sizes, keys, sum(len(part[0]) for part in parts))
+        parts.append((starts, sizes, keys))
+        low = high
+    starts, sizes = (np.concatenate([part[index] for part in parts]) for index in (0, 1))
+    if not keyed:
+        return starts, sizes, None
+    ids = np.concatenate([part[2] for part in parts]).view(np.int64)
+    long_units.identify(values, starts, sizes, ids)
+    return starts, sizes, ids
 
 
-def _lower_ascii(raw: np.ndarray) -> np.ndarray:
-    """A copy of ``raw`` with the ASCII capitals lowercased (other bytes unchanged)."""
-    lowered = raw - np.uint8(ord("A"))
-    np.less(lowered, np.uint8(26), out=lowered.view(bool))
-    lowered *= np.uint8(0x20)
-    lowered |= raw
-    return lowered
+def _block_units(raw: np.ndarray, values: np.ndarray, low: int, high: int, auto: bool,
+                 lowercase: bool, ascii_only: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``[start, end)`` byte offsets of the units of ``raw[low:high]`` (which starts and
+    ends with a separator), in order, after writing the block's bytes to key them by to
+    ``values[low:high]``; ``None`` if lowercasing needs ``str.lower()``. ``ascii_only`` says
+    that the block is known to be ASCII."""
+    block = raw[low:high]
+    if not ascii_only and block.max() >= 0x80:
+        return _block_units_unicode(raw, values, low, high, auto, lowercase)
+    cuts = np.flatnonzero(block <= 0x20)  # whitespace, or (rarely) other control bytes
+    below = block[cuts]
+    if below.min() < 0x09 or (below - np.uint8(0x0E)).min() < 0x1C - 0x0E:
+        cuts = cuts[_ASCII_SPACE[below]]
+    _copy_lowered(block, values[low:high], lowercase)
+    cuts += low
+    return _between(cuts)
 
 
-def _find_units_unicode(raw: np.ndarray, auto: bool,
-                        lowercase: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """:func:`_find_units` for text with multi-byte characters.
+def _between(cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The units between consecutive separators ``s < t``: ``[s + 1, t)`` where not empty."""
+    steps = np.diff(cuts)
+    if not len(steps) or steps.min() > 1:  # no two separators in a row, as in most prose
+        return cuts[:-1] + 1, cuts[1:]
+    gaps = np.flatnonzero(steps > 1)
+    return cuts[gaps] + 1, cuts[gaps + 1]
+
+
+def _copy_lowered(block: np.ndarray, out: np.ndarray, lowercase: bool) -> None:
+    """``out[:] = block``, with the ASCII capitals lowercased if ``lowercase``."""
+    if not lowercase:
+        out[:] = block
+        return
+    np.subtract(block, np.uint8(ord("A")), out=out)
+    np.less(out, np.uint8(26), out=out.view(bool))
+    out *= np.uint8(0x20)
+    out |= block
+
+
+def _block_units_unicode(raw: np.ndarray, values: np.ndarray, low: int, high: int, auto: bool,
+                         lowercase: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_block_units` for a block with multi-byte characters.
 
     Cuts are placed on a doubled axis: byte ``i`` is at ``2i + 1`` and the point just before
     it at ``2i``. A whitespace byte is a cut at its own coordinate; a unit-script character at
     ``p`` of ``k`` bytes is a cut before it (``2p``) and one after it (``2p + 2k``). The unit
     between consecutive cuts ``x < y`` is ``[(x + 1) // 2, y // 2)``, when not empty.
     """
-    text = raw[:-_PAD]
+    block, out = raw[low:high], values[low:high]
     # Candidates: whitespace or control bytes (<= 0x20) and the lead bytes of multi-byte
     # characters (>= 0xC2); continuation bytes and printable ASCII never start a cut.
-    candidates = np.flatnonzero((text - np.uint8(0x21)) >= np.uint8(0xC2 - 0x21))
-    first = text[candidates]
+    candidates = np.flatnonzero((block - np.uint8(0x21)) >= np.uint8(0xC2 - 0x21))
+    first = block[candidates]
     lead = np.flatnonzero(first >= 0xC2)
     at = candidates[lead]
-    points, sizes = _decode(raw, at)
+    points, sizes = _decode(raw, at + low)
     kind = _CLASSES[points]
-    values = _lower_ascii(raw) if lowercase else raw
+    _copy_lowered(block, out, lowercase)
     space = kind == _SPACE
     if space.any():
         # Whitespace beyond ASCII becomes ASCII spaces: the units are then cut alike.
-        values = values.copy() if values is raw else values
         for offset in range(3):
-            inside = space & (sizes > offset)
-            values[at[inside] + offset] = ord(" ")
-    if lowercase and not _lowered_in_place(values, at, points, sizes):
+            out[at[space & (sizes > offset)] + offset] = ord(" ")
+    if lowercase and not _lowered_in_place(out, at, points, sizes):
         return None
     if space.any():
-        return _find_units_unicode(values, auto, lowercase=False)
+        return _block_units(values, values, low, high, auto, lowercase=False)
     ascii_space = _ASCII_SPACE[np.minimum(first, 0x7F)]
+    candidates += low
     if not auto:
-        cuts = candidates[ascii_space]
-        gaps = np.flatnonzero(np.diff(cuts) > 1)
-        return cuts[gaps] + 1, cuts[gaps + 1], values
+        return _between(candidates[ascii_space])
     script = np.flatnonzero(kind == _SCRIPT)
     double = 2 * candidates
     before = double + 1
@@ -277,7 +330,7 @@ def _find_units_unicode(raw: np.ndarray, auto: bool,
     cuts = np.stack([before[keep], after[keep]], axis=1).reshape(-1)
     starts, ends = (cuts[:-1] + 1) >> 1, cuts[1:] >> 1
     nonempty = np.flatnonzero(ends > starts)
-    return starts[nonempty], ends[nonempty], values
+    return starts[nonempty], ends[nonempty]
 
 
 def _decode(raw: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -341,88 +394,155 @@ def _lowered_in_place(values: np.ndarray, at: np.ndarray, points: np.ndarray,
     return True
 
 
-def _exact_ids(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """An id for every unit ``data[starts[i]:ends[i]]``: equal ids iff equal bytes; ids are
-    below ``len(starts)`` except for units whose hash collided (numbered after)."""
-    lengths = ends - starts
-    ids = np.empty(len(starts), dtype=np.int64)
-    # A unit of <= 7 bytes keeps its bytes below a stop bit; an 8-byte unit whose last byte is
-    # >= 2 cannot meet those (their top byte is 0 or 1), so it keeps its 8 bytes as they are.
-    keys = _masked_windows(data, starts, lengths)
-    keys |= np.uint64(1) << (np.minimum(lengths, 8).astype(np.uint64) << np.uint64(3))
-    short = (lengths < 8) | ((lengths == 8) & (keys >= np.uint64(2 << 56)))
-    exact = np.flatnonzero(short)
-    ids[exact] = exact[_representatives(keys[exact])]
-    rest = np.flatnonzero(~short)
-    if len(rest):
-        representative, differs = _long_representatives(data, starts[rest], lengths[rest])
-        ids[rest] = rest[representative]
-        # Units whose bytes differ from their representative's shared its 64-bit hash.
-        vocabulary: dict[bytes, int] = {}
-        for unit in rest[differs]:
-            start = int(starts[unit])
-            ids[unit] = vocabulary.setdefault(data[start:start + int(lengths[unit])].tobytes(),
-                                              len(starts) + len(vocabulary))
-    return ids
+def _keys(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The ``uint64`` key of every unit: the id of a unit of at most 8 bytes (see
+    :func:`_long_ids` for the others).
+
+    A unit of at most 7 bytes is its bytes (little-endian) below a stop bit, so the top byte is
+    0 or 1; an 8-byte unit is its 8 bytes.
+    """
+    width = np.minimum(sizes, 8).view(np.uint64)
+    width <<= np.uint64(3)  # the key's bits that the unit fills
+    return _masked_windows(values, starts, width, stop_bit=True)
 
 
-def _masked_windows(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The ``min(length, 8)`` bytes at each start, little-endian in a ``uint64``."""
+class _LongUnits:
+    """The units that are not their own key, gathered block by block, then identified together:
+    units longer than 8 bytes, and those of 8 whose last byte is below 3 (their keys would meet
+    these ids).
+
+    Each gets ``_LONG_TAG`` (top byte 2) plus the position of one occurrence of its bytes, the
+    same for all (:func:`_representatives`). Units of at most 16 bytes are compared as two
+    keys: their first 8 bytes, and the rest below a stop bit (16-byte units whose last byte is
+    below 2, whose second key would be ambiguous, are left to the others); longer units are
+    compared in 8-byte chunks (:func:`_chunk_comparison`).
+    """
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[np.ndarray, ...]] = []  # positions, first keys, second keys
+        self.longer: list[np.ndarray] = []  # positions
+
+    def add(self, values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, keys: np.ndarray,
+            offset: int) -> None:
+        """Take the long units of a block whose first unit is unit ``offset`` of the batch."""
+        wide = np.flatnonzero(sizes >= 8)
+        units = wide[(sizes[wide] > 8) | (keys[wide] < _LONG_TAG_LIMIT)]
+        if not len(units):
+            return
+        pairs = units[sizes[units] <= 16]
+        width = (sizes[pairs] - 8).view(np.uint64)
+        width <<= np.uint64(3)
+        second = _masked_windows(values, starts[pairs] + 8, width, stop_bit=True)
+        clear = (width < 64) | (second >= _AMBIGUOUS)
+        self.pairs.append((pairs[clear] + offset, keys[pairs[clear]], second[clear]))
+        self.longer.append(np.concatenate([units[sizes[units] > 16], pairs[~clear]]) + offset)
+
+    def identify(self, values: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
+                 ids: np.ndarray) -> None:
+        """Write the ids of the gathered units to ``ids``."""
+        if self.pairs:
+            units, first, second = (np.concatenate(column)
+                                    for column in zip(*self.pairs, strict=True))
+
+            def hashed(items: slice | np.ndarray, hash_round: int) -> np.ndarray:
+                hashes = first[items] * _MULTIPLIERS[hash_round % len(_MULTIPLIERS)]
+                hashes ^= second[items] * _MULTIPLIERS[(hash_round + 1) % len(_MULTIPLIERS)]
+                hashes ^= hashes >> np.uint64(29)
+                hashes *= _MULTIPLIERS[(hash_round + 2) % len(_MULTIPLIERS)]
+                return hashes
+
+            def equal(items: slice | np.ndarray, winners: np.ndarray) -> np.ndarray:
+                return ((first.take(winners) == first[items])
+                        & (second.take(winners) == second[items]))
+
+            ids[units] = units[_representatives(len(units), hashed, equal)] | _LONG_TAG
+        units = np.concatenate(self.longer) if self.longer else np.zeros(0, dtype=np.int64)
+        if len(units):
+            hashed, equal = _chunk_comparison(values, starts[units], sizes[units])
+            ids[units] = units[_representatives(len(units), hashed, equal)] | _LONG_TAG
+
+
+def _masked_windows(data: np.ndarray, starts: np.ndarray, width: np.ndarray,
+                    stop_bit: bool = False) -> np.ndarray:
+    """The ``width`` low bits (a multiple of 8, at most 64) of the 8 bytes at each start,
+    little-endian in a ``uint64``, with bit ``width`` set if ``stop_bit`` (none for 64)."""
     windows = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))[starts]
-    shift = np.uint64(64) - (np.minimum(lengths, 8).astype(np.uint64) << np.uint64(3))
-    windows <<= shift
-    windows >>= shift
+    stop = np.left_shift(np.uint64(1), width)  # numpy's shifts by 64 give 0
+    if stop_bit:
+        windows |= stop
+        stop <<= np.uint64(1)  # keep the stop bit too
+    stop -= np.uint64(1)  # the mask: all ones for 64 bits (0 - 1 wraps around)
+    windows &= stop
     return windows
 
 
-def _long_representatives(data: bytes, starts: np.ndarray,
-                          lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For units longer than a key: the index of the unit that represents each (one per
-    hash), and whether its bytes differ from that representative's."""
-    chunks = (lengths + 7) >> 3
+def _chunk_comparison(data: np.ndarray, starts: np.ndarray, sizes: np.ndarray):
+    """``(hashed, equal)`` of :func:`_representatives` for units of any size, from their
+    8-byte chunks: the hash mixes every chunk with its index, and units are equal when their
+    sizes and all their chunks are."""
+    chunks = (sizes + 7) >> 3
     first_chunk = np.zeros(len(starts) + 1, dtype=np.int64)
     np.cumsum(chunks, out=first_chunk[1:])
     owner = np.repeat(np.arange(len(starts)), chunks)
     index = np.arange(first_chunk[-1]) - first_chunk[owner]
     offset = 8 * index
-    values = _masked_windows(data, starts[owner] + offset, lengths[owner] - offset)
-    mixed = (values ^ (index.astype(np.uint64) * _CHUNK_MIX)) * _MIX
+    width = np.minimum(sizes[owner] - offset, 8).view(np.uint64) << np.uint64(3)
+    values = _masked_windows(data, starts[owner] + offset, width)
+    mixed = (values ^ (index.view(np.uint64) * _CHUNK_MIX)) * _MIX
     mixed ^= mixed >> np.uint64(29)
-    hashes = np.add.reduceat(mixed, first_chunk[:-1]) ^ lengths.astype(np.uint64) * _CHUNK_MIX
-    representative = _representatives(hashes)
-    differs = lengths != lengths[representative]
-    mine = np.flatnonzero(~differs[owner])
-    theirs = first_chunk[representative[owner[mine]]] + index[mine]
-    differs[owner[mine[values[mine] != values[theirs]]]] = True
-    return representative, differs
+    content = np.add.reduceat(mixed, first_chunk[:-1]) ^ sizes.view(np.uint64) * _CHUNK_MIX
+    positions = np.arange(len(starts))
+
+    def hashed(items: slice | np.ndarray, hash_round: int) -> np.ndarray:
+        hashes = content[items] * _MULTIPLIERS[hash_round % len(_MULTIPLIERS)]
+        hashes ^= hashes >> np.uint64(29)
+        hashes *= _MULTIPLIERS[(hash_round + 1) % len(_MULTIPLIERS)]
+        return hashes
+
+    def equal(items: slice | np.ndarray, winners: np.ndarray) -> np.ndarray:
+        units = positions[items]
+        same = sizes[units] == sizes[winners]
+        mine, theirs = units[same], winners[same]
+        # Chunk k of each unit of the winner's size against chunk k of the winner.
+        pair = np.repeat(np.arange(len(mine)), chunks[mine])
+        k = np.arange(len(pair)) - np.repeat(np.cumsum(chunks[mine]) - chunks[mine], chunks[mine])
+        differ = values[first_chunk[mine][pair] + k] != values[first_chunk[theirs][pair] + k]
+        same[np.flatnonzero(same)[pair[differ]]] = False
+        return same
+
+    return hashed, equal
 
 
-def _representatives(keys: np.ndarray) -> np.ndarray:
-    """For each ``uint64`` key, the index of one occurrence of it (the same for all).
+def _representatives(count: int, hashed, equal) -> np.ndarray:
+    """For each of ``count`` items, the index of an item equal to it, the same for all the
+    items equal to each other.
 
-    Rounds of a hash table, as in :func:`skillgym.rewards.ngrams.distinct_counts`: every
-    unresolved key writes its index to its slot and reads back the index that remained; if
-    that index holds the same key, the key is resolved (all its occurrences met at that slot).
-    Keys that lost their slot to another key try again with the next multiplier.
+    Rounds of a hash table, as in :mod:`skillgym.rewards.ngrams`' distinct count: every
+    unresolved item hashes to a slot (``hashed(items, round)``, 64-bit hashes whose top bits
+    pick the slot, a new hash each round), writes its index there and reads back the index that
+    remained. An item equal to that winner (``equal(items, winners)``, comparing whole
+    contents) is resolved: equal items always meet at one slot. The others try again in the
+    next round. A slot's winner is always resolved, so every round resolves at least one item
+    and the rounds end; the hash only decides where items meet, never what is equal.
     """
-    count = len(keys)
-    bits = max((2 * count - 1).bit_length(), 1)  # at least two slots per key
+    bits = max((2 * count - 1).bit_length(), 1)  # at least two slots per item
     table = np.empty(1 << bits, dtype=np.intp)
-    representative = np.arange(count)
-    pending, pending_keys = representative, keys
+    indices = np.arange(count)
+    representative = indices
+    items: slice | np.ndarray = slice(None)
     hash_round = 0
-    while len(pending):
-        multiplier = _MULTIPLIERS[hash_round % len(_MULTIPLIERS)]
-        slots = pending_keys * multiplier
+    while True:
+        slots = hashed(items, hash_round)
         slots >>= np.uint64(64 - bits)
         slots = slots.view(np.intp)
-        table[slots] = pending
+        table[slots] = indices[items]
         winners = table.take(slots)
         if hash_round:
-            representative[pending] = winners
+            representative[items] = winners
         else:
             representative = winners
-        lost = np.flatnonzero(keys.take(winners) != pending_keys)
-        pending, pending_keys = pending[lost], pending_keys[lost]
+        lost = np.flatnonzero(~equal(items, winners))
+        if not len(lost):
+            return representative
+        items = indices[items][lost]
         hash_round += 1
-    return representative
