@@ -28,6 +28,8 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 
 # The keys a SAME_STEP vector env adds for the sub-environments it reset within the step.
 _FINAL_KEYS = ("final_obs", "_final_obs", "final_info", "_final_info")
+# The key of Gymnasium's RecordEpisodeStatistics, which is also where SB3 looks for returns.
+_EPISODE_KEY = "episode"
 
 
 def autoreset_mode_of(venv: VectorEnv) -> AutoresetMode:
@@ -206,7 +208,9 @@ class GymnasiumVecEnv(VecEnv):
     def _same_step_finals(
         self, per_env: list[dict[str, Any]], infos: dict[str, Any], done_rows: np.ndarray
     ) -> None:
-        """SAME_STEP: a done row's top-level info is its reset's; its step's is ``final_info``."""
+        """SAME_STEP: a done row's top-level info is its reset's; its step's is ``final_info``,
+        and the statistics of the episode that ended (``episode``, which Gymnasium's
+        ``RecordEpisodeStatistics`` adds at the top level) go with it, where SB3 reads them."""
         fill_infos(per_env, {key: value for key, value in infos.items() if key not in _FINAL_KEYS})
         if not len(done_rows):
             return
@@ -214,6 +218,8 @@ class GymnasiumVecEnv(VecEnv):
         final_obs = infos["final_obs"]
         for row in done_rows.tolist():
             finals[row]["TimeLimit.truncated"] = per_env[row].pop("TimeLimit.truncated")
+            if _EPISODE_KEY in per_env[row]:
+                finals[row][_EPISODE_KEY] = per_env[row].pop(_EPISODE_KEY)
             finals[row]["terminal_observation"] = final_obs[row]
             self.reset_infos[row] = per_env[row]
             per_env[row] = finals[row]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import os
 import platform
+import subprocess
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -244,10 +245,24 @@ def measure(
     return single, batched
 
 
+def cpu_name() -> str:
+    """The CPU's model name from ``lscpu`` with the logical CPU count (``platform.processor()``
+    where ``lscpu`` is missing): what every speed figure is reported beside."""
+    try:
+        listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        listing = ""
+    for line in listing.splitlines():
+        if line.startswith("Model name:"):
+            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, Any]:
-    """The platform, Python, CPU count and library versions, to go beside measured rates."""
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpus": os.cpu_count(), "numpy": np.__version__, "gymnasium": gym.__version__}
+    """The CPU, platform, Python, CPU count and library versions, to go beside measured rates."""
+    return {"cpu": cpu_name(), "platform": platform.platform(),
+            "python": platform.python_version(), "cpus": os.cpu_count(),
+            "numpy": np.__version__, "gymnasium": gym.__version__}
 
 
 def single_table(single: Sequence[dict[str, Any]]) -> Table:

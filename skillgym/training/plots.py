@@ -103,3 +103,22 @@ def write_accuracy_plot(
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def write_mode_plot(summary: dict[str, dict[str, dict[str, float]]], path: Path) -> Path:
+    """Accuracy, think-rate and mean tokens against level, one line per mode (or policy), from
+    a :func:`~skillgym.envs.keye.evaluation.summarize` summary, as a PNG."""
+    figure, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    for mode, levels in summary.items():
+        numbers = sorted(int(level) for level in levels if level != "all")
+        for axis, key in zip(axes, ("accuracy", "think_rate", "tokens"), strict=True):
+            axis.plot(numbers, [levels[str(n)][key] for n in numbers], marker="o", label=mode)
+    for axis, key in zip(axes, ("accuracy", "think-rate", "mean tokens"), strict=True):
+        axis.set_xlabel("level")
+        axis.set_title(key)
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

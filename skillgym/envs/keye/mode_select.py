@@ -101,7 +101,9 @@ class _Episodes:
         self.reward = WeightedSum(dict(rewards))
         self.pool: list[list[Problem]] = [sample_problems(level, pool_size, pool_seed, split)
                                           for level in levels]
-        self.prompt_ids = [[self._encode(p.prompt) for p in problems] for problems in self.pool]
+        # (levels, pool_size, max_prompt_bytes): one gather observes the whole batch.
+        self.prompt_ids = np.stack([encode_prompts([p.prompt for p in problems],
+                                                   max_prompt_bytes) for problems in self.pool])
         self.cache = cache if cache is not None else ResponseCache()
         self._responder_spec = responder
         self._responder: Responder | None = None
@@ -118,15 +120,6 @@ class _Episodes:
         if self._responder is None:
             self._responder = resolve_responder(self._responder_spec)
         return self._responder
-
-    def _encode(self, prompt: str) -> np.ndarray:
-        data = prompt.encode("utf-8")
-        if len(data) > self.max_prompt_bytes:
-            raise ValueError(f"a prompt of {len(data)} bytes does not fit max_prompt_bytes="
-                             f"{self.max_prompt_bytes}: {prompt!r}")
-        ids = np.full(self.max_prompt_bytes, PAD_ID, dtype=np.int64)
-        ids[:len(data)] = np.frombuffer(data, dtype=np.uint8)
-        return ids
 
     def rekey(self, rows: np.ndarray, keys: np.ndarray) -> None:
         """New random keys for ``rows``: their episodes start over from counter 0."""
@@ -152,9 +145,7 @@ class _Episodes:
 
     def observe(self) -> dict[str, np.ndarray]:
         """``{"prompt": (B, max_prompt_bytes) byte ids, "features": (B, F) float32}``."""
-        prompt = np.stack([self.prompt_ids[level][index] for level, index in
-                           zip(self.level_index.tolist(), self.problem_index.tolist(),
-                               strict=True)])
+        prompt = self.prompt_ids[self.level_index, self.problem_index]
         return {"prompt": prompt, "features": prompt_features(prompt)}
 
     def respond(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -177,6 +168,27 @@ class _Episodes:
             "thinks": np.array([parse_response(r.text, lenient=True).thinks
                                 for r in responses], dtype=bool)}
         return total, info
+
+
+def encode_prompts(prompts: Sequence[str], max_prompt_bytes: int) -> np.ndarray:
+    """``(N, max_prompt_bytes)`` int64: each prompt's UTF-8 bytes, padded with :data:`PAD_ID`.
+
+    Raises ValueError naming a prompt that does not fit.
+    """
+    ids = np.full((len(prompts), max_prompt_bytes), PAD_ID, dtype=np.int64)
+    for row, prompt in enumerate(prompts):
+        data = prompt.encode("utf-8")
+        if len(data) > max_prompt_bytes:
+            raise ValueError(f"a prompt of {len(data)} bytes does not fit max_prompt_bytes="
+                             f"{max_prompt_bytes}: {prompt!r}")
+        ids[row, :len(data)] = np.frombuffer(data, dtype=np.uint8)
+    return ids
+
+
+def prompt_observation(prompts: Sequence[str], max_prompt_bytes: int) -> dict[str, np.ndarray]:
+    """The batched observation of the given prompts (what a router trained on the env sees)."""
+    ids = encode_prompts(prompts, max_prompt_bytes)
+    return {"prompt": ids, "features": prompt_features(ids)}
 
 
 def prompt_features(prompt: np.ndarray) -> np.ndarray:

@@ -99,29 +99,6 @@ def print_summary(summary: dict[str, dict[str, dict[str, float]]], title: str) -
     Console().print(table)
 
 
-def write_summary_plot(summary: dict[str, dict[str, dict[str, float]]], path: Path) -> Path:
-    """Accuracy, think-rate and tokens against level, one line per mode, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    for mode, levels in summary.items():
-        numbers = sorted(int(level) for level in levels if level != "all")
-        for axis, key in zip(axes, ("accuracy", "think_rate", "tokens"), strict=True):
-            axis.plot(numbers, [levels[str(n)][key] for n in numbers], marker="o", label=mode)
-    for axis, key in zip(axes, ("accuracy", "think-rate", "mean tokens"), strict=True):
-        axis.set_xlabel("level")
-        axis.set_title(key)
-        axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
-
-
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate a model in the requested modes and write the results."""
     import torch
@@ -130,6 +107,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from skillgym.envs.keye.tasks import LEVEL_NUMBERS, sample_problems
     from skillgym.models import SamplingParams
     from skillgym.models.responders import BuiltinResponder
+    from skillgym.training.plots import write_mode_plot
 
     torch.set_num_threads(args.torch_threads)
     levels = args.levels or list(LEVEL_NUMBERS)
@@ -150,7 +128,7 @@ def run_eval(args: argparse.Namespace) -> int:
                             for key, value in vars(args).items() if key != "func"}
     (output / "summary.json").write_text(json.dumps({"args": meta, "summary": summary},
                                                     indent=1))
-    write_summary_plot(summary, output / "summary.png")
+    write_mode_plot(summary, output / "summary.png")
     print_summary(summary, f"{args.model}: {len(problems)} {args.split} problems per mode")
     print(f"wrote {output}/records.json, summary.json, summary.png")
     return 0

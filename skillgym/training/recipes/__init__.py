@@ -19,7 +19,7 @@ from skillgym.training.config import Config
 from skillgym.training.run import Checkpoint, RunDir
 
 # Recipe names, in the order ``skillgym train --help`` lists them.
-RECIPES: tuple[str, ...] = ("ppo", "aec-hierarchy", "keye-sft")
+RECIPES: tuple[str, ...] = ("ppo", "aec-hierarchy", "keye-sft", "keye-router")
 
 # The recipe that trains on a bare environment id, and the config key the id goes to.
 ENV_RECIPE = "ppo"

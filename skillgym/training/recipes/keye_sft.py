@@ -10,8 +10,9 @@ think-rate and tokens are logged under ``eval/``.
 A checkpoint holds ``trainer.pt`` (the exact training state: a resumed run ends bit-identical to
 an uninterrupted one), ``model.pt`` (the model alone, for :func:`~skillgym.models.load_checkpoint`),
 ``model_fp16.pt`` (the same in half precision, the form the package ships) and, when the
-checkpoint was evaluated, ``eval.json`` (every record: the measurement that grounds the next
-mixture's auto-think choices, ``data.accuracy = ".../eval.json"``).
+checkpoint was evaluated, ``eval.json`` (every record and their summary: the measurement that
+grounds the next mixture's auto-think choices, ``data.accuracy = ".../eval.json"``) and
+``eval.png`` (accuracy, think-rate and tokens by level for each mode).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from skillgym.models import (
 from skillgym.models.responders import BuiltinResponder
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
+from skillgym.training.plots import write_mode_plot
 from skillgym.training.progress import progress_bar
 from skillgym.training.recipes import Recipe
 from skillgym.training.run import Checkpoint, RunDir, RunError
@@ -54,6 +56,7 @@ TRAINER_FILE = "trainer.pt"
 MODEL_FILE = "model.pt"
 HALF_MODEL_FILE = "model_fp16.pt"
 EVAL_FILE = "eval.json"
+EVAL_PLOT = "eval.png"
 #: The modes the model is evaluated in while it trains.
 EVAL_MODES = ("think", "no_think", "auto_think")
 
@@ -131,17 +134,18 @@ def check(config: Config) -> None:
 
 
 def _samples(run: RunDir, config: Config) -> tuple[list[dict], int]:
-    """The run's mixture (built or copied into the run folder once) and its malformed lines."""
+    """The run's mixture (built, or copied from ``data.path``, into the run folder once, so that
+    a resumed run reads what the run started with) and how many malformed lines it skipped."""
     kept = run.path / DATA_FILE
+    source = get(config, "data.path") or str(kept)
     if not kept.is_file():
-        source = get(config, "data.path")
-        if source:
+        if get(config, "data.path"):
             kept.write_bytes(Path(source).read_bytes())
         else:
             write_mixture(build_mixture(_mixture_config(config)), kept)
     mixture = read_mixture(kept, on_error="skip")
     for error in mixture.skipped[:5]:
-        print(f"skipped {error}")
+        print(f"skipped {source}:{error.line}: {error.reason}")
     return mixture.samples, len(mixture.skipped)
 
 
@@ -164,23 +168,30 @@ def held_out_evaluator(config: Config) -> Callable[[CausalTransformer], list[dic
     return evaluate
 
 
-def _log_evaluation(logger, records: list[dict[str, Any]]) -> None:
-    for mode, levels in summarize(records).items():
+def _log_evaluation(logger, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Log each mode's overall figures as curves and its accuracy per level beside them (under
+    ``levels/``, kept in metrics.jsonl but not drawn: the checkpoint's ``eval.png`` shows them)."""
+    summary = summarize(records)
+    for mode, levels in summary.items():
         for level, row in levels.items():
-            suffix = "" if level == "all" else f"_L{level}"
-            logger.record(f"eval/{mode}_accuracy{suffix}", row["accuracy"])
             if level == "all":
-                for key in ("format", "think_rate", "tokens"):
+                for key in ("accuracy", "format", "think_rate", "tokens"):
                     logger.record(f"eval/{mode}_{key}", row[key])
+            else:
+                logger.record(f"levels/{mode}_accuracy_L{level}", row["accuracy"])
+    return summary
 
 
-def _save(run: RunDir, trainer: SFTTrainer, records: list[dict[str, Any]] | None) -> None:
+def _save(run: RunDir, trainer: SFTTrainer, records: list[dict[str, Any]] | None,
+          summary: dict[str, Any] | None) -> None:
     with run.new_checkpoint(trainer.steps_done) as folder:
         torch.save(trainer.state_dict(), folder / TRAINER_FILE)
         save_checkpoint(trainer.model, folder / MODEL_FILE)
         save_checkpoint(trainer.model, folder / HALF_MODEL_FILE, half=True)
         if records is not None:
-            (folder / EVAL_FILE).write_text(json.dumps({"records": records}))
+            (folder / EVAL_FILE).write_text(json.dumps({"records": records,
+                                                        "summary": summary}))
+            write_mode_plot(summary, folder / EVAL_PLOT)
 
 
 def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
@@ -215,11 +226,11 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
                                "finite model") from None
             losses.append(metrics["loss"])
             step = trainer.steps_done
-            records = None
+            records = summary = None
             if step % every["eval_every"] == 0 or trainer.done:
                 progress.update(task, status="evaluating")
                 records = evaluate(model)
-                _log_evaluation(logger, records)
+                summary = _log_evaluation(logger, records)
             if step % every["log_every"] == 0 or records is not None:
                 logger.record("train/loss", sum(losses) / len(losses))
                 logger.record("train/learning_rate", metrics["learning_rate"])
@@ -227,7 +238,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
                 logger.dump(step)
                 losses.clear()
             if step % every["checkpoint_every"] == 0 or records is not None:
-                _save(run, trainer, records)
+                _save(run, trainer, records, summary)
             progress.update(task, completed=step, status=f"loss {metrics['loss']:.3f}")
     finally:
         progress.stop()

@@ -8,6 +8,7 @@ with the same seed reaches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,12 +128,14 @@ def make_model(config: Config, env: VecEnv) -> BaseAlgorithm:
                **ppo)
 
 
-def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
-    """Train (or continue training) to ``train.total_timesteps``, checkpointing as it goes."""
+def learn(run: RunDir, config: Config, resume: Checkpoint | None,
+          build: Callable[[Config], BaseAlgorithm]) -> None:
+    """Train the model ``build(config)`` makes (or the checkpoint's, when resuming) to
+    ``train.total_timesteps``, checkpointing every ``train.checkpoint_every`` steps."""
     torch.set_num_threads(get(config, "train.torch_threads"))
     logger = run_logger(run, resume.step if resume else None)
     if resume is None:
-        model = make_model(config, make_env(config))
+        model = build(config)
         model.set_logger(logger)
     else:
         model = load_training_state(resume.path, logger)
@@ -146,6 +149,11 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     finally:
         progress.progress.stop()
         logger.close()
+
+
+def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
+    """Train (or continue training) to ``train.total_timesteps``, checkpointing as it goes."""
+    learn(run, config, resume, lambda config: make_model(config, make_env(config)))
 
 
 RECIPE = Recipe(
