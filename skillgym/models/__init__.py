@@ -4,7 +4,10 @@
 - :mod:`~skillgym.models.transformer`: the causal transformer and its KV cache;
 - :mod:`~skillgym.models.sampling` and :mod:`~skillgym.models.generation`: batched generation;
 - :mod:`~skillgym.models.scoring`: log-probabilities of given tokens (training, RL ratios);
-- :mod:`~skillgym.models.checkpoint`: saving and loading.
+- :mod:`~skillgym.models.checkpoint`: saving and loading;
+- :mod:`~skillgym.models.hf_responder`: a Hugging Face causal LM on disk as a responder (the
+  optional ``llm`` extra; imported from its own module, so the core install never needs
+  ``transformers``).
 
 See docs/models.md.
 """
