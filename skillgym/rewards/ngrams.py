@@ -117,9 +117,10 @@ def unique_ngram_counts(batch: Batch, n: int,
     edges = np.array(_blocks(offsets))
     # One table for every block, as large as the largest block needs (allocating it per block
     # would fault its pages in again and again); it holds positions, in 16 bits when they fit.
-    wide = (offsets[edges[1:]] - offsets[edges[:-1]]).max(initial=0) > _BLOCK
+    longest = (offsets[edges[1:]] - offsets[edges[:-1]]).max(initial=0)
     table = np.empty(int((starts[edges[1:]] - starts[edges[:-1]]).max(initial=0)) + 1,
-                     dtype=np.int64 if wide else np.uint16)
+                     dtype=np.uint16 if longest <= _BLOCK else np.int32 if longest < 1 << 31
+                     else np.int64)
     positions = np.arange(_BLOCK, dtype=table.dtype)
     lost, still, still_rows = [], [], []
     for first, last in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
