@@ -40,6 +40,7 @@ needs_smollm2 = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
 
 
 def _no_network(*args: object) -> None:
+    """Stands in for ``socket.connect`` while the model loads."""
     raise AssertionError(f"a network connection was attempted: {args}")
 
 
