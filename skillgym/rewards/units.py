@@ -17,18 +17,21 @@ repetition. Four kinds of text unit are offered (token ids, the fifth, come from
 
 :func:`unit_ids` tokenizes a batch into a :class:`~skillgym.rewards.ragged.Ragged` of ids: two
 units of one call have equal ids if and only if they are equal. Words and auto units are found
-without a Python loop over words or completions: the texts are encoded to UTF-8 by Python, joined
-by newlines, and numpy finds the separators in the bytes and the unit boundaries between them,
-lowercases the bytes (ASCII letters arithmetically, other letters through a table of code
-points; the few characters whose lowercase depends on their context or changes their size send
-their texts through ``str.lower()``), and gives every unit an exact id:
+without a Python loop over words or completions: the texts are encoded to UTF-8 by Python and
+joined by newlines, and numpy, in blocks of 256 KB that stay in the core's cache, finds the
+separators in the bytes and the unit boundaries between them, lowercases the bytes in place
+(ASCII letters arithmetically, other letters through a table of code points; the few characters
+whose lowercase depends on their context or changes their size send their texts through
+``str.lower()``), and gives every unit an exact id:
 
 - a unit of at most 7 bytes is its own id, its bytes packed into 64 bits below a stop bit; an
-  8-byte unit is its 8 bytes (unless its last byte is below 3, which the other ids use);
-- a longer unit is hashed from its 8-byte chunks, its occurrences meet in a hash table
-  (:func:`_representatives`) and take the position of one of them as their id; every unit is
-  compared with the one that represents it chunk by chunk, and those whose bytes differ (a
-  64-bit hash collision) are numbered from a dictionary of their bytes instead.
+  8-byte unit is its 8 bytes (unless its last byte is below 3: those ids are taken);
+- a unit of up to 16 bytes is two such keys; an open-addressing table kept across the blocks
+  maps the pair to the position of its first occurrence, which is the id (with a tag in the
+  top byte); pairs are compared whole, the hash only picks the slot;
+- a longer unit is hashed from its 8-byte chunks, and its occurrences meet in rounds of a hash
+  table (:func:`_representatives`) in which units are compared chunk by chunk: a hash collision
+  costs a round, never exactness.
 
 The ids are 64-bit integers of any value: the n-gram code compares them, it does not pack them.
 
@@ -143,20 +146,22 @@ def segment(texts: Sequence[str], unit: str, lowercase: bool = True) -> Segmente
     if unit == "jieba":
         return _jieba_units(texts)
     encoded = list(map(_UTF8, texts))
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    # Where each text starts: after the "\n" before it, and the end, after the last one.
+    rows = np.ones(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) + 1,
+              out=rows[1:])
+    rows[1:] += 1
     # "\n" before, between and after the texts, so that every unit lies between separators;
-    # then zero bytes, so that 8 bytes can be read at any unit start.
-    scanned = _scan(b"\n".join(chain((b"",), encoded, (b"", bytes(_PAD - 1)))),
-                    unit == "auto", lowercase, ascii_only=all(map(str.isascii, texts)))
+    # then zero bytes, so that 8 bytes can be read at any unit start. A bytearray, so that the
+    # scan lowercases it in place.
+    data = bytearray(b"\n").join(chain((b"",), encoded, (b"", bytes(_PAD - 1))))
+    scanned = _scan(data, unit == "auto", lowercase, rows, ascii_only=all(map(str.isascii, texts)))
     if scanned is None:  # a case mapping that str.lower() applies in context, or that resizes
         special = _special_rows(texts)
         texts = [text.lower() if row in special else text for row, text in enumerate(texts)]
         return segment(texts, unit, lowercase)
-    starts, sizes, ids = scanned
-    text_starts = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(lengths + 1, out=text_starts[1:])
-    offsets = np.searchsorted(starts, text_starts + 1)
-    return Segmented(Ragged(ids, offsets.astype(np.int64)), sizes)
+    offsets, _, sizes, ids = scanned
+    return Segmented(Ragged(ids, offsets), sizes)
 
 
 def unit_char_spans(text: str, unit: str) -> np.ndarray:
@@ -172,8 +177,9 @@ def unit_char_spans(text: str, unit: str) -> np.ndarray:
         ends = np.cumsum([len(piece) for piece in _jieba_pieces(text)], dtype=np.int64)
         return np.stack([ends - np.diff(ends, prepend=0), ends], axis=1).reshape(-1, 2)
     encoded = _UTF8(text)
-    starts, sizes, _ = _scan(b"\n" + encoded + b"\n" + bytes(_PAD), unit == "auto",
-                             lowercase=False, keyed=False)
+    data = bytearray(b"\n" + encoded + b"\n" + bytes(_PAD))
+    _, starts, sizes, _ = _scan(data, unit == "auto", False, np.array([1, len(encoded) + 2]),
+                                keyed=False)
     # The character index of every byte boundary: the characters that start before it.
     chars_before = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum((np.frombuffer(encoded, dtype=np.uint8) & 0xC0) != 0x80, out=chars_before[1:])
@@ -206,63 +212,75 @@ def _jieba_units(texts: list[str]) -> Segmented:
     return Segmented(Ragged.from_rows(rows), np.array(sizes, dtype=np.int64))
 
 
-def _scan(data: bytes, auto: bool, lowercase: bool, keyed: bool = True,
-          ascii_only: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """``(starts, sizes, ids)``: the byte offset, the byte size and the id of every unit of
-    ``data`` (no ids unless ``keyed``), or ``None`` if lowercasing needs Python's
-    ``str.lower()`` (see :func:`_lowered_in_place`). ``ascii_only`` says that ``data`` is known
-    to be ASCII.
+def _scan(data: bytearray, auto: bool, lowercase: bool, rows: np.ndarray, keyed: bool = True,
+          ascii_only: bool = False) -> tuple[np.ndarray, ...] | None:
+    """``(offsets, starts, sizes, ids)`` of the units of ``data``: ``offsets[r]``, the number of
+    units that start before byte ``rows[r]`` (ascending); the byte offset (only unless
+    ``keyed``), byte size and id of every unit (ids only if ``keyed``). ``None`` if
+    lowercasing needs Python's ``str.lower()`` (see :func:`_lowered_in_place`).
 
     ``data`` is UTF-8 that starts and ends with ``"\n"``, followed by ``_PAD`` bytes that are
-    not part of it. It is scanned in blocks of about ``_BLOCK`` bytes that end at a newline, so
-    that a block's temporaries stay in the core's cache; the bytes that units are keyed by
-    (lowercased, whitespace made ASCII) are written block by block to one buffer.
+    not part of it; it is lowercased in place, and Unicode whitespace becomes ASCII spaces.
+    ``ascii_only`` says that it is known to be ASCII. It is scanned in blocks of about
+    ``_BLOCK`` bytes that end at a newline, so that a block's temporaries stay in the core's
+    cache and are reused by the next block: only the results are as large as the batch.
     """
     raw = np.frombuffer(data, dtype=np.uint8)
-    values = np.empty_like(raw)
     end = len(raw) - _PAD - 1  # the final separator
-    values[end:] = raw[end:]
-    parts, low, long_units = [], 0, _LongUnits()
-    while not parts or low < end:
+    capacity = end // 2 + 1  # units are separated, so at most one in two bytes starts one
+    sizes = np.empty(capacity, dtype=np.int64)
+    ids = np.empty(capacity, dtype=np.int64) if keyed else None
+    offsets = np.empty(len(rows), dtype=np.int64)
+    found_starts, pairs, longer = [], _PairTable(), []
+    count, low = 0, 0
+    while True:
         high = low + _BLOCK
         if high < end:
             newline = data.rfind(b"\n", low + 1, high + 1)
             high = newline if newline > 0 else data.find(b"\n", high)
         else:
             high = end
-        found = _block_units(raw, values, low, high + 1, auto, lowercase, ascii_only)
+        found = _block_units(raw, low, high + 1, auto, lowercase, ascii_only)
         if found is None:
             return None
         starts, ends = found
-        sizes = ends - starts
-        keys = None
+        block = slice(count, count + len(starts))
+        np.subtract(ends, starts, out=sizes[block])
+        inside = slice(*np.searchsorted(rows, [low + 1, high + 1]))  # texts starting here
+        offsets[inside] = count + np.searchsorted(starts, rows[inside])
         if keyed:
-            keys = _keys(values, starts, sizes)
-            long_units.add(values, starts, sizes, keys, sum(len(part[0]) for part in parts))
-        parts.append((starts, sizes, keys))
+            ids[block] = _keys(raw, starts, sizes[block]).view(np.int64)
+            longer.append(_long_ids(raw, starts, sizes[block], ids[block], count, pairs))
+        else:
+            found_starts.append(starts)
+        count = block.stop
+        if high == end:
+            break
         low = high
-    starts, sizes = (np.concatenate([part[index] for part in parts]) for index in (0, 1))
+    offsets[inside.stop:] = count
     if not keyed:
-        return starts, sizes, None
-    ids = np.concatenate([part[2] for part in parts]).view(np.int64)
-    long_units.identify(values, starts, sizes, ids)
-    return starts, sizes, ids
+        return offsets, np.concatenate(found_starts), sizes[:count], None
+    positions, starts, lengths = (np.concatenate(column) for column in zip(*longer, strict=True))
+    if len(positions):
+        hashed, equal = _chunk_comparison(raw, starts, lengths)
+        ids[positions] = positions[_representatives(len(positions), hashed, equal)] | _LONG_TAG
+    return offsets, None, sizes[:count], ids[:count]
 
 
-def _block_units(raw: np.ndarray, values: np.ndarray, low: int, high: int, auto: bool,
-                 lowercase: bool, ascii_only: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+def _block_units(raw: np.ndarray, low: int, high: int, auto: bool, lowercase: bool,
+                 ascii_only: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
     """The ``[start, end)`` byte offsets of the units of ``raw[low:high]`` (which starts and
-    ends with a separator), in order, after writing the block's bytes to key them by to
-    ``values[low:high]``; ``None`` if lowercasing needs ``str.lower()``. ``ascii_only`` says
-    that the block is known to be ASCII."""
+    ends with a separator), in order, after lowercasing the block in place; ``None`` if
+    lowercasing needs ``str.lower()``. ``ascii_only`` says that the block is ASCII."""
     block = raw[low:high]
     if not ascii_only and block.max() >= 0x80:
-        return _block_units_unicode(raw, values, low, high, auto, lowercase)
+        return _block_units_unicode(raw, low, high, auto, lowercase)
     cuts = np.flatnonzero(block <= 0x20)  # whitespace, or (rarely) other control bytes
     below = block[cuts]
     if below.min() < 0x09 or (below - np.uint8(0x0E)).min() < 0x1C - 0x0E:
         cuts = cuts[_ASCII_SPACE[below]]
-    _copy_lowered(block, values[low:high], lowercase)
+    if lowercase:
+        _lower_ascii(block)
     cuts += low
     return _between(cuts)
 
@@ -276,18 +294,15 @@ def _between(cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cuts[gaps] + 1, cuts[gaps + 1]
 
 
-def _copy_lowered(block: np.ndarray, out: np.ndarray, lowercase: bool) -> None:
-    """``out[:] = block``, with the ASCII capitals lowercased if ``lowercase``."""
-    if not lowercase:
-        out[:] = block
-        return
-    np.subtract(block, np.uint8(ord("A")), out=out)
-    np.less(out, np.uint8(26), out=out.view(bool))
-    out *= np.uint8(0x20)
-    out |= block
+def _lower_ascii(block: np.ndarray) -> None:
+    """Lowercase the ASCII capitals of ``block`` in place (other bytes unchanged)."""
+    capital = block - np.uint8(ord("A"))
+    np.less(capital, np.uint8(26), out=capital.view(bool))
+    capital *= np.uint8(0x20)
+    block |= capital
 
 
-def _block_units_unicode(raw: np.ndarray, values: np.ndarray, low: int, high: int, auto: bool,
+def _block_units_unicode(raw: np.ndarray, low: int, high: int, auto: bool,
                          lowercase: bool) -> tuple[np.ndarray, np.ndarray] | None:
     """:func:`_block_units` for a block with multi-byte characters.
 
@@ -296,7 +311,7 @@ def _block_units_unicode(raw: np.ndarray, values: np.ndarray, low: int, high: in
     ``p`` of ``k`` bytes is a cut before it (``2p``) and one after it (``2p + 2k``). The unit
     between consecutive cuts ``x < y`` is ``[(x + 1) // 2, y // 2)``, when not empty.
     """
-    block, out = raw[low:high], values[low:high]
+    block = raw[low:high]
     # Candidates: whitespace or control bytes (<= 0x20) and the lead bytes of multi-byte
     # characters (>= 0xC2); continuation bytes and printable ASCII never start a cut.
     candidates = np.flatnonzero((block - np.uint8(0x21)) >= np.uint8(0xC2 - 0x21))
@@ -305,16 +320,16 @@ def _block_units_unicode(raw: np.ndarray, values: np.ndarray, low: int, high: in
     at = candidates[lead]
     points, sizes = _decode(raw, at + low)
     kind = _CLASSES[points]
-    _copy_lowered(block, out, lowercase)
+    if lowercase:
+        _lower_ascii(block)
+        if not _lowered_in_place(block, at, points, sizes):
+            return None
     space = kind == _SPACE
     if space.any():
         # Whitespace beyond ASCII becomes ASCII spaces: the units are then cut alike.
         for offset in range(3):
-            out[at[space & (sizes > offset)] + offset] = ord(" ")
-    if lowercase and not _lowered_in_place(out, at, points, sizes):
-        return None
-    if space.any():
-        return _block_units(values, values, low, high, auto, lowercase=False)
+            block[at[space & (sizes > offset)] + offset] = ord(" ")
+        return _block_units(raw, low, high, auto, lowercase=False)
     ascii_space = _ASCII_SPACE[np.minimum(first, 0x7F)]
     candidates += low
     if not auto:
@@ -394,72 +409,98 @@ def _lowered_in_place(values: np.ndarray, at: np.ndarray, points: np.ndarray,
     return True
 
 
-def _keys(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """The ``uint64`` key of every unit: the id of a unit of at most 8 bytes (see
-    :func:`_long_ids` for the others).
-
-    A unit of at most 7 bytes is its bytes (little-endian) below a stop bit, so the top byte is
-    0 or 1; an 8-byte unit is its 8 bytes.
-    """
+def _keys(raw: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The ``uint64`` key of every unit, the id of a unit of at most 8 bytes: a unit of at most
+    7 bytes is its bytes (little-endian) below a stop bit, so the top byte is 0 or 1; an 8-byte
+    unit is its 8 bytes."""
     width = np.minimum(sizes, 8).view(np.uint64)
     width <<= np.uint64(3)  # the key's bits that the unit fills
-    return _masked_windows(values, starts, width, stop_bit=True)
+    return _masked_windows(raw, starts, width, stop_bit=True)
 
 
-class _LongUnits:
-    """The units that are not their own key, gathered block by block, then identified together:
-    units longer than 8 bytes, and those of 8 whose last byte is below 3 (their keys would meet
-    these ids).
+def _long_ids(raw: np.ndarray, starts: np.ndarray, sizes: np.ndarray, ids: np.ndarray,
+              offset: int, pairs: _PairTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Give the units of a block (the first is unit ``offset`` of the batch) that are not their
+    own key their ids in ``ids``: those of 8 bytes whose last byte is below 3 (their keys would
+    meet these ids) and up to 16 bytes, through ``pairs``; return the positions, starts and
+    sizes of the longer ones, identified at the end of the scan.
 
-    Each gets ``_LONG_TAG`` (top byte 2) plus the position of one occurrence of its bytes, the
-    same for all (:func:`_representatives`). Units of at most 16 bytes are compared as two
-    keys: their first 8 bytes, and the rest below a stop bit (16-byte units whose last byte is
-    below 2, whose second key would be ambiguous, are left to the others); longer units are
-    compared in 8-byte chunks (:func:`_chunk_comparison`).
+    Each gets ``_LONG_TAG`` (top byte 2) plus the position of an occurrence of its bytes, the
+    same for all occurrences. A unit of at most 16 bytes is two keys: its first 8 bytes, and the
+    rest below a stop bit (a 16-byte unit whose last byte is below 2, whose second key would be
+    ambiguous, is left to the longer ones).
     """
+    wide = np.flatnonzero(sizes >= 8)
+    units = wide[(sizes[wide] > 8) | (ids[wide].view(np.uint64) < _LONG_TAG_LIMIT)]
+    short = units[sizes[units] <= 16]
+    width = (sizes[short] - 8).view(np.uint64)
+    width <<= np.uint64(3)
+    second = _masked_windows(raw, starts[short] + 8, width, stop_bit=True)
+    clear = (width < 64) | (second >= _AMBIGUOUS)
+    paired = short[clear]
+    ids[paired] = pairs.first_positions(paired + offset, ids[paired].view(np.uint64),
+                                        second[clear]) | _LONG_TAG
+    longer = np.concatenate([units[sizes[units] > 16], short[~clear]])
+    return longer + offset, starts[longer], sizes[longer]
+
+
+class _PairTable:
+    """The position of the first occurrence of every unit given as two keys, kept across the
+    blocks of a scan in one open-addressing table (slots hold the first occurrence's position
+    plus one, 0 when empty, and its two keys), grown to stay at most half full."""
 
     def __init__(self) -> None:
-        self.pairs: list[tuple[np.ndarray, ...]] = []  # positions, first keys, second keys
-        self.longer: list[np.ndarray] = []  # positions
+        self.used = 0
+        self.owner = np.zeros(1 << 10, dtype=np.int64)
+        self.first = np.zeros(1 << 10, dtype=np.uint64)
+        self.second = np.zeros(1 << 10, dtype=np.uint64)
 
-    def add(self, values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, keys: np.ndarray,
-            offset: int) -> None:
-        """Take the long units of a block whose first unit is unit ``offset`` of the batch."""
-        wide = np.flatnonzero(sizes >= 8)
-        units = wide[(sizes[wide] > 8) | (keys[wide] < _LONG_TAG_LIMIT)]
-        if not len(units):
-            return
-        pairs = units[sizes[units] <= 16]
-        width = (sizes[pairs] - 8).view(np.uint64)
-        width <<= np.uint64(3)
-        second = _masked_windows(values, starts[pairs] + 8, width, stop_bit=True)
-        clear = (width < 64) | (second >= _AMBIGUOUS)
-        self.pairs.append((pairs[clear] + offset, keys[pairs[clear]], second[clear]))
-        self.longer.append(np.concatenate([units[sizes[units] > 16], pairs[~clear]]) + offset)
+    def first_positions(self, positions: np.ndarray, first: np.ndarray,
+                        second: np.ndarray) -> np.ndarray:
+        """The position of the first occurrence of each unit's keys, the units that occur for
+        the first time (at ``positions``) taking a slot."""
+        if 2 * (self.used + len(positions)) > len(self.owner):
+            self._grow(4 * (self.used + len(positions)))
+        size = len(self.owner)
+        slots = first * _MIX
+        slots ^= second * _CHUNK_MIX
+        slots ^= slots >> np.uint64(29)
+        slots *= _MIX
+        slots >>= np.uint64(65 - size.bit_length())
+        slots = slots.view(np.intp)
+        found = np.empty(len(positions), dtype=np.int64)
+        pending: slice | np.ndarray = slice(None)  # every unit, in the first round
+        while True:
+            at = slots[pending]
+            owner = self.owner.take(at)
+            empty = np.flatnonzero(owner == 0)
+            if len(empty):  # every unit claims its empty slot; one per slot remains
+                claimed, claimers = at[empty], positions[pending][empty] + 1
+                self.owner[claimed] = claimers
+                owner[empty] = self.owner.take(claimed)
+                won = empty[owner[empty] == claimers]
+                self.first[at[won]] = first[pending][won]
+                self.second[at[won]] = second[pending][won]
+                self.used += len(won)
+            same = ((self.first.take(at) == first[pending])
+                    & (self.second.take(at) == second[pending]))
+            found[pending] = owner - 1
+            lost = np.flatnonzero(~same)
+            if not len(lost):
+                return found
+            pending = np.arange(len(positions))[pending][lost]
+            slots[pending] = (slots[pending] + 1) & (size - 1)  # the next slot (linear probing)
 
-    def identify(self, values: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
-                 ids: np.ndarray) -> None:
-        """Write the ids of the gathered units to ``ids``."""
-        if self.pairs:
-            units, first, second = (np.concatenate(column)
-                                    for column in zip(*self.pairs, strict=True))
-
-            def hashed(items: slice | np.ndarray, hash_round: int) -> np.ndarray:
-                hashes = first[items] * _MULTIPLIERS[hash_round % len(_MULTIPLIERS)]
-                hashes ^= second[items] * _MULTIPLIERS[(hash_round + 1) % len(_MULTIPLIERS)]
-                hashes ^= hashes >> np.uint64(29)
-                hashes *= _MULTIPLIERS[(hash_round + 2) % len(_MULTIPLIERS)]
-                return hashes
-
-            def equal(items: slice | np.ndarray, winners: np.ndarray) -> np.ndarray:
-                return ((first.take(winners) == first[items])
-                        & (second.take(winners) == second[items]))
-
-            ids[units] = units[_representatives(len(units), hashed, equal)] | _LONG_TAG
-        units = np.concatenate(self.longer) if self.longer else np.zeros(0, dtype=np.int64)
-        if len(units):
-            hashed, equal = _chunk_comparison(values, starts[units], sizes[units])
-            ids[units] = units[_representatives(len(units), hashed, equal)] | _LONG_TAG
+    def _grow(self, at_least: int) -> None:
+        """Move the entries to a table of a power of two ``>= at_least`` slots."""
+        held = np.flatnonzero(self.owner)
+        owner, first, second = self.owner[held] - 1, self.first[held], self.second[held]
+        size = 1 << max(at_least - 1, 1).bit_length()
+        self.owner = np.zeros(size, dtype=np.int64)
+        self.first = np.zeros(size, dtype=np.uint64)
+        self.second = np.zeros(size, dtype=np.uint64)
+        self.used = 0
+        self.first_positions(owner, first, second)
 
 
 def _masked_windows(data: np.ndarray, starts: np.ndarray, width: np.ndarray,
