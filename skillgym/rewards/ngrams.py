@@ -58,20 +58,6 @@ _MULTIPLIERS = {
         0x165667B19E3779F9, 0x27D4EB2F165667C5, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)),
 }
 
-def word_ids(text: str, lowercase: bool = True) -> np.ndarray:
-    """Whitespace words (``str.split()``) as ids, equal words equal ids; lowercased by default,
-    as open-r1 does."""
-    words = (text.lower() if lowercase else text).split()
-    vocabulary: dict[str, int] = {}
-    return np.fromiter((vocabulary.setdefault(word, len(vocabulary)) for word in words),
-                       dtype=np.int64, count=len(words))
-
-
-def char_ids(text: str) -> np.ndarray:
-    """Characters as their code points (lone surrogates included, so nothing is dropped)."""
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
-
-
 def as_ragged(batch: Batch) -> Ragged:
     """A batch as a :class:`~skillgym.rewards.ragged.Ragged`: returned as it is, a 2-D array's
     rows as a view when the array is contiguous, a list of sequences copied into one array."""
