@@ -56,8 +56,6 @@ class AccuracyReward(Reward):
         timeout_score: the score when the verifier misses the deadline or raises.
         correct_score: the score of a correct answer.
         wrong_score: the score of a wrong answer.
-        lenient: kept so that existing configurations load; the extracted answer does not
-            depend on how strictly the tags are parsed.
         workers: threads in the verifier pool.
         extraction: ``"skillgym"`` (Keye's evaluator order without its quirks, stripped) or
             ``"keye"`` (Keye's evaluator character for character, to reproduce its benchmark
@@ -68,7 +66,7 @@ class AccuracyReward(Reward):
 
     def __init__(self, verifier: str | Verifier = "exact", deadline: float = 1.0,
                  timeout_score: float = 0.0, correct_score: float = 1.0,
-                 wrong_score: float = 0.0, lenient: bool = True, workers: int = 1,
+                 wrong_score: float = 0.0, workers: int = 1,
                  extraction: str = "skillgym") -> None:
         check_deadline(deadline)
         check_choice("extraction", extraction, EXTRACTION_STYLES)
@@ -82,7 +80,6 @@ class AccuracyReward(Reward):
         self.timeout_score = float(timeout_score)
         self.correct_score = float(correct_score)
         self.wrong_score = float(wrong_score)
-        self.lenient = bool(lenient)
         self.extraction = extraction
         self._runner = DeadlineRunner(workers=workers)
 
