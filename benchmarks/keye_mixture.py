@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import subprocess
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -29,20 +27,9 @@ from skillgym.envs.keye import tasks
 from skillgym.envs.keye.mixture import MixtureConfig, build_mixture
 from skillgym.envs.keye.tasks import iter_problems
 from skillgym.envs.keye.traces import operation_lines, render_trace
+from skillgym.training.bench import cpu_name
 
 RESULTS = Path(__file__).resolve().parent / "results" / "keye_mixture.json"
-
-
-def cpu_name() -> str:
-    """The CPU's model name from ``lscpu`` (``platform.processor()`` where it is missing)."""
-    try:
-        listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        listing = ""
-    for line in listing.splitlines():
-        if line.startswith("Model name:"):
-            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
-    return platform.processor() or platform.machine()
 
 
 def clear_caches() -> None:

@@ -44,7 +44,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -58,23 +57,12 @@ from skillgym.rewards.adapters import TRLRewardFunction  # noqa: E402
 from skillgym.rewards.base import as_ids_batch  # noqa: E402
 from skillgym.rewards.repetition import global_penalties  # noqa: E402
 from skillgym.rewards.units import unit_ids  # noqa: E402
+from skillgym.training.bench import cpu_name  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COMPLETIONS, LENGTH, VOCABULARY = 1024, 1024, 151_936  # Qwen-sized token vocabulary
 WORDS = 50_000  # made-up words in the text vocabulary
 TARGET_SPEEDUP, TARGET_RATE = 10.0, 20_000
-
-
-def cpu_name() -> str:
-    """The CPU's model name from ``lscpu`` (``platform.processor()`` where it is missing)."""
-    try:
-        listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        listing = ""
-    for line in listing.splitlines():
-        if line.startswith("Model name:"):
-            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
-    return platform.processor() or platform.machine()
 
 
 def reference_penalties(completions: list, ngram_size: int, max_penalty: float,

@@ -35,7 +35,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from keye_mixture import cpu_name
 from rich.console import Console
 from rich.table import Table
 from sb3_contrib.common.maskable.utils import get_action_masks
@@ -43,7 +42,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import skillgym  # noqa: F401  (registers the ids)
 from skillgym.agents.vec_env import GymnasiumVecEnv
-from skillgym.training.bench import machine
+from skillgym.training.bench import cpu_name, machine
 
 ENV_ID = "skillgym/AEC-Add-v0"
 RESULTS = Path(__file__).resolve().parent / "results" / "vec_env_adapter.json"
