@@ -1,1 +1,1 @@
-"""Environment families: one sub-package each (``aec``, ``algorithmic``, ``mtnas``, …)."""
+"""Environment families: one sub-package each (``aec``, ``algorithmic``, ``mtnas``, ``keye``)."""
