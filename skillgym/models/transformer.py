@@ -24,7 +24,7 @@ from skillgym.models.tokenizer import VOCAB_SIZE
 class TransformerConfig:
     """The shape of a :class:`CausalTransformer`.
 
-    The default (4 layers of width 128, 4 heads, 512-byte context; 0.83 M parameters) is the
+    The default (4 layers of width 128, 4 heads, 512-byte context; 824,832 parameters) is the
     model the Keye environments train: see docs/models.md for how it was chosen.
 
     Attributes:
