@@ -28,25 +28,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "keye_generation.json"
 MODES = ("/think", "/no_think", "/auto_think")
-
-
-def cpu_name() -> str:
-    """The CPU's model name from ``lscpu`` (``platform.processor()`` where it is missing)."""
-    try:
-        listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        listing = ""
-    for line in listing.splitlines():
-        if line.startswith("Model name:"):
-            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
-    return platform.processor() or platform.machine()
 
 
 def keye_prompts(batch: int, seed: int) -> list[list[int]]:
@@ -139,6 +125,7 @@ def main() -> None:
     from rich.table import Table
 
     from skillgym.models import CausalTransformer, SamplingParams, TransformerConfig
+    from skillgym.training.bench import cpu_name
 
     console = Console(width=120)
     machine = cpu_name()
