@@ -34,7 +34,11 @@ class SFTSettings:
 
     Attributes:
         steps: optimizer steps in all.
-        batch_size: conversations per step.
+        batch_size: conversations per step (when ``batch_tokens`` is 0).
+        batch_tokens: when > 0, a step takes as many conversations of similar length as fit in
+            this many (padded) tokens instead of ``batch_size``: a batch of three-token
+            non-thinking answers then carries as much text as one of long thinking traces,
+            where a fixed count would spend most steps on almost nothing to learn.
         learning_rate: the peak learning rate, reached after ``warmup_steps``.
         final_learning_rate: the rate the cosine decay ends at, as a fraction of the peak.
         warmup_steps: steps of linear warmup from 0.
@@ -45,6 +49,7 @@ class SFTSettings:
 
     steps: int = 3000
     batch_size: int = 64
+    batch_tokens: int = 0
     learning_rate: float = 3e-3
     final_learning_rate: float = 0.05
     warmup_steps: int = 100
@@ -57,7 +62,7 @@ class SFTSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        for name in ("warmup_steps", "seed"):
+        for name in ("warmup_steps", "seed", "batch_tokens"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
@@ -142,15 +147,19 @@ class LengthBatches:
 
     Args:
         lengths: the length of each conversation.
-        batch_size: conversations per batch (the last batch of an epoch may be smaller).
+        batch_size: conversations per batch (the last batch of a chunk may be smaller).
         seed: the stream's seed.
+        batch_tokens: when > 0, a batch is instead the most conversations whose padded size
+            (count times the longest) fits this many tokens, at least one.
     """
 
-    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int) -> None:
+    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int,
+                 batch_tokens: int = 0) -> None:
         if len(lengths) == 0:
             raise ValueError("there are no conversations to train on")
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.seed = seed
         self.epoch, self.batch = 0, 0
         self._batches = self._epoch_batches(0)
@@ -163,8 +172,21 @@ class LengthBatches:
         for start in range(0, len(order), chunk):
             part = order[start:start + chunk]
             part = part[np.argsort(self.lengths[part], kind="stable")]
-            batches += [part[i:i + self.batch_size] for i in range(0, len(part), self.batch_size)]
+            batches += self._cut(part)
         return [batches[i] for i in rng.permutation(len(batches))]
+
+    def _cut(self, part: np.ndarray) -> list[np.ndarray]:
+        """A chunk sorted by length, cut into batches."""
+        if not self.batch_tokens:
+            return [part[i:i + self.batch_size] for i in range(0, len(part), self.batch_size)]
+        batches, begin = [], 0
+        for end in range(1, len(part) + 1):
+            # Sorted ascending, so the batch's longest conversation is its last.
+            if end - begin > 1 and (end - begin) * self.lengths[part[end - 1]] > self.batch_tokens:
+                batches.append(part[begin:end - 1])
+                begin = end - 1
+        batches.append(part[begin:])
+        return batches
 
     def __next__(self) -> np.ndarray:
         if self.batch == len(self._batches):
@@ -240,7 +262,8 @@ class SFTTrainer:
         self.optimizer = torch.optim.AdamW(
             _parameter_groups(model, settings.weight_decay), lr=settings.learning_rate,
             betas=(0.9, 0.98))
-        self.batches = LengthBatches(data.lengths, settings.batch_size, settings.seed)
+        self.batches = LengthBatches(data.lengths, settings.batch_size, settings.seed,
+                                     settings.batch_tokens)
         self.steps_done = 0
 
     def step(self) -> dict[str, float]:

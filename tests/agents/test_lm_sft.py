@@ -76,6 +76,23 @@ def test_batches_cover_every_conversation_once_an_epoch_and_follow_the_seed():
         LengthBatches(np.zeros(0, dtype=np.int64), 8, 0)
 
 
+def test_token_budget_batches_fit_the_budget_and_cover_every_conversation():
+    lengths = np.random.default_rng(1).integers(3, 300, size=500)
+    stream = LengthBatches(lengths, batch_size=8, seed=0, batch_tokens=600)
+    seen = []
+    while stream.state_dict()["epoch"] == 0:
+        batch = next(stream)
+        if stream.state_dict()["epoch"] == 0:
+            seen.append(batch)
+    assert sorted(np.concatenate(seen).tolist()) == list(range(500))
+    for batch in seen:
+        padded = len(batch) * lengths[batch].max()
+        assert padded <= 600 or len(batch) == 1
+    # Short conversations share a batch by the dozen, long ones come two or three at a time.
+    sizes = {len(batch) for batch in seen}
+    assert max(sizes) >= 20 and min(sizes) <= 3
+
+
 def test_loss_is_the_mean_cross_entropy_of_the_assistant_tokens():
     torch.manual_seed(0)
     model = CausalTransformer(TINY).double()

@@ -80,6 +80,8 @@ DEFAULTS: dict[str, Any] = {
     "train": {
         "steps": 3000,
         "batch_size": 64,
+        # > 0: batches of this many padded tokens instead of batch_size conversations.
+        "batch_tokens": 0,
         "learning_rate": 3e-3,
         "final_learning_rate": 0.05,
         "warmup_steps": 100,
@@ -103,8 +105,8 @@ _POSITIVE = ("data.size", "train.steps", "train.batch_size", "train.log_every",
 def _settings(config: Config) -> SFTSettings:
     train = get(config, "train")
     return SFTSettings(**{key: train[key] for key in (
-        "steps", "batch_size", "learning_rate", "final_learning_rate", "warmup_steps",
-        "weight_decay", "grad_clip")}, seed=config["seed"])
+        "steps", "batch_size", "batch_tokens", "learning_rate", "final_learning_rate",
+        "warmup_steps", "weight_decay", "grad_clip")}, seed=config["seed"])
 
 
 def _mixture_config(config: Config) -> MixtureConfig:
