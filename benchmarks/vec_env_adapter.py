@@ -149,7 +149,7 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "settings": {key: value for key, value in vars(args).items() if key != "output"},
-        "machine": {**machine(), "cpu": cpu, "torch_threads": torch.get_num_threads()},
+        "machine": {**machine(), "torch_threads": torch.get_num_threads()},
         "env_id": ENV_ID,
         "rows": rows,
     }
