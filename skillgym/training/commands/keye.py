@@ -136,8 +136,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``skillgym keye`` and its sub-commands."""
-    parser = subparsers.add_parser("keye", help="Keye response modes: build data, SFT, eval",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser(
+        "keye", help="Keye response modes: build data, SFT, eval",
+        description="Keye-VL's response modes on the built-in language model: build the "
+                    "cold-start mixture, fine-tune the model on it, evaluate it by mode and level.")
     commands = parser.add_subparsers(dest="keye_command", metavar="COMMAND", required=True)
 
     build = commands.add_parser("build-data", help="write the cold-start SFT mixture (JSONL)")
