@@ -47,12 +47,20 @@ class WeightedSum(Reward):
                    if score is not None]
         return float(sum(present)) if present else None
 
+    def score_columns(self, samples: Sequence[Sample]) -> dict[str, list[float | None]]:
+        """Each component's scores of a batch (unweighted), by label."""
+        return {label: reward.score_batch(samples)
+                for label, (reward, _) in self.components.items()}
+
+    def combine(self, columns: dict[str, list[float | None]]) -> list[float | None]:
+        """The weighted sums of the rows of :meth:`score_columns`' columns."""
+        rows = len(next(iter(columns.values())))
+        return [self._combine({label: column[index] for label, column in columns.items()})
+                for index in range(rows)]
+
     def score_batch(self, samples: Sequence[Sample]) -> list[float | None]:
         """The weighted sums of a batch."""
-        columns = {label: reward.score_batch(samples)
-                   for label, (reward, _) in self.components.items()}
-        return [self._combine({label: column[index] for label, column in columns.items()})
-                for index in range(len(samples))]
+        return self.combine(self.score_columns(samples))
 
     def score(self, sample: Sample) -> float | None:
         """The weighted sum of one sample."""

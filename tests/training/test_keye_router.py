@@ -37,7 +37,7 @@ def test_router_trains_into_a_run_folder_and_caches_responses(tmp_path, responde
     cached = [json.loads(line) for line in (run_dir / "responses.jsonl").read_text().splitlines()]
     # Two levels of three problems in two modes: every response generated once, however many
     # of the 128 episodes asked for it.
-    assert len(cached) <= 12
+    assert 1 <= len(cached) <= 12
     assert len({(row["prompt"], row["mode"]) for row in cached}) == len(cached)
     assert any("rollout/ep_rew_mean" in row for row in run.metrics())
 

@@ -161,6 +161,12 @@ def load_accuracy_table(path: str | os.PathLike, min_count: int = 20) -> Accurac
     return accuracy_table(data["records"], source=str(path), min_count=min_count)
 
 
+def measured_or_bootstrap(path: str | os.PathLike | None) -> AccuracyTable:
+    """The table measured in ``path`` (:func:`load_accuracy_table`), or, with no path, the
+    bootstrap guess that only a first pass should use."""
+    return load_accuracy_table(path) if path else BOOTSTRAP_ACCURACY
+
+
 # -- responses ------------------------------------------------------------------------------------
 
 

@@ -157,12 +157,13 @@ class _Episodes:
         samples = [Sample.build(response.text, prompt=with_switch(problem.prompt, mode),
                                 ground_truth=problem.answer)
                    for problem, mode, response in zip(problems, modes, responses, strict=True)]
-        components = {label: np.array([np.nan if s is None else s for s in reward.score_batch(
-            samples)], dtype=np.float64) for label, (reward, _) in self.reward.components.items()}
+        columns = self.reward.score_columns(samples)
         tokens = np.array([response.num_tokens for response in responses], dtype=np.int64)
-        total = -self.token_cost * tokens.astype(np.float64)
-        for label, (_, weight) in self.reward.components.items():
-            total += weight * np.nan_to_num(components[label])
+        # A component without signal (None) adds nothing, as in WeightedSum; it reads NaN in info.
+        total = np.array([0.0 if score is None else score
+                          for score in self.reward.combine(columns)]) - self.token_cost * tokens
+        components = {label: np.array(column, dtype=np.float64)
+                      for label, column in columns.items()}
         info = {**components, "tokens": tokens, "level": np.array(
             [self.levels[i] for i in self.level_index.tolist()], dtype=np.int64),
             "thinks": np.array([parse_response(r.text, lenient=True).thinks

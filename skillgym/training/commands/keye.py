@@ -26,15 +26,14 @@ EVAL_MODES = ("think", "no_think", "auto_think", "none")
 def run_build_data(args: argparse.Namespace) -> int:
     """Write the mixture the arguments describe."""
     from skillgym.envs.keye.mixture import (
-        BOOTSTRAP_ACCURACY,
         MixtureConfig,
         build_mixture,
-        load_accuracy_table,
+        measured_or_bootstrap,
         write_mixture,
     )
 
     try:
-        accuracy = load_accuracy_table(args.accuracy) if args.accuracy else BOOTSTRAP_ACCURACY
+        accuracy = measured_or_bootstrap(args.accuracy)
         config = MixtureConfig(size=args.size, seed=args.seed, split=args.split,
                                think_threshold=args.think_threshold, accuracy=accuracy)
     except (OSError, ValueError) as error:

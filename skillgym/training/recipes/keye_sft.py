@@ -28,10 +28,9 @@ from rich.console import Console
 from skillgym.agents.lm_sft import SFTSettings, SFTTrainer, encode_conversations
 from skillgym.envs.keye.evaluation import evaluate_responder, summarize
 from skillgym.envs.keye.mixture import (
-    BOOTSTRAP_ACCURACY,
     MixtureConfig,
     build_mixture,
-    load_accuracy_table,
+    measured_or_bootstrap,
     read_mixture,
     write_mixture,
 )
@@ -111,10 +110,10 @@ def _settings(config: Config) -> SFTSettings:
 
 def _mixture_config(config: Config) -> MixtureConfig:
     data = get(config, "data")
-    accuracy = load_accuracy_table(data["accuracy"]) if data["accuracy"] else BOOTSTRAP_ACCURACY
     return MixtureConfig(size=data["size"], proportions=dict(data["proportions"]),
                          seed=config["seed"], no_switch_fraction=data["no_switch_fraction"],
-                         think_threshold=data["think_threshold"], accuracy=accuracy)
+                         think_threshold=data["think_threshold"],
+                         accuracy=measured_or_bootstrap(data["accuracy"]))
 
 
 def check(config: Config) -> None:
