@@ -56,8 +56,8 @@ from torch.nn import functional as F
 from skillgym.envs.aec.problems import TEXT_SKILLS, Problem
 from skillgym.envs.aec.problems import problems as draw_problems
 from skillgym.envs.aec.tasks import TASKS
+from skillgym.progress import progress_bar
 from skillgym.threads import torch_threads
-from skillgym.training.progress import progress_bar
 
 # Training problems come from seeds TRAINING_SEED_BASE, TRAINING_SEED_BASE + 1, ...; test seeds
 # stay below it.

@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 from rich.console import Console
 
-from skillgym.training.progress import progress_bar
+from skillgym.progress import progress_bar
 from skillgym.training.recipes import Agent
 
 # The info keys that report an episode's success: stable-baselines3's convention.

@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skillgym.envs.aec import expression
-from skillgym.training.progress import progress_bar
+from skillgym.progress import progress_bar
 
 # An answer given as text: optional sign, ASCII digits (``int()`` alone would also take "1_000").
 _INTEGER = re.compile(r"[+-]?[0-9]+")

@@ -48,10 +48,10 @@ from skillgym.agents.aec_hierarchy import (
 from skillgym.envs.aec.env import AECEnv
 from skillgym.envs.aec.registry import ENTRIES
 from skillgym.envs.aec.skills import MASKS, SKILL_INDEX, SKILL_NAMES
+from skillgym.progress import TrainingProgress
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
 from skillgym.training.plots import write_accuracy_plot
-from skillgym.training.progress import TrainingProgress
 from skillgym.training.recipes import Recipe
 from skillgym.training.recipes.ppo import DEFAULTS as PPO_DEFAULTS
 from skillgym.training.resumable import (

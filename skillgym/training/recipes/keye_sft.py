@@ -43,10 +43,10 @@ from skillgym.models import (
     save_checkpoint,
 )
 from skillgym.models.responders import BuiltinResponder
+from skillgym.progress import progress_bar
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
 from skillgym.training.plots import write_mode_plot
-from skillgym.training.progress import progress_bar
 from skillgym.training.recipes import Recipe
 from skillgym.training.run import Checkpoint, RunDir, RunError
 

@@ -21,9 +21,9 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from skillgym.progress import TrainingProgress
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
-from skillgym.training.progress import TrainingProgress
 from skillgym.training.recipes import Recipe
 from skillgym.training.resumable import (
     CheckpointCallback,
