@@ -37,8 +37,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from skillgym.envs.mtnas.data import BENCHMARK_TASKS as TASKS
-from skillgym.envs.mtnas.data import Corpus, load_tasks
+from skillgym.envs.mtnas.corpus import Corpus
+from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS as TASKS
+from skillgym.envs.mtnas.datasets import load_tasks
 from skillgym.envs.mtnas.evaluate import (
     Evaluation,
     ReferenceEvaluator,

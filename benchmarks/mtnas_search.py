@@ -32,8 +32,10 @@ from rich.table import Table
 
 from skillgym.agents.mtnas_reinforce import ReinforceController
 from skillgym.agents.mtnas_search import RandomSearch, RegularizedEvolution, run_search
-from skillgym.envs.mtnas.data import BENCHMARK_TASKS as TASKS
-from skillgym.envs.mtnas.data import Corpus, load_tasks, steps_per_epoch
+from skillgym.envs.mtnas.batching import steps_per_epoch
+from skillgym.envs.mtnas.corpus import Corpus
+from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS as TASKS
+from skillgym.envs.mtnas.datasets import load_tasks
 from skillgym.envs.mtnas.evaluate import (
     ReferenceEvaluator,
     SupernetConfig,

@@ -27,8 +27,9 @@ from rich.console import Console
 from rich.table import Table
 
 import skillgym  # noqa: F401  (registers the ids)
-from skillgym.envs.mtnas.data import BENCHMARK_TASKS as TASKS
-from skillgym.envs.mtnas.data import Corpus, load_tasks
+from skillgym.envs.mtnas.corpus import Corpus
+from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS as TASKS
+from skillgym.envs.mtnas.datasets import load_tasks
 from skillgym.envs.mtnas.evaluate import SupernetConfig, SupernetEvaluator
 from skillgym.envs.mtnas.modules import SearchSpace
 

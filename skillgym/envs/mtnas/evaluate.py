@@ -28,19 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from skillgym.envs.mtnas.data import (
-    CLASSIFICATION,
-    IGNORE_INDEX,
-    SYNTHETIC_TASKS,
-    Corpus,
-    Split,
-    Task,
-    bucket_batches,
-    fixed_subset,
-    steps_per_epoch,
-    synthetic_corpus,
-)
+from skillgym.envs.mtnas.batching import bucket_batches, fixed_subset, steps_per_epoch
+from skillgym.envs.mtnas.corpus import IGNORE_INDEX, Corpus, Split, Task
 from skillgym.envs.mtnas.modules import MultitaskNetwork, SearchSpace
+from skillgym.envs.mtnas.synthetic import SYNTHETIC_TASKS, synthetic_corpus
+from skillgym.envs.mtnas.tasks import CLASSIFICATION
 from skillgym.threads import torch_threads
 
 

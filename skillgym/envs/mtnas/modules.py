@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from skillgym.envs.mtnas.data import CLASSIFICATION, Task
+from skillgym.envs.mtnas.corpus import Task
+from skillgym.envs.mtnas.tasks import CLASSIFICATION
 
 MODULE_KINDS = ("bilstm", "cnn3", "cnn5", "identity")
 DEFAULT_POOL = ("bilstm", "bilstm", "cnn3", "cnn3", "cnn5", "identity")

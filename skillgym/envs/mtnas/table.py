@@ -209,7 +209,7 @@ def default_table() -> dict:
     Scored by two weight-sharing supernets (seeds 0 and 1) on the synthetic corpus, so the
     tabular id works with no file; real tables come from ``skillgym mtnas build-table``.
     """
-    from skillgym.envs.mtnas.data import synthetic_corpus
+    from skillgym.envs.mtnas.synthetic import synthetic_corpus
 
     corpus = synthetic_corpus()
     space = SearchSpace(("syn_pos", "syn_topic"), 2, ("cnn3", "identity"), "cnn3")

@@ -19,7 +19,7 @@ import json
 import time
 from pathlib import Path
 
-from skillgym.envs.mtnas.data import SYNTHETIC_TASKS
+from skillgym.envs.mtnas.synthetic import SYNTHETIC_TASKS
 from skillgym.training.cli import CLIError
 
 METHODS = ("reinforce", "random", "evolution", "ppo")
@@ -48,7 +48,8 @@ def _add_data_arguments(parser: argparse.ArgumentParser, run_dir: bool = True) -
 
 def _load(args: argparse.Namespace):
     """The corpus and the search space the arguments describe; bad input becomes a CLIError."""
-    from skillgym.envs.mtnas.data import Corpus, load_tasks
+    from skillgym.envs.mtnas.corpus import Corpus
+    from skillgym.envs.mtnas.datasets import load_tasks
     from skillgym.envs.mtnas.modules import SearchSpace
 
     try:

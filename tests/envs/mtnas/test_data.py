@@ -7,25 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skillgym.envs.mtnas.data import (
-    IGNORE_INDEX,
-    Corpus,
+from skillgym.envs.mtnas.batching import bucket_batches, fixed_subset
+from skillgym.envs.mtnas.corpus import IGNORE_INDEX, Corpus, Vocabulary
+from skillgym.envs.mtnas.datasets import load_conll2000, load_fdu_mtl, load_tasks, load_ud_ewt
+from skillgym.envs.mtnas.readers import (
     DataFormatError,
-    RawTask,
-    Vocabulary,
-    bucket_batches,
-    carve_validation,
-    fixed_subset,
-    load_conll2000,
-    load_fdu_mtl,
-    load_tasks,
-    load_ud_ewt,
     read_classification_file,
     read_conll_file,
     read_conllu_file,
-    synthetic_corpus,
-    synthetic_tasks,
 )
+from skillgym.envs.mtnas.synthetic import synthetic_corpus, synthetic_tasks
+from skillgym.envs.mtnas.tasks import RawTask, carve_validation
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"real data folder {DATA} is absent")

@@ -16,10 +16,10 @@ import skillgym  # noqa: F401  (registers the ids)
 from skillgym.envs.mtnas import env as aec_env
 from skillgym.envs.mtnas import parallel_env
 from skillgym.envs.mtnas.assemble import MTNASAssembleEnv
-from skillgym.envs.mtnas.data import synthetic_corpus
 from skillgym.envs.mtnas.evaluate import SupernetConfig, SupernetEvaluator, TrainConfig
 from skillgym.envs.mtnas.modules import SearchSpace
 from skillgym.envs.mtnas.oneshot import MTNASOneShotEnv
+from skillgym.envs.mtnas.synthetic import synthetic_corpus
 from skillgym.envs.mtnas.table import (
     MTNASTabularEnv,
     TableEvaluator,

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from skillgym.envs.mtnas.data import IGNORE_INDEX, steps_per_epoch, synthetic_corpus
+from skillgym.envs.mtnas.batching import steps_per_epoch
+from skillgym.envs.mtnas.corpus import IGNORE_INDEX
 from skillgym.envs.mtnas.evaluate import (
     Evaluation,
     ReferenceEvaluator,
@@ -21,6 +22,7 @@ from skillgym.envs.mtnas.evaluate import (
     kendall_tau,
 )
 from skillgym.envs.mtnas.modules import SearchSpace
+from skillgym.envs.mtnas.synthetic import synthetic_corpus
 
 TASKS = ("syn_pos", "syn_chunk", "syn_topic", "syn_polarity")
 SMALL = TrainConfig(dim=16, batch_size=8)

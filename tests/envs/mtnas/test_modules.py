@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from skillgym.envs.mtnas.data import synthetic_corpus
 from skillgym.envs.mtnas.modules import DEFAULT_POOL, MultitaskNetwork, SearchSpace
+from skillgym.envs.mtnas.synthetic import synthetic_corpus
 
 TASKS = ("syn_pos", "syn_chunk", "syn_topic", "syn_polarity")
 
