@@ -36,13 +36,10 @@ from skillgym.envs.mtnas.batching import steps_per_epoch
 from skillgym.envs.mtnas.corpus import Corpus
 from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS as TASKS
 from skillgym.envs.mtnas.datasets import load_tasks
-from skillgym.envs.mtnas.evaluate import (
-    ReferenceEvaluator,
-    SupernetConfig,
-    SupernetEvaluator,
-    TrainConfig,
-)
 from skillgym.envs.mtnas.modules import SearchSpace
+from skillgym.envs.mtnas.reference import ReferenceEvaluator
+from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
+from skillgym.envs.mtnas.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

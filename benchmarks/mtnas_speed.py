@@ -30,8 +30,8 @@ import skillgym  # noqa: F401  (registers the ids)
 from skillgym.envs.mtnas.corpus import Corpus
 from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS as TASKS
 from skillgym.envs.mtnas.datasets import load_tasks
-from skillgym.envs.mtnas.evaluate import SupernetConfig, SupernetEvaluator
 from skillgym.envs.mtnas.modules import SearchSpace
+from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -15,7 +15,7 @@ from stable_baselines3 import PPO
 
 from skillgym.agents.mtnas_search import SearchHistory, SearchResult, finish_search
 from skillgym.envs.mtnas.assemble import MTNASAssembleEnv
-from skillgym.envs.mtnas.evaluate import Evaluator
+from skillgym.envs.mtnas.evaluator import Evaluator
 
 
 class _RecordEpisodes(gym.Wrapper):

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from skillgym.envs.mtnas.evaluate import Evaluator
+from skillgym.envs.mtnas.evaluator import Evaluator
 from skillgym.envs.mtnas.modules import SearchSpace
 
 

@@ -8,7 +8,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from skillgym.envs.mtnas.evaluate import Evaluation, Evaluator, synthetic_supernet
+from skillgym.envs.mtnas.evaluator import Evaluation, Evaluator
+from skillgym.envs.mtnas.supernet import synthetic_supernet
 
 
 def evaluation_info(evaluation: Evaluation, assignment: np.ndarray) -> dict[str, Any]:
@@ -65,8 +66,8 @@ class MTNASAssembleEnv(gym.Env):
 
     ## Arguments
 
-    * `evaluator`: an :class:`~skillgym.envs.mtnas.evaluate.Evaluator` (supernet, table, or
-      reference); `None` builds :func:`~skillgym.envs.mtnas.evaluate.synthetic_supernet`.
+    * `evaluator`: an :class:`~skillgym.envs.mtnas.evaluator.Evaluator` (supernet, table, or
+      reference); `None` builds :func:`~skillgym.envs.mtnas.supernet.synthetic_supernet`.
     * `seed`: the seed of that default supernet (its weights and batches); the evaluator's state
       persists across episodes, as the shared weights keep training.
     """

@@ -7,7 +7,8 @@ import numpy as np
 from gymnasium import spaces
 
 from skillgym.envs.mtnas.assemble import evaluation_info
-from skillgym.envs.mtnas.evaluate import Evaluator, synthetic_supernet
+from skillgym.envs.mtnas.evaluator import Evaluator
+from skillgym.envs.mtnas.supernet import synthetic_supernet
 
 
 class MTNASOneShotEnv(gym.Env):

@@ -12,7 +12,8 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from skillgym.envs.mtnas.evaluate import Evaluator, synthetic_supernet
+from skillgym.envs.mtnas.evaluator import Evaluator
+from skillgym.envs.mtnas.supernet import synthetic_supernet
 
 
 class MTNASParallelEnv(ParallelEnv):

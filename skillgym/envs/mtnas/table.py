@@ -23,14 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from skillgym.envs.mtnas.assemble import MTNASAssembleEnv
-from skillgym.envs.mtnas.evaluate import (
-    Evaluation,
-    Evaluator,
-    SupernetConfig,
-    SupernetEvaluator,
-    TrainConfig,
-)
+from skillgym.envs.mtnas.evaluator import Evaluation, Evaluator
 from skillgym.envs.mtnas.modules import SearchSpace
+from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
+from skillgym.envs.mtnas.trainer import TrainConfig
 
 TABLE_FORMAT = "skillgym.mtnas.table/1"
 MODES = ("mean", "stochastic")

@@ -93,7 +93,7 @@ def search(args: argparse.Namespace) -> int:
     from skillgym.agents.mtnas_ppo import ppo_search
     from skillgym.agents.mtnas_reinforce import ReinforceController
     from skillgym.agents.mtnas_search import RandomSearch, RegularizedEvolution, run_search
-    from skillgym.envs.mtnas.evaluate import SupernetConfig, SupernetEvaluator
+    from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 
     corpus, space = _load(args)
     folder = _run_dir(args)
@@ -145,7 +145,7 @@ def search(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     """Train one assignment from scratch over the seeds; print test accuracy per task."""
-    from skillgym.envs.mtnas.evaluate import ReferenceEvaluator
+    from skillgym.envs.mtnas.reference import ReferenceEvaluator
 
     corpus, space = _load(args)
     try:
@@ -174,11 +174,8 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def build_table_command(args: argparse.Namespace) -> int:
     """Score every assignment of the space and write the table file."""
-    from skillgym.envs.mtnas.evaluate import (
-        ReferenceEvaluator,
-        SupernetConfig,
-        SupernetEvaluator,
-    )
+    from skillgym.envs.mtnas.reference import ReferenceEvaluator
+    from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
     from skillgym.envs.mtnas.table import all_assignments, build_table, save_table
 
     corpus, space = _load(args)

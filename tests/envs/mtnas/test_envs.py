@@ -16,9 +16,9 @@ import skillgym  # noqa: F401  (registers the ids)
 from skillgym.envs.mtnas import env as aec_env
 from skillgym.envs.mtnas import parallel_env
 from skillgym.envs.mtnas.assemble import MTNASAssembleEnv
-from skillgym.envs.mtnas.evaluate import SupernetConfig, SupernetEvaluator, TrainConfig
 from skillgym.envs.mtnas.modules import SearchSpace
 from skillgym.envs.mtnas.oneshot import MTNASOneShotEnv
+from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 from skillgym.envs.mtnas.synthetic import synthetic_corpus
 from skillgym.envs.mtnas.table import (
     MTNASTabularEnv,
@@ -29,6 +29,7 @@ from skillgym.envs.mtnas.table import (
     load_table,
     save_table,
 )
+from skillgym.envs.mtnas.trainer import TrainConfig
 
 IDS = ["skillgym/MTNAS-Assemble-v0", "skillgym/MTNAS-OneShot-v0", "skillgym/MTNAS-Tabular-v0"]
 

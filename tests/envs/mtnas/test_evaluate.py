@@ -10,19 +10,15 @@ import pytest
 import torch
 
 from skillgym.envs.mtnas.batching import steps_per_epoch
+from skillgym.envs.mtnas.cache import RewardCache
 from skillgym.envs.mtnas.corpus import IGNORE_INDEX
-from skillgym.envs.mtnas.evaluate import (
-    Evaluation,
-    ReferenceEvaluator,
-    RewardCache,
-    SupernetConfig,
-    SupernetEvaluator,
-    TrainConfig,
-    _Trainer,
-    kendall_tau,
-)
+from skillgym.envs.mtnas.evaluator import Evaluation
 from skillgym.envs.mtnas.modules import SearchSpace
+from skillgym.envs.mtnas.ranking import kendall_tau
+from skillgym.envs.mtnas.reference import ReferenceEvaluator
+from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 from skillgym.envs.mtnas.synthetic import synthetic_corpus
+from skillgym.envs.mtnas.trainer import TrainConfig, Trainer
 
 TASKS = ("syn_pos", "syn_chunk", "syn_topic", "syn_polarity")
 SMALL = TrainConfig(dim=16, batch_size=8)
@@ -138,7 +134,7 @@ def test_finetuned_scores_restore_the_supernet_and_ignore_scoring_order(corpus, 
 
 def test_accuracy_matches_one_example_at_a_time(corpus, space):
     """Batched, bucketed, padded scoring equals a per-example count in Python integers."""
-    trainer = _Trainer(space, corpus.tasks, len(corpus.vocabulary), SMALL, seed=0)
+    trainer = Trainer(space, corpus.tasks, len(corpus.vocabulary), SMALL, seed=0)
     for _ in range(3):
         trainer.step(np.zeros((4, 2), dtype=np.int64))
     trainer.network.eval()
@@ -176,7 +172,7 @@ def test_reference_epoch_steps_sets_the_training_length(corpus, space):
     evaluator = ReferenceEvaluator(corpus, space, epochs=1, seeds=(0,), config=SMALL,
                                    epoch_steps=3)
     tasks = corpus.subset(space.tasks)
-    trainer = _Trainer(space, tasks, len(corpus.vocabulary), SMALL, seed=0)
+    trainer = Trainer(space, tasks, len(corpus.vocabulary), SMALL, seed=0)
     for _ in range(3):
         trainer.step(assignment)
     expected = [

@@ -1,0 +1,175 @@
+"""ENAS-style weight sharing: every assignment is scored as a path through one shared supernet.
+
+The module pool is one supernet, warmed up on random assignments; ``prepare`` runs a few
+gradient steps on the assignments about to be scored and bumps the supernet *version*;
+``evaluate`` is a validation forward pass on fixed, seeded subsets, cached by
+``(assignment, version)`` in memory and optionally on disk.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skillgym.envs.mtnas.batching import fixed_subset
+from skillgym.envs.mtnas.cache import RewardCache, fingerprint
+from skillgym.envs.mtnas.corpus import Corpus
+from skillgym.envs.mtnas.evaluator import Evaluation, Evaluator
+from skillgym.envs.mtnas.modules import SearchSpace
+from skillgym.envs.mtnas.synthetic import SYNTHETIC_TASKS, synthetic_corpus
+from skillgym.envs.mtnas.trainer import TrainConfig, Trainer
+from skillgym.threads import torch_threads
+
+
+@dataclass(frozen=True)
+class SupernetConfig:
+    """Weight-sharing settings.
+
+    Args:
+        train: network and optimiser settings.
+        warmup_steps: gradient steps on uniformly random assignments before the first score.
+        steps_per_prepare: gradient steps per assignment handed to ``prepare``.
+        validation_limit: validation examples per task in the fixed scoring subset
+            (``None``: the whole validation split).
+        finetune_steps: gradient steps on an assignment just before scoring it, undone after
+            (weights, optimiser and random state restored), so the score is of a path briefly
+            adapted on its own, as in one-shot NAS with fine-tuning; the batches are drawn from a
+            random stream seeded by the assignment, so a score does not depend on the order of
+            scoring.
+    """
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    warmup_steps: int = 100
+    steps_per_prepare: int = 1
+    validation_limit: int | None = 64
+    finetune_steps: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("warmup_steps", "steps_per_prepare", "finetune_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.validation_limit is not None and self.validation_limit < 1:
+            raise ValueError(f"validation_limit must be >= 1 or None, got {self.validation_limit}")
+
+
+class SupernetEvaluator(Evaluator):
+    """ENAS-style weight sharing: every assignment is a path through one shared supernet.
+
+    The network is built and warmed up lazily, on the first ``prepare`` or ``evaluate``, so that
+    constructing an environment is cheap.
+
+    Args:
+        corpus: the data; the space's tasks are looked up in it by name.
+        space: the search space.
+        config: weight-sharing settings.
+        seed: seeds the weights, the batch order, the warm-up assignments and the subsets.
+        cache_path: a JSON-lines file that persists the reward cache across runs.
+    """
+
+    def __init__(
+        self, corpus: Corpus, space: SearchSpace, config: SupernetConfig | None = None,
+        seed: int = 0, cache_path: str | Path | None = None,
+    ):
+        self.space = space
+        self.config = config or SupernetConfig()
+        self.seed = int(seed)
+        self.tasks = corpus.subset(space.tasks)
+        self.vocabulary_size = len(corpus.vocabulary)
+        self.version = 0
+        self.cache = RewardCache(cache_path)
+        self.subsets = [
+            fixed_subset(len(task.validation), self.config.validation_limit, self.seed + i)
+            for i, task in enumerate(self.tasks)
+        ]
+        self._fingerprint = fingerprint(
+            space, self.config, self.seed,
+            [(task.name, len(task.train), len(task.validation)) for task in self.tasks],
+        )
+        self._trainer: Trainer | None = None
+
+    @property
+    def trainer(self) -> Trainer:
+        """The supernet and its optimiser, built and warmed up on first use."""
+        if self._trainer is None:
+            with torch_threads(self.config.train.num_threads):
+                trainer = Trainer(
+                    self.space, self.tasks, self.vocabulary_size, self.config.train, self.seed
+                )
+                rng = np.random.default_rng(self.seed)
+                for _ in range(self.config.warmup_steps):
+                    trainer.step(self.space.sample(rng))
+            self._trainer = trainer
+        return self._trainer
+
+    def key(self, assignment: np.ndarray) -> str:
+        """The cache key of ``assignment`` at the current supernet version."""
+        return f"{self._fingerprint}|v{self.version}|{self.space.format(assignment)}"
+
+    def prepare(self, assignments: Sequence[np.ndarray]) -> None:
+        """``steps_per_prepare`` gradient steps on each assignment; bumps the version once."""
+        if self.config.steps_per_prepare == 0 or not assignments:
+            return
+        checked = [self.space.validate(a) for a in assignments]
+        trainer = self.trainer
+        with torch_threads(self.config.train.num_threads):
+            for assignment in checked:
+                for _ in range(self.config.steps_per_prepare):
+                    trainer.step(assignment)
+        self.version += 1
+
+    def evaluate(
+        self, assignments: Sequence[np.ndarray], rng: np.random.Generator | None = None
+    ) -> list[Evaluation]:
+        """Validation accuracy on the fixed subsets with the current shared weights (cached)."""
+        checked = [self.space.validate(a) for a in assignments]
+        return [
+            self.cache.get_or_compute(self.key(a), lambda a=a: self._score(a)) for a in checked
+        ]
+
+    def _score(self, assignment: np.ndarray) -> Evaluation:
+        trainer = self.trainer
+        with torch_threads(self.config.train.num_threads):
+            if self.config.finetune_steps:
+                saved = (
+                    copy.deepcopy(trainer.network.state_dict()),
+                    copy.deepcopy(trainer.optimizer.state_dict()),
+                    trainer.torch_state,
+                )
+                seed = int(fingerprint(self.seed, self.space.format(assignment)), 16)
+                rng = np.random.default_rng(seed)
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed % 2**63)
+                    trainer.torch_state = torch.get_rng_state()
+                for _ in range(self.config.finetune_steps):
+                    trainer.step(assignment, rng)
+            validation = {
+                task.name: trainer.accuracy(i, task.validation, self.subsets[i], assignment[i])
+                for i, task in enumerate(self.tasks)
+            }
+            if self.config.finetune_steps:
+                trainer.network.load_state_dict(saved[0])
+                trainer.optimizer.load_state_dict(saved[1])
+                trainer.torch_state = saved[2]
+        shared = trainer.network.shared_parameter_count(assignment)
+        return Evaluation(validation, shared_parameters=shared)
+
+
+def synthetic_supernet(seed: int = 0, num_layers: int = 2) -> SupernetEvaluator:
+    """A small supernet over the synthetic corpus: the default of the environments.
+
+    It needs no data on disk and builds in about a second, so that every registered id
+    constructs anywhere; pass an evaluator over real data for real experiments. Its shared
+    weights are frozen after the warm-up (``steps_per_prepare=0``), so a reward depends on the
+    assignment alone, as Gymnasium's determinism check expects; searches that co-train the
+    supernet (ENAS) build a :class:`SupernetEvaluator` with ``steps_per_prepare > 0``.
+    """
+    space = SearchSpace(SYNTHETIC_TASKS, num_layers=num_layers)
+    config = SupernetConfig(
+        TrainConfig(dim=32, batch_size=16), warmup_steps=30, steps_per_prepare=0
+    )
+    return SupernetEvaluator(synthetic_corpus(seed=seed), space, config, seed=seed)
