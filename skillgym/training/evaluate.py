@@ -12,7 +12,7 @@ import numpy as np
 from rich.console import Console
 
 from skillgym.progress import progress_bar
-from skillgym.training.recipes import Agent
+from skillgym.training.recipes import Agent, EvalError
 
 # The info keys that report an episode's success: stable-baselines3's convention.
 SUCCESS_KEYS: tuple[str, ...] = ("is_success",)
@@ -24,10 +24,6 @@ def episode_success(info: dict[str, Any]) -> bool | None:
         if key in info:
             return bool(info[key])
     return None
-
-
-class EvalError(ValueError):
-    """An agent that cannot play the requested environment, or a bad episode count (one line)."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from sb3_contrib import MaskablePPO
 from training_helpers import MASKED_RUNS
 
 from skillgym.training.cli import main
-from skillgym.training.evaluate import EvalError, evaluate
+from skillgym.training.evaluate import evaluate
+from skillgym.training.recipes import EvalError
 from skillgym.training.resumable import load_policy
 
 

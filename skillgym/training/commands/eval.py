@@ -10,7 +10,7 @@ from pathlib import Path
 
 from skillgym.training.cli import CLIError
 from skillgym.training.config import ConfigError
-from skillgym.training.recipes import RecipeError, get_recipe
+from skillgym.training.recipes import EvalError, RecipeError, get_recipe
 from skillgym.training.run import Checkpoint, RunDir, RunError
 
 
@@ -97,7 +97,7 @@ def run_episodes(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
     import skillgym  # noqa: F401  (registers the skillgym/ ids)
-    from skillgym.training.evaluate import EvalError, evaluate
+    from skillgym.training.evaluate import evaluate
 
     if args.path == ORACLE:
         raise CLIError(f"'{ORACLE}' solves expressions only: give --expressions FILE.jsonl")

@@ -48,7 +48,7 @@ class Recipe:
         env_of: the environment id and keyword arguments a configuration trains on.
         agent_env_kwargs: keyword arguments a loaded agent needs in the environment it plays
             (given the agent and the env id), e.g. a skill hierarchy's learned children; raises
-            :class:`~skillgym.training.evaluate.EvalError` for an env the agent cannot play.
+            :class:`EvalError` for an env the agent cannot play.
     """
 
     name: str
@@ -62,6 +62,10 @@ class Recipe:
 
 class RecipeError(ValueError):
     """An unknown recipe or environment id (one line)."""
+
+
+class EvalError(ValueError):
+    """An agent that cannot play the requested environment, or a bad episode count (one line)."""
 
 
 def recipes() -> dict[str, Recipe]:

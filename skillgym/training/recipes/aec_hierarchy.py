@@ -52,7 +52,7 @@ from skillgym.progress import TrainingProgress
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
 from skillgym.training.plots import write_accuracy_plot
-from skillgym.training.recipes import Recipe
+from skillgym.training.recipes import EvalError, Recipe
 from skillgym.training.recipes.ppo import DEFAULTS as PPO_DEFAULTS
 from skillgym.training.resumable import (
     CheckpointCallback,
@@ -335,8 +335,6 @@ def load_agent(path: Path) -> Hierarchy:
 
 def agent_env_kwargs(agent: Hierarchy, env_id: str) -> dict[str, Any]:
     """An AEC env played by a hierarchy calls its learned children (a flat agent's: no CALLs)."""
-    from skillgym.training.evaluate import EvalError
-
     if env_id not in {entry.id for entry in ENTRIES}:
         raise EvalError(f"a skill hierarchy plays the AEC environments (skillgym/AEC-*), "
                         f"not {env_id}")

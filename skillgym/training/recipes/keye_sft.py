@@ -47,7 +47,7 @@ from skillgym.progress import progress_bar
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
 from skillgym.training.plots import write_mode_plot
-from skillgym.training.recipes import Recipe
+from skillgym.training.recipes import EvalError, Recipe
 from skillgym.training.run import Checkpoint, RunDir, RunError
 
 DATA_FILE = "data.jsonl"
@@ -247,8 +247,6 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
 
 
 def _not_an_agent(*args: Any) -> Any:
-    from skillgym.training.evaluate import EvalError
-
     raise EvalError("a keye-sft run holds a language model, not an environment agent: evaluate "
                     "it with 'skillgym keye eval RUN'")
 
