@@ -48,6 +48,14 @@ SIMT_GROUP = 16
 
 VARIANTS = ("simd", "simt")
 
+# The parameters of kernel ``actor_critic``, in the order actor_critic.cl declares them;
+# simt_actor_critic.cl declares the same first thirteen and neither ``next_tile`` nor ``codes``.
+KERNEL_ARGS = (
+    "obs", "params", "masks", "uniforms", "actions", "log_prob", "values", "log_probs",
+    "batch", "use_masks", "sample", "write_log_probs", "with_values", "next_tile", "codes",
+)
+_ARG_INDEX = {name: index for index, name in enumerate(KERNEL_ARGS)}
+
 
 class ActorCriticOutput(NamedTuple):
     """One forward pass: ``actions [B, n_heads]`` int32, ``log_prob [B]`` of those actions,
@@ -265,7 +273,7 @@ class ActorCriticKernel:
         self._capacity = 0
         self._obs_in_place: Any = None  # a buffer over the last call's observations, if any
         self._range: tuple[tuple[int], tuple[int]] | None = None
-        self._scalars: tuple[int, bool, bool, bool, bool] | None = None
+        self._scalars: dict[str, int] | None = None
         if self.device is None:
             self.vector_width, self.tile = 1, 1
         else:
@@ -280,7 +288,7 @@ class ActorCriticKernel:
             self._kernel = self.device.build(source).actor_critic
             if simd:
                 self._next_tile = _Shared(self.device, (1,), np.int32)
-                self._kernel.set_arg(13, self._next_tile.arg)
+                self._bind(next_tile=self._next_tile.arg)
             self._params: _Shared | None = None
         self.set_weights(weights)
 
@@ -300,7 +308,7 @@ class ActorCriticKernel:
             packed = pack_weights(self.spec, weights, self.vector_width)
             if self._params is None or self._params.host.shape != packed.shape:
                 self._params = _Shared(self.device, packed.shape, np.float32)
-                self._kernel.set_arg(1, self._params.arg)
+                self._bind(params=self._params.arg)
             self._params.host[...] = packed
             self._params.upload(len(packed))
 
@@ -345,7 +353,7 @@ class ActorCriticKernel:
                 self.spec, self._weights, obs, masks, uniforms, self.layout, return_values,
                 return_log_probs,
             ))
-        return self._launch(obs, masks, uniforms, return_log_probs, return_values)
+        return self._forward_opencl(obs, masks, uniforms, return_log_probs, return_values)
 
     def coded_inputs(self, batch: int) -> CodedObs:
         """Arrays for ``batch`` coded observations, to fill in place and pass to a call: on
@@ -401,11 +409,22 @@ class ActorCriticKernel:
         if self._range is None:
             raise RuntimeError("relaunch() needs an earlier call that ran on the OpenCL device")
         start = time.perf_counter()
+        self._launch()
+        return time.perf_counter() - start
+
+    def _bind(self, **args: Any) -> None:
+        """Set kernel arguments by their names in the OpenCL source (:data:`KERNEL_ARGS`)."""
+        for name, value in args.items():
+            self._kernel.set_arg(_ARG_INDEX[name], value)
+
+    def _launch(self) -> None:
+        """Launch the kernel over ``self._range`` on the bound arguments and wait for it to
+        finish. The ``"simd"`` kernel's work-items take tiles from a shared counter, which
+        each launch starts at zero."""
         if self.variant == "simd":
             self._next_tile.host[0] = 0
             self._next_tile.upload(1)
         self.device.cl.enqueue_nd_range_kernel(self.device.queue, self._kernel, *self._range).wait()
-        return time.perf_counter() - start
 
     def _reserve(self, batch: int) -> None:
         """Grow the device arrays to hold ``batch`` samples (to the next power of two)."""
@@ -421,15 +440,18 @@ class ActorCriticKernel:
         self._log_prob = _Shared(device, (capacity,), np.float32)
         self._values = _Shared(device, (capacity,), np.float32)
         self._log_probs = _Shared(device, (capacity, spec.n_logits), np.float32)
-        for index, shared in enumerate(
-            (self._obs, None, self._masks, self._uniforms, self._actions, self._log_prob,
-             self._values, self._log_probs)
-        ):
-            if shared is not None:
-                self._kernel.set_arg(index, shared.arg)
+        self._bind(
+            obs=self._obs.arg,
+            masks=self._masks.arg,
+            uniforms=self._uniforms.arg,
+            actions=self._actions.arg,
+            log_prob=self._log_prob.arg,
+            values=self._values.arg,
+            log_probs=self._log_probs.arg,
+        )
         if self.layout is not None:
             self._codes = _Shared(device, (capacity, max(self.layout.n_codes, 1)), np.int32)
-            self._kernel.set_arg(14, self._codes.arg)
+            self._bind(codes=self._codes.arg)
         self._capacity = capacity
 
     def _bind_obs(self, obs: np.ndarray) -> None:
@@ -442,10 +464,10 @@ class ActorCriticKernel:
             flags = cl.mem_flags.READ_ONLY | cl.mem_flags.USE_HOST_PTR
             # Kept until the next call: relaunch() reads it again.
             self._obs_in_place = cl.Buffer(self.device.context, flags, hostbuf=obs)
-            self._kernel.set_arg(0, self._obs_in_place)
+            self._bind(obs=self._obs_in_place)
             return
         self._obs_in_place = None
-        self._kernel.set_arg(0, self._obs.arg)
+        self._bind(obs=self._obs.arg)
         self._stage(self._obs, len(obs), obs)
 
     @staticmethod
@@ -457,7 +479,7 @@ class ActorCriticKernel:
             target[...] = rows
         shared.upload(batch)
 
-    def _launch(
+    def _forward_opencl(
         self,
         obs: np.ndarray | CodedObs,
         masks: np.ndarray | None,
@@ -465,6 +487,8 @@ class ActorCriticKernel:
         return_log_probs: bool,
         return_values: bool,
     ) -> ActorCriticOutput:
+        """The forward pass on the device: stage the inputs, bind the scalars, launch, read the
+        outputs (arguments as in :meth:`__call__`, already checked)."""
         if self.layout is None:
             batch = len(obs)
             self._reserve(batch)
@@ -483,10 +507,15 @@ class ActorCriticKernel:
         if masks is not None:
             self._masks.host[:batch] = masks
             self._masks.upload(batch)
-        scalars = (batch, masks is not None, uniforms is not None, return_log_probs, return_values)
+        scalars = {
+            "batch": batch,
+            "use_masks": masks is not None,
+            "sample": uniforms is not None,
+            "write_log_probs": return_log_probs,
+            "with_values": return_values,
+        }
         if scalars != self._scalars:  # setting an argument costs more than a comparison
-            for index, value in enumerate(scalars, start=8):
-                self._kernel.set_arg(index, np.int32(value))
+            self._bind(**{name: np.int32(value) for name, value in scalars.items()})
             self._scalars = scalars
         if self.variant == "simd":
             tiles = -(-batch // self.tile)
@@ -494,7 +523,7 @@ class ActorCriticKernel:
         else:
             global_size, local_size = pad_to(batch, SIMT_GROUP), SIMT_GROUP
         self._range = ((global_size,), (local_size,))
-        self.relaunch()
+        self._launch()
         return ActorCriticOutput(
             self._actions.download(batch),
             self._log_prob.download(batch),
