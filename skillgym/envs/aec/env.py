@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -12,6 +13,7 @@ from gymnasium import spaces
 
 from skillgym.envs.aec.machine import ILLEGAL, RETURNED, Machine
 from skillgym.envs.aec.oracle import oracle
+from skillgym.envs.aec.settings import AECSettings
 from skillgym.envs.aec.skills import (
     ACTION_SETS,
     MAX_ARGS,
@@ -25,14 +27,11 @@ from skillgym.envs.aec.skills import (
     skill_named,
 )
 from skillgym.envs.aec.solve import lay_out, oracle_machine, run
-from skillgym.envs.aec.tasks import TASKS, Instance
+from skillgym.envs.aec.tasks import Instance
 from skillgym.envs.aec.tokens import BLANK, NUM_TOKENS, TOKEN_TEXT
 from skillgym.envs.counter_rng import draw_key
 from skillgym.envs.rendering import text_to_rgb
 
-REWARD_MODES = ("sparse", "digit")
-BINDING_MODES = ("default", "all")
-ILLEGAL_ACTIONS = ("noop", "raise")
 PROMOTE_WINDOW, PROMOTE_RATE = 100, 0.95
 
 
@@ -118,6 +117,9 @@ class AECEnv(gym.Env):
 
     ## Arguments
 
+    All but ``child_policies`` and ``render_mode`` are the fields of
+    :class:`~skillgym.envs.aec.settings.AECSettings`, which checks them (as the batched twin's).
+
     - ``skill``: the skill's name (``"ADD"``) or title (``"Add"``).
     - ``level``: the starting curriculum level, 1-based, at most ``max_level``.
     - ``max_level``: the highest level, which the curriculum never promotes past and
@@ -147,89 +149,51 @@ class AECEnv(gym.Env):
 
     def __init__(
         self,
-        skill: str = "ADD",
-        level: int = 1,
-        max_level: int | None = None,
-        curriculum: bool = True,
-        reward_mode: str = "sparse",
-        max_steps_factor: float = 2.0,
-        actions: str = "skill",
-        illegal_action: str = "noop",
-        illegal_penalty: float = 0.1,
-        grid_obs: bool = False,
-        bindings: str = "default",
+        skill: str = AECSettings.skill,
+        *,
         child_policies: Mapping[str, Callable] | None = None,
-        child_step_limit: int | None = None,
         render_mode: str | None = None,
+        **settings: Any,
     ) -> None:
-        name = skill.upper() if isinstance(skill, str) else skill
-        self.skill = skill_named(name)
-        self.task = TASKS[self.skill.name]
-        levels = len(self.task.levels)
-        self.max_level = levels if max_level is None else max_level
-        if (
-            isinstance(self.max_level, bool)
-            or not isinstance(self.max_level, (int, np.integer))
-            or not 1 <= self.max_level <= levels
-        ):
+        self.settings = AECSettings(skill, **settings)
+        actions = self.settings.actions
+        if actions == "primitive" and child_policies:
             raise ValueError(
-                f"max_level for {self.skill.name} must be an integer in 1..{levels}, "
-                f"got {max_level!r}"
+                "child_policies have no effect with actions='primitive': the skill calls no "
+                "children"
             )
-        self.max_level = int(self.max_level)
-        self._check_level(level)
-        if reward_mode not in REWARD_MODES:
-            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
-        if reward_mode == "digit" and not self.task.digit_rows:
-            supported = [n for n, t in TASKS.items() if t.digit_rows]
-            raise ValueError(
-                f"reward_mode='digit' scores each result cell's single write; {self.skill.name} "
-                f"rewrites its result cells. Skills with digit rewards: {supported}"
-            )
-        if illegal_action not in ILLEGAL_ACTIONS:
-            raise ValueError(
-                f"illegal_action must be one of {ILLEGAL_ACTIONS}, got {illegal_action!r}"
-            )
-        if not max_steps_factor > 0:
-            raise ValueError(f"max_steps_factor must be > 0, got {max_steps_factor!r}")
-        if actions not in ACTION_SETS:
-            raise ValueError(f"actions must be one of {tuple(ACTION_SETS)}, got {actions!r}")
-        if actions == "primitive" and (child_policies or child_step_limit is not None):
-            raise ValueError(
-                "child_policies and child_step_limit have no effect with actions='primitive': "
-                "the skill calls no children"
-            )
-        if not (math.isfinite(illegal_penalty) and illegal_penalty >= 0):
-            raise ValueError(f"illegal_penalty must be finite and >= 0, got {illegal_penalty!r}")
-        if bindings not in BINDING_MODES:
-            raise ValueError(f"bindings must be one of {BINDING_MODES}, got {bindings!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, "
                 f"got {render_mode!r}"
             )
-        self.level = level
-        self.curriculum = curriculum
-        self.reward_mode = reward_mode
-        self.bindings = bindings
-        self.max_steps_factor = max_steps_factor
+        self.skill = skill_named(self.settings.skill)
+        self.task = self.settings.task
+        self.level = self.settings.level
+        self.max_level = self.settings.max_level
+        self.curriculum = self.settings.curriculum
+        self.reward_mode = self.settings.reward_mode
+        self.bindings = self.settings.bindings
+        self.max_steps_factor = self.settings.max_steps_factor
         self.actions = actions
-        self.illegal_action = illegal_action
-        self.illegal_penalty = float(illegal_penalty)
+        self.illegal_action = self.settings.illegal_action
+        self.illegal_penalty = self.settings.illegal_penalty
         self.render_mode = render_mode
         self._skill_index = SKILL_INDEX[self.skill.name]
         self._mask = ACTION_SETS[actions][self._skill_index]
         rows, width = len(self.skill.roles), self.task.width
-        limit = child_step_limit if child_step_limit is not None else 64 * width
-        if limit < 1:
-            raise ValueError(f"child_step_limit must be >= 1, got {limit}")
         policies = child_policy_table(child_policies)
         self.machine = Machine(
-            rows, width, policies, limit, grid_obs=grid_obs, top_masks=ACTION_SETS[actions]
+            rows,
+            width,
+            policies,
+            self.settings.child_steps,
+            grid_obs=self.settings.grid_obs,
+            top_masks=ACTION_SETS[actions],
         )
         # the oracle's step counts are measured on a scratch pad with oracle children
         self._scratch = oracle_machine(self.task)
-        self.observation_space = observation_space(rows, width, grid_obs)
+        self.observation_space = observation_space(rows, width, self.settings.grid_obs)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
         self._key: np.uint64 | None = None
         self._counter = 0
@@ -239,17 +203,6 @@ class AECEnv(gym.Env):
         self._targets: dict[int, np.ndarray] = {}
         self._steps = 0
         self._limit = 0
-
-    def _check_level(self, level) -> None:
-        if (
-            isinstance(level, bool)
-            or not isinstance(level, (int, np.integer))
-            or not 1 <= level <= self.max_level
-        ):
-            raise ValueError(
-                f"level for {self.skill.name} must be an integer in 1..{self.max_level} "
-                f"(max_level {self.max_level} of {len(self.task.levels)} levels), got {level!r}"
-            )
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Draw the next problem; ``options={"level": L}`` sets the curriculum level."""
@@ -261,7 +214,7 @@ class AECEnv(gym.Env):
         if unknown:
             raise ValueError(f"reset options: the only key is 'level', got {unknown}")
         if options and "level" in options:
-            self._check_level(options["level"])
+            self.settings.check_level(options["level"])
             self.level = int(options["level"])
             self._outcomes.clear()
         elif (

@@ -21,15 +21,18 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from skillgym.envs.aec.env import PROMOTE_RATE, PROMOTE_WINDOW, AECEnv
+from skillgym.envs.aec.env import PROMOTE_RATE, PROMOTE_WINDOW, observation_space
+from skillgym.envs.aec.settings import SETTING_NAMES, AECSettings
 from skillgym.envs.aec.skills import (
     ACTION_A,
     ACTION_B,
     ACTION_RETURN,
     BINDINGS,
+    MASKS,
     NO_ACTION,
     NUM_ACTIONS,
     NUM_SLOTS,
@@ -38,6 +41,7 @@ from skillgym.envs.aec.skills import (
     SLOT_MAPS,
     UNBOUND,
     call_action,
+    skill_named,
 )
 from skillgym.envs.aec.tasks import binding_rows, draw_bindings
 from skillgym.envs.aec.tokens import BLANK, UNITS
@@ -113,33 +117,18 @@ class AECVectorEnv(VectorEnv):
 
     Args:
         num_envs: the number of sub-environments (``>= 1``).
-        skill: ``"ADD"``, ``"SUB"`` or ``"MUL"`` (or their titles).
-        level, max_level, curriculum, reward_mode, max_steps_factor, illegal_action,
-            illegal_penalty, grid_obs, bindings, child_step_limit: as for
-            :class:`~skillgym.envs.aec.env.AECEnv`.
+        settings: the fields of :class:`~skillgym.envs.aec.settings.AECSettings`, as for
+            :class:`~skillgym.envs.aec.env.AECEnv`, with ``skill`` ``"ADD"``, ``"SUB"`` or
+            ``"MUL"`` (or their titles) and ``actions`` ``"skill"``.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
-    def __init__(
-        self,
-        num_envs: int = 1,
-        skill: str = "ADD",
-        level: int = 1,
-        max_level: int | None = None,
-        curriculum: bool = True,
-        reward_mode: str = "sparse",
-        max_steps_factor: float = 2.0,
-        illegal_action: str = "noop",
-        illegal_penalty: float = 0.1,
-        grid_obs: bool = False,
-        bindings: str = "default",
-        child_step_limit: int | None = None,
-        **unsupported: Any,
-    ) -> None:
+    def __init__(self, num_envs: int = 1, **settings: Any) -> None:
+        unsupported = sorted(set(settings) - SETTING_NAMES)
         if unsupported:
             raise ValueError(
-                f"AECVectorEnv: unsupported arguments {sorted(unsupported)}; the batched env runs "
+                f"AECVectorEnv: unsupported arguments {unsupported}; the batched env runs "
                 "the oracle as every child policy (learned child policies are for the single "
                 "AECEnv) and does not render"
             )
@@ -147,36 +136,37 @@ class AECVectorEnv(VectorEnv):
             num_envs < 1
         ):
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
-        # The single env validates every argument and defines the spaces; the batch reuses both.
-        single = AECEnv(
-            skill=skill, level=level, max_level=max_level, curriculum=curriculum,
-            reward_mode=reward_mode, max_steps_factor=max_steps_factor,
-            illegal_action=illegal_action, illegal_penalty=illegal_penalty, grid_obs=grid_obs,
-            bindings=bindings, child_step_limit=child_step_limit,
-        )
-        if single.skill.name not in BATCHED_SKILLS:
+        self.settings = AECSettings(**settings)
+        if self.settings.skill not in BATCHED_SKILLS:
             raise ValueError(
-                f"skill: batched twins exist for {list(BATCHED_SKILLS)}, got {single.skill.name!r}"
+                f"skill: batched twins exist for {list(BATCHED_SKILLS)}, "
+                f"got {self.settings.skill!r}"
+            )
+        if self.settings.actions != "skill":
+            raise ValueError(
+                f"actions: the batched twin plays the skill's own action set ('skill'), got "
+                f"{self.settings.actions!r}; the flat baseline is the single AECEnv's"
             )
         self.num_envs = int(num_envs)
-        self._single = single
-        self.skill = single.skill
-        self.task = single.task
-        self.max_level = single.max_level
-        self.curriculum = curriculum
-        self.reward_mode = reward_mode
-        self.bindings = bindings
-        self.max_steps_factor = max_steps_factor
-        self.illegal_action = illegal_action
-        self.illegal_penalty = float(illegal_penalty)
-        self.grid_obs = grid_obs
-        self.child_step_limit = single.machine.child_step_limit
-        self.single_observation_space = single.observation_space
-        self.single_action_space = single.action_space
+        self.skill = skill_named(self.settings.skill)
+        self.task = self.settings.task
+        self.max_level = self.settings.max_level
+        self.curriculum = self.settings.curriculum
+        self.reward_mode = self.settings.reward_mode
+        self.bindings = self.settings.bindings
+        self.max_steps_factor = self.settings.max_steps_factor
+        self.illegal_action = self.settings.illegal_action
+        self.illegal_penalty = self.settings.illegal_penalty
+        self.grid_obs = self.settings.grid_obs
+        self.child_step_limit = self.settings.child_steps
+        self.single_observation_space = observation_space(
+            len(self.skill.roles), self.task.width, self.grid_obs
+        )
+        self.single_action_space = spaces.Discrete(NUM_ACTIONS)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._skill_index = SKILL_INDEX[self.skill.name]
-        self._mask = single.action_masks()
+        self._mask = MASKS[self._skill_index]
         # The legal CALLs, each run for all the sub-envs that chose it.
         self._call_actions = [int(a) for a in np.flatnonzero(self._mask) if a != ACTION_RETURN]
 
@@ -211,7 +201,7 @@ class AECVectorEnv(VectorEnv):
         self._expected = np.zeros((n, width), dtype=np.int64)  # MUL: the product's digits
         self._steps = np.zeros(n, dtype=np.int64)
         self._limit = np.zeros(n, dtype=np.int64)
-        self._level = np.full(n, level, dtype=np.int64)
+        self._level = np.full(n, self.settings.level, dtype=np.int64)
         # The last PROMOTE_WINDOW outcomes, a ring written at ``_recorded % PROMOTE_WINDOW``,
         # and their sum. Once the level's window has filled again every slot is of this level.
         self._outcomes = np.zeros((n, PROMOTE_WINDOW), dtype=np.int64)
@@ -241,7 +231,7 @@ class AECVectorEnv(VectorEnv):
                 f"reset options: known keys are 'level' and 'reset_mask', got {sorted(options)}"
             )
         if level is not None:
-            self._single._check_level(level)
+            self.settings.check_level(level)
         seeds = sync_seeds(seed, self.num_envs)
         super().reset(seed=seed if isinstance(seed, int) else None)
         rekeyed, keys = new_keys(rows, seeds, self._keyed, self.np_random)

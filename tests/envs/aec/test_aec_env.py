@@ -264,7 +264,7 @@ def test_reset_option_sets_the_level():
         ({"max_steps_factor": 0}, "max_steps_factor must be > 0"),
         ({"child_policies": {"POW1": oracle}}, "unknown skill 'POW1'"),
         ({"child_policies": {"ADD1": 3}}, r"child_policies\['ADD1'\] must be callable"),
-        ({"child_step_limit": 0}, "child_step_limit must be >= 1"),
+        ({"child_step_limit": 0}, "child_step_limit must be an integer >= 1"),
         ({"illegal_penalty": -1.0}, "illegal_penalty must be finite and >= 0"),
         ({"render_mode": "human"}, r"render_mode must be None or one of \['ansi', 'rgb_array'\]"),
     ],
