@@ -29,12 +29,12 @@ import torch
 from sb3_contrib.common.maskable.policies import MaskableMultiInputActorCriticPolicy
 from stable_baselines3.common.callbacks import BaseCallback
 
+from skillgym.envs.aec.child_policy import SkillPolicy, observation_key
 from skillgym.envs.aec.env import AECEnv
 from skillgym.envs.aec.oracle import oracle
 from skillgym.envs.aec.skills import (
     ACTION_SETS,
     MASKS,
-    SKILL_INDEX,
     SKILL_NAMES,
     SKILLS,
     skill_named,
@@ -55,13 +55,6 @@ def children_of(skill: str) -> list[str]:
     return found
 
 
-def observation_key(obs: Mapping[str, Any]) -> tuple[bytes, int, int]:
-    """What a skill's decision depends on: the tokens under its pointers, its args and its
-    previous action (its observation without the constant skill and the ignored depth)."""
-    tokens = np.asarray(obs["tokens"], dtype=np.int64)
-    return tokens.tobytes(), int(obs["args"]), int(obs["prev_action"])
-
-
 def bottom_up(targets: Iterable[str]) -> list[str]:
     """``targets`` and every skill they call, directly or not, children before parents.
 
@@ -78,62 +71,6 @@ def bottom_up(targets: Iterable[str]) -> list[str]:
             needed.add(name)
             stack.extend(children_of(name))
     return [skill.name for skill in sorted(SKILLS, key=lambda s: s.level) if skill.name in needed]
-
-
-class SkillPolicy:
-    """One skill's trained policy, acting deterministically, as an AEC child policy.
-
-    The AEC machine calls ``policy(obs, action_mask) -> action`` for every step of a called
-    child. A skill's observation has finitely many values (the tokens under its pointers, its
-    args and its previous action), and a deterministic policy maps each to one action, so the
-    action is computed by the network once per distinct observation and remembered: exactly the
-    network's argmax, without a forward pass per step.
-
-    The network is trained at depth 0 (as its environment's own skill); called as a child it sees
-    its depth, which it ignores, so the depth is set to 0 before the network reads it.
-
-    Args:
-        skill: the skill's name.
-        policy: the trained sb3-contrib policy network.
-        actions: the action set it was trained with, ``"skill"`` or ``"primitive"`` (the flat
-            baseline's; see ``AECEnv``).
-    """
-
-    def __init__(self, skill: str, policy: MaskableMultiInputActorCriticPolicy,
-                 actions: str = "skill") -> None:
-        self.skill = skill_named(skill).name
-        if actions not in ACTION_SETS:
-            raise ValueError(f"actions must be one of {tuple(ACTION_SETS)}, got {actions!r}")
-        self.policy = policy.eval()
-        self.actions = actions
-        # a writable copy: torch warns on (and would not own) read-only numpy memory
-        self._masks = ACTION_SETS[actions][SKILL_INDEX[self.skill]][None].copy()
-        self._memo: dict[tuple[bytes, int, int], int] = {}
-
-    def __call__(self, obs: Mapping[str, Any], action_mask: np.ndarray | None = None) -> int:
-        """The action for one observation (``action_mask`` is the skill's own; it is fixed)."""
-        key = observation_key(obs)
-        action = self._memo.get(key)
-        if action is None:
-            batch = {
-                "tokens": np.asarray(obs["tokens"], dtype=np.int64)[None],
-                "skill": np.array([SKILL_INDEX[self.skill]]),
-                "args": np.array([key[1]]),
-                "depth": np.array([0]),
-                "prev_action": np.array([key[2]]),
-            }
-            with torch.no_grad():
-                chosen, _ = self.policy.predict(batch, deterministic=True,
-                                                action_masks=self._masks)
-            action = self._memo[key] = int(chosen[0])
-        return action
-
-    # The memo is rebuilt on demand; pickles (env checkpoints) stay small and exact.
-    def __getstate__(self) -> dict[str, Any]:
-        return {"skill": self.skill, "policy": self.policy, "actions": self.actions}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["skill"], state["policy"], state["actions"])
 
 
 class Hierarchy:

@@ -10,7 +10,6 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from skillgym.agents.aec_hierarchy import (
     Hierarchy,
-    SkillPolicy,
     behaviour_clone,
     bottom_up,
     callers_of,
@@ -18,6 +17,7 @@ from skillgym.agents.aec_hierarchy import (
     oracle_demonstrations,
 )
 from skillgym.envs.aec import AECEnv, oracle
+from skillgym.envs.aec.child_policy import SkillPolicy
 from skillgym.envs.aec.skills import MASKS, SKILL_INDEX, skill_named
 
 

@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from skillgym.envs.aec.child_policy import policy_table
 from skillgym.envs.aec.machine import ILLEGAL, RETURNED, Machine
 from skillgym.envs.aec.oracle import oracle
 from skillgym.envs.aec.settings import AECSettings
@@ -22,7 +23,6 @@ from skillgym.envs.aec.skills import (
     NUM_SKILLS,
     NUM_SLOTS,
     SKILL_INDEX,
-    SKILL_NAMES,
     action_name,
     skill_named,
 )
@@ -47,17 +47,6 @@ def observation_space(rows: int, width: int, grid_obs: bool) -> spaces.Dict:
     if grid_obs:
         fields["grid"] = spaces.Box(0, NUM_TOKENS - 1, (rows, width), dtype=np.int64)
     return spaces.Dict(fields)
-
-
-def child_policy_table(child_policies: Mapping[str, Callable] | None) -> dict[int, Callable]:
-    """Every skill's policy by index: the given ones, the oracle for the rest."""
-    child_policies = dict(child_policies or {})
-    for name, policy in child_policies.items():
-        if name not in SKILL_INDEX:
-            raise ValueError(f"child_policies: unknown skill {name!r}; known: {list(SKILL_NAMES)}")
-        if not callable(policy):
-            raise ValueError(f"child_policies[{name!r}] must be callable (obs, action_mask) -> int")
-    return {i: child_policies.get(name, oracle) for i, name in enumerate(SKILL_NAMES)}
 
 
 class AECEnv(gym.Env):
@@ -182,7 +171,7 @@ class AECEnv(gym.Env):
         self._skill_index = SKILL_INDEX[self.skill.name]
         self._mask = ACTION_SETS[actions][self._skill_index]
         rows, width = len(self.skill.roles), self.task.width
-        policies = child_policy_table(child_policies)
+        policies = policy_table(child_policies)
         self.machine = Machine(
             rows,
             width,

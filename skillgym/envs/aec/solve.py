@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from skillgym.envs.aec import expression
+from skillgym.envs.aec.child_policy import policy_table
 from skillgym.envs.aec.machine import RETURNED, Machine, Policy
 from skillgym.envs.aec.oracle import oracle
 from skillgym.envs.aec.skills import (
@@ -122,11 +123,7 @@ def compute(text: str, policies: Mapping[str, Policy] | None = None) -> int | No
     except ZeroDivisionError as error:
         raise ZeroDivisionError(f"expression {text!r}: {error}") from None
     width = eval_width(tokens, largest)
-    policies = dict(policies or {})
-    unknown = sorted(set(policies) - set(SKILL_NAMES))
-    if unknown:
-        raise ValueError(f"policies: unknown skills {unknown}; known: {list(SKILL_NAMES)}")
-    table = {i: policies.get(name, oracle) for i, name in enumerate(SKILL_NAMES)}
+    table = policy_table(policies, "policies")
     machine = Machine(len(task.skill.roles), width, table, child_step_limit=64 * width * width)
     lay_out(machine, task, task.instance(text, width=width))
     try:

@@ -50,7 +50,7 @@ def test_bad_arguments_are_named():
 
 
 def test_compute_rejects_unknown_skills_and_bad_expressions():
-    with pytest.raises(ValueError, match="unknown skills"):
+    with pytest.raises(ValueError, match="policies: unknown skill 'ADDD'"):
         compute("1+2", {"ADDD": lambda obs, mask: 0})
     with pytest.raises(ZeroDivisionError):
         compute("1/0")
