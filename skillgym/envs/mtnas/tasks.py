@@ -1,9 +1,9 @@
 """Tasks before encoding: the two task kinds, :class:`RawTask` and validation carving.
 
-Every task has fixed ``train`` / ``validation`` / ``test`` splits: validation is carved from the
-training data with a seeded permutation (:func:`carve_validation`), and test comes from separate
-data. Only validation accuracy ever becomes a reward; test accuracy is read by the stand-alone
-evaluator alone.
+Every task has fixed ``train`` / ``validation`` / ``test`` splits. Every loader builds its task
+with :func:`make_task`: a split the data does not supply is carved from the training data with a
+seeded permutation (:func:`carve_validation`). Only validation accuracy ever becomes a reward;
+test accuracy is read by the stand-alone evaluator alone.
 """
 
 from __future__ import annotations
@@ -57,3 +57,33 @@ def carve_validation(
     validation = [examples[i] for i in order[:size]]
     train = [examples[i] for i in order[size:]]
     return train, validation
+
+
+def make_task(
+    name: str,
+    kind: str,
+    train: list[RawExample],
+    test: list[RawExample] | None = None,
+    validation: list[RawExample] | None = None,
+    validation_fraction: float = 0.1,
+    seed: int = 0,
+    test_fraction: float | None = None,
+) -> RawTask:
+    """A task from the splits its data supplies; the missing ones are carved from ``train``.
+
+    Without ``test``, ``test_fraction`` of ``train`` (default: ``validation_fraction``) becomes
+    the test split, carved with ``seed``; then, without ``validation``, ``validation_fraction``
+    of what is left becomes validation, carved with ``seed + 1`` (or with ``seed`` when the test
+    split was supplied). The same arguments always give the same splits.
+
+    Raises:
+        ValueError: a fraction outside (0, 1), a split left empty, or an unknown ``kind``.
+    """
+    validation_seed = seed
+    if test is None:
+        fraction = validation_fraction if test_fraction is None else test_fraction
+        train, test = carve_validation(train, fraction, seed)
+        validation_seed = seed + 1
+    if validation is None:
+        train, validation = carve_validation(train, validation_fraction, validation_seed)
+    return RawTask(name, kind, train, validation, test)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skillgym.envs.mtnas.tasks import RawTask, carve_validation
+from skillgym.envs.mtnas.tasks import RawTask, carve_validation, make_task
 
 
 def test_carve_validation_is_a_seeded_partition():
@@ -28,3 +28,19 @@ def test_raw_task_rejects_bad_kind_and_empty_splits():
         RawTask("t", "regression", [(["a"], "0")], [(["a"], "0")], [(["a"], "0")])
     with pytest.raises(ValueError, match="the test split is empty"):
         RawTask("t", "classification", [(["a"], "0")], [(["a"], "0")], [])
+
+
+def test_make_task_carves_only_the_missing_splits():
+    examples = [([str(i)], str(i % 3)) for i in range(40)]
+    given = [(["v"], "0")]
+    task = make_task("t", "classification", examples, test=given, validation=given)
+    assert (task.train, task.validation, task.test) == (examples, given, given)
+    carved = make_task("t", "classification", examples, test=given, validation_fraction=0.25,
+                       seed=5)
+    assert (carved.train, carved.validation) == carve_validation(examples, 0.25, 5)
+    both = make_task("t", "classification", examples, validation_fraction=0.25, seed=5)
+    rest, test = carve_validation(examples, 0.25, 5)
+    assert both.test == test
+    assert (both.train, both.validation) == carve_validation(rest, 0.25, 6)
+    assert make_task("t", "classification", examples, seed=5) == make_task(
+        "t", "classification", examples, seed=5)
