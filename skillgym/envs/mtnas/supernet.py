@@ -106,6 +106,23 @@ class SupernetEvaluator(Evaluator):
             self._trainer = trainer
         return self._trainer
 
+    def state_dict(self) -> dict:
+        """The shared weights' training state and version (the cache is saved as it is written)."""
+        trainer = None if self._trainer is None else self._trainer.state_dict()
+        return {"version": self.version, "trainer": trainer}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state`` of an evaluator over the same corpus, space, config and seed."""
+        self.version = state["version"]
+        self._trainer = None
+        if state["trainer"] is not None:
+            # Built without the warm-up: the saved state already holds it.
+            trainer = Trainer(
+                self.space, self.tasks, self.vocabulary_size, self.config.train, self.seed
+            )
+            trainer.load_state_dict(state["trainer"])
+            self._trainer = trainer
+
     def key(self, assignment: np.ndarray) -> str:
         """The cache key of ``assignment`` at the current supernet version."""
         return f"{self._fingerprint}|v{self.version}|{self.space.format(assignment)}"

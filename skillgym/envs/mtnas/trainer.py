@@ -81,11 +81,32 @@ class Trainer:
             )
             self.torch_state = torch.get_rng_state()
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.learning_rate)
-        rng = np.random.default_rng(seed)
-        self.streams = [
-            _batches_forever(task.train, config.batch_size, rng) for task in self.tasks
-        ]
+        self.seed = seed
+        self.streams = self._new_streams()
+        # Steps drawn from the streams: a checkpoint replays the draws (cheap index arithmetic)
+        # instead of storing generators, which cannot be saved.
+        self.stream_steps = 0
         self.loss = nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX)
+
+    def _new_streams(self) -> list[Iterator]:
+        rng = np.random.default_rng(self.seed)
+        return [_batches_forever(task.train, self.config.batch_size, rng) for task in self.tasks]
+
+    def state_dict(self) -> dict:
+        """Everything later steps depend on: weights, optimiser, random state, stream position."""
+        return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "torch_state": self.torch_state, "stream_steps": self.stream_steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue exactly where the trainer that wrote ``state`` (same data and seed) was."""
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.torch_state = state["torch_state"]
+        self.streams = self._new_streams()
+        for _ in range(state["stream_steps"]):
+            for stream in self.streams:
+                next(stream)
+        self.stream_steps = state["stream_steps"]
 
     def step(self, assignment: np.ndarray, rng: np.random.Generator | None = None) -> float:
         """One gradient step on a batch of every task through ``assignment``; returns the loss.
@@ -109,6 +130,8 @@ class Trainer:
                     logits, targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
                 total = total + self.loss(logits, targets)
             self.torch_state = torch.get_rng_state()
+        if rng is None:
+            self.stream_steps += 1
         total.backward()
         nn.utils.clip_grad_norm_(self.network.parameters(), self.config.max_grad_norm)
         self.optimizer.step()

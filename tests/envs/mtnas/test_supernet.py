@@ -119,3 +119,30 @@ def test_bad_supernet_configuration_is_rejected(corpus, space, config):
     evaluator = SupernetEvaluator(corpus, space, config)
     with pytest.raises(ValueError, match=r"task='syn_pos', layer=0\) holds option 9"):
         evaluator.evaluate([np.array([[9, 0], [0, 0], [0, 0], [0, 0]])])
+
+
+def test_state_dict_continues_the_supernet_exactly(corpus, space, config, tmp_path):
+    """Saved mid-way (through torch.save) and loaded into a fresh evaluator, the supernet trains
+    and scores on exactly as the one that kept going; the warm-up is not run again."""
+    rng = np.random.default_rng(0)
+    rounds = [[space.sample(rng) for _ in range(3)] for _ in range(4)]
+    whole = SupernetEvaluator(corpus, space, config, seed=2)
+    resumed = SupernetEvaluator(corpus, space, config, seed=2)
+    scores, later = [], []
+    for index, batch in enumerate(rounds):
+        whole.prepare(batch)
+        scores.append([e.validation for e in whole.evaluate(batch)])
+        if index < 2:
+            resumed.prepare(batch)
+            resumed.evaluate(batch)
+    torch.save(resumed.state_dict(), tmp_path / "state.pt")
+    fresh = SupernetEvaluator(corpus, space, dataclasses.replace(config, warmup_steps=10**6),
+                              seed=2)
+    fresh.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True))
+    assert fresh.version == 2
+    for batch in rounds[2:]:
+        fresh.prepare(batch)
+        later.append([e.validation for e in fresh.evaluate(batch)])
+    assert later == scores[2:]
+    for key, value in whole.trainer.network.state_dict().items():
+        assert torch.equal(value, fresh.trainer.network.state_dict()[key]), key
