@@ -122,6 +122,20 @@ class ReinforceController:
             flat = self.policy.sample(1, None, greedy=True).numpy()
         return [flat[0].reshape(self.space.shape)]
 
+    def state_dict(self) -> dict:
+        """The policy, its optimiser, the sampling generator, the baseline and the scale."""
+        return {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(), "baseline": self.baseline,
+                "scale": self.scale}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.baseline = state["baseline"]
+        self.scale = state["scale"]
+
     def entropy(self) -> float:
         """The policy's mean per-assignment entropy on a fresh sample of 64 (nats)."""
         with torch.no_grad():

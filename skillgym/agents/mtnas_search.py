@@ -1,9 +1,12 @@
 """Architecture search over multitask module assignments: the loop, random search, evolution.
 
 Every searcher speaks *ask / tell*: ``ask(n)`` proposes ``n`` assignments, ``tell`` hands back
-their rewards. :func:`run_search` alternates, ENAS-style, between letting the evaluator
-``prepare`` (train the shared weights on the proposed assignments) and scoring them, until the
-evaluation budget is spent, then re-scores the best candidates with the final weights.
+their rewards. A :class:`Search` alternates, ENAS-style, between letting the evaluator
+``prepare`` (train the shared weights on the proposed assignments) and scoring them, one round
+at a time, until the evaluation budget is spent, then re-scores the best candidates with the
+final weights; :func:`run_search` runs one to the end. Searchers and the search save and load
+their state (``state_dict`` / ``load_state_dict``, of tensors and plain Python values only), so
+a search stopped between rounds continues exactly.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ class Searcher(Protocol):
 
     def recommend(self) -> list[np.ndarray]:
         """The searcher's own picks (e.g. a controller's most likely assignment), maybe none."""
+
+    def state_dict(self) -> dict:
+        """Everything later proposals depend on (random state included)."""
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state``, taken from a searcher built with the same arguments."""
 
 
 @dataclass
@@ -81,6 +90,82 @@ class SearchHistory:
         ranked = sorted(self._best.items(), key=lambda item: -item[1])[:count]
         return [self.space.parse(text) for text, _ in ranked]
 
+    def state_dict(self) -> dict:
+        """The rewards, the best per budget and the latest reward of every assignment."""
+        return {"rewards": list(self.rewards), "best_per_budget": list(self.best_per_budget),
+                "best": dict(self._best)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.rewards = list(state["rewards"])
+        self.best_per_budget = [tuple(row) for row in state["best_per_budget"]]
+        self._best = dict(state["best"])
+
+
+class Search:
+    """A search in rounds: ``ask`` a batch, ``prepare`` the evaluator on it, score it, ``tell``.
+
+    Rewards from early rounds come from less-trained shared weights, so :meth:`finish` scores
+    the ``rerank`` best distinct candidates and the searcher's own recommendations again with
+    the final weights and chooses the best of those. Between rounds, :meth:`state_dict` holds
+    everything the rest of the search depends on except the evaluator's own state.
+
+    Args:
+        searcher: the strategy.
+        evaluator: the reward backend.
+        budget: assignments to score during the search (re-scoring comes on top, equally for
+            every searcher given the same ``rerank``).
+        batch_size: assignments per round (the last round takes what is left of the budget).
+        rerank: candidates re-scored at the end.
+    """
+
+    def __init__(
+        self, searcher: Searcher, evaluator: Evaluator, budget: int, batch_size: int = 8,
+        rerank: int = 5,
+    ):
+        if budget < 1 or batch_size < 1 or rerank < 1:
+            raise ValueError(
+                f"budget, batch_size and rerank must be >= 1, got {budget}, {batch_size}, {rerank}"
+            )
+        self.searcher = searcher
+        self.evaluator = evaluator
+        self.budget = budget
+        self.batch_size = batch_size
+        self.rerank = rerank
+        self.history = SearchHistory(searcher.space)
+
+    @property
+    def evaluations(self) -> int:
+        """Assignments scored so far."""
+        return self.history.evaluations
+
+    @property
+    def done(self) -> bool:
+        """Whether the budget is spent."""
+        return self.history.evaluations >= self.budget
+
+    def round(self) -> list[float]:
+        """One round; returns its rewards."""
+        batch = self.searcher.ask(min(self.batch_size, self.budget - self.history.evaluations))
+        self.evaluator.prepare(batch)
+        rewards = [evaluation.mean for evaluation in self.evaluator.evaluate(batch)]
+        self.searcher.tell(batch, rewards)
+        self.history.record(batch, rewards)
+        return rewards
+
+    def finish(self) -> SearchResult:
+        """Re-score the best candidates with the evaluator's current state; the best wins."""
+        return finish_search(self.history, self.evaluator, self.searcher.recommend(), self.rerank)
+
+    def state_dict(self) -> dict:
+        """The history and the searcher's state."""
+        return {"history": self.history.state_dict(), "searcher": self.searcher.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state`` (the evaluator's own state is restored separately)."""
+        self.history.load_state_dict(state["history"])
+        self.searcher.load_state_dict(state["searcher"])
+
 
 def run_search(
     searcher: Searcher,
@@ -92,34 +177,15 @@ def run_search(
 ) -> SearchResult:
     """Search until ``budget`` assignments are scored; return the best re-scored candidate.
 
-    Each round: ``ask`` a batch, ``prepare`` the evaluator on it (weight sharing trains the
-    supernet), score it, ``tell`` the rewards. Rewards from early rounds come from less-trained
-    shared weights, so at the end the ``rerank`` best distinct candidates and the searcher's own
-    recommendations are scored again with the final weights and the best of those is chosen.
-
-    Args:
-        searcher: the strategy.
-        evaluator: the reward backend.
-        budget: assignments to score during the search (re-scoring comes on top, equally for
-            every searcher given the same ``rerank``).
-        batch_size: assignments per round.
-        rerank: candidates re-scored at the end.
-        progress: called with the number of evaluations after every round.
+    The arguments are :class:`Search`'s; ``progress`` is called with the number of evaluations
+    after every round.
     """
-    if budget < 1 or batch_size < 1 or rerank < 1:
-        raise ValueError(
-            f"budget, batch_size and rerank must be >= 1, got {budget}, {batch_size}, {rerank}"
-        )
-    history = SearchHistory(searcher.space)
-    while history.evaluations < budget:
-        batch = searcher.ask(min(batch_size, budget - history.evaluations))
-        evaluator.prepare(batch)
-        rewards = [evaluation.mean for evaluation in evaluator.evaluate(batch)]
-        searcher.tell(batch, rewards)
-        history.record(batch, rewards)
+    search = Search(searcher, evaluator, budget, batch_size, rerank)
+    while not search.done:
+        search.round()
         if progress is not None:
-            progress(history.evaluations)
-    return finish_search(history, evaluator, searcher.recommend(), rerank)
+            progress(search.evaluations)
+    return search.finish()
 
 
 def finish_search(
@@ -163,6 +229,14 @@ class RandomSearch:
     def recommend(self) -> list[np.ndarray]:
         """No picks of its own."""
         return []
+
+    def state_dict(self) -> dict:
+        """The sampling generator's state."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the sampling generator."""
+        self.rng.bit_generator.state = state["rng"]
 
 
 class RegularizedEvolution:
@@ -224,3 +298,16 @@ class RegularizedEvolution:
         if not self.population:
             return []
         return [max(self.population, key=lambda member: member[1])[0]]
+
+    def state_dict(self) -> dict:
+        """The generator's state and the population, oldest first."""
+        return {"rng": self.rng.bit_generator.state,
+                "population": [(member.tolist(), reward) for member, reward in self.population]}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the generator and the population."""
+        self.rng.bit_generator.state = state["rng"]
+        self.population = deque(
+            (np.asarray(member, dtype=np.int64), float(reward))
+            for member, reward in state["population"]
+        )
