@@ -18,7 +18,7 @@ from skillgym.agents.aec_hierarchy import (
 )
 from skillgym.envs.aec import AECEnv, oracle
 from skillgym.envs.aec.child_policy import SkillPolicy
-from skillgym.envs.aec.skills import MASKS, SKILL_INDEX, skill_named
+from skillgym.envs.aec.skills import MASKS, SKILL_INDEX, call_action, skill_named
 
 
 def test_bottom_up_puts_every_callee_before_its_callers():
@@ -48,6 +48,15 @@ def test_demonstrations_hold_the_oracles_action_in_the_callers_states_too():
         for i in range(len(demos.actions)):
             obs = {name: values[i] for name, values in demos.observations.items()}
             assert demos.actions[i] == oracle(obs, None)
+
+
+def test_evals_warm_start_rounds_negative_inexact_quotients_down():
+    # After DIV with opposite signs, EVAL checks the remainder: with one it adds 1 to the
+    # quotient's magnitude (floor division), without it only negates. Both must be imitated.
+    demos = oracle_demonstrations("EVAL", {"EVAL": 5}, 50, seed=0)
+    checked = demos.observations["prev_action"] == call_action("COMPARE", ("X", "ZERO", "CMP"))
+    rounded = demos.actions[checked] == call_action("ADD", ("Z", "ONE", "CARRY", "Z"))
+    assert 0 < rounded.sum() < checked.sum()
 
 
 def _cloned(skill: str, episodes: int, seed: int = 0) -> MaskablePPO:

@@ -29,6 +29,9 @@ class ExpressionConfig:
         parentheses: allow brackets and ``-(`` negation; without, a flat chain of terms.
         negation: allow negative constants and ``-(`` negation.
         exact_division: make every ``/`` divide exactly.
+        inexact_share: with ``exact_division``, the probability that a division's divisor is
+            drawn as without it (any non-zero constant), so that it leaves a remainder as a rule.
+            0 draws nothing extra, so the expressions of a configuration without it do not change.
     """
 
     min_terms: int = 2
@@ -39,6 +42,7 @@ class ExpressionConfig:
     parentheses: bool = True
     negation: bool = True
     exact_division: bool = True
+    inexact_share: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_terms <= self.max_terms:
@@ -53,6 +57,8 @@ class ExpressionConfig:
             raise ValueError(
                 f"operators must be a non-empty string over '+-*/', got {self.operators!r}"
             )
+        if not 0.0 <= self.inexact_share <= 1.0:
+            raise ValueError(f"inexact_share must be in [0, 1], got {self.inexact_share}")
 
 
 class Uniforms:
@@ -67,12 +73,16 @@ class Uniforms:
 
     def below(self, n: int) -> int:
         """A uniform integer in ``[0, n)``."""
+        return int(self.uniform() * n)
+
+    def uniform(self) -> float:
+        """A uniform float in ``[0, 1)``."""
         if not self._buffer:
             bits = random_bits(self._key, self._counter, self._stream + 1000 * self._blocks, _BLOCK)
             self._buffer = ((bits[0] >> np.uint64(11)).astype(np.float64) * 2.0**-53).tolist()
             self._buffer.reverse()
             self._blocks += 1
-        return int(self._buffer.pop() * n)
+        return self._buffer.pop()
 
     def between(self, low: int, high: int) -> int:
         """A uniform integer in ``[low, high]``."""
@@ -104,9 +114,15 @@ def generate(config: ExpressionConfig, draws: Uniforms) -> tuple[str, int]:
         value = draws.between(0, largest)
         return -value if config.negation and draws.chance() else value
 
+    def exact() -> bool:
+        """Whether the next division is drawn exact (one extra draw only for a mixed share)."""
+        if not config.exact_division:
+            return False
+        return not config.inexact_share or draws.uniform() >= config.inexact_share
+
     def divisor(dividend: int) -> int:
         """A divisor of ``dividend`` (any non-zero constant if it is 0 or division is inexact)."""
-        choices = _divisors(abs(dividend), largest) if dividend and config.exact_division else []
+        choices = _divisors(abs(dividend), largest) if exact() and dividend else []
         chosen = choices[draws.below(len(choices))] if choices else draws.between(1, largest)
         return -chosen if config.negation and draws.chance() else chosen
 

@@ -429,13 +429,20 @@ def column_steps(da: np.ndarray, db: np.ndarray, columns: int, subtract: bool) -
     return steps
 
 
+# The share of inexact divisions at the levels below reasoning-gym's. Exact divisions alone never
+# show floor division rounding a negative quotient down (EVAL's COMPARE(X, ZERO) then ADD(Z, ONE)
+# steps), and a policy learned on them truncates; half keeps the exact case as frequent.
+INEXACT_SHARE = 0.5
+
 EVAL_LEVELS: tuple[ExpressionConfig, ...] = (
     ExpressionConfig(2, 2, 1, 1, "+", parentheses=False, negation=False),
     ExpressionConfig(2, 2, 1, 2, "+-", parentheses=False, negation=True),
     ExpressionConfig(2, 3, 1, 2, "+-*", parentheses=False, negation=True),
-    ExpressionConfig(2, 3, 1, 2, "+-*/", parentheses=False, negation=True),
-    ExpressionConfig(2, 4, 1, 3, "+-*/", parentheses=True, negation=True),
-    ExpressionConfig(),  # reasoning-gym's default configuration
+    ExpressionConfig(2, 3, 1, 2, "+-*/", parentheses=False, negation=True,
+                     inexact_share=INEXACT_SHARE),
+    ExpressionConfig(2, 4, 1, 3, "+-*/", parentheses=True, negation=True,
+                     inexact_share=INEXACT_SHARE),
+    ExpressionConfig(),  # reasoning-gym's default configuration: exact division only
 )
 
 
@@ -451,6 +458,7 @@ class EvalTask(Task):
     levels = tuple(
         f"{c.min_terms}-{c.max_terms} terms of {c.min_digits}-{c.max_digits} digits, "
         f"{c.operators}{', brackets' if c.parentheses else ''}"
+        f"{f', {c.inexact_share:.0%} of divisions inexact' if c.inexact_share else ''}"
         for c in EVAL_LEVELS
     )
     width = 64

@@ -100,19 +100,39 @@ def test_next_operator_takes_the_innermost_bracket_then_precedence():
     assert next_operator(parse("-17")) is None and lone_number(parse("-17")) == -17
 
 
+def _rational(text: str) -> Fraction:
+    """The expression's value in exact rationals: its value when every division is exact."""
+    return eval(re.sub(r"(\d+)", r"Fraction(\1)", text), {"Fraction": Fraction})
+
+
 @pytest.mark.parametrize("level", range(1, len(EVAL_LEVELS) + 1))
-def test_generated_expressions_evaluate_like_python_and_divide_exactly(level):
+def test_generated_expressions_evaluate_like_python_and_divide_as_configured(level):
     config = EVAL_LEVELS[level - 1]
+    inexact = 0
     for counter in range(300):
         text, value = generate(config, Uniforms(np.uint64(17), counter, 100))
         assert python(text) == value == evaluate(parse(text))[0]
-        # exact division: the same expression in exact rationals has the same value
-        rational = eval(re.sub(r"(\d+)", r"Fraction(\1)", text), {"Fraction": Fraction})
-        assert rational == value, text
+        if not config.inexact_share:
+            assert _rational(text) == value, text
+        inexact += _rational(text) != value
         terms = len(re.findall(r"\d+", text))
         assert config.min_terms <= terms <= config.max_terms
         assert ("(" in text) <= config.parentheses
         assert set(re.findall(r"[+*/]|(?<=\s)-(?=\s)", text)) <= set(config.operators)
+    # a level that mixes in inexact divisions shows them
+    assert (inexact > 0) == (config.inexact_share > 0)
+
+
+def test_a_share_of_inexact_divisions_leaves_other_configurations_unchanged():
+    exact = ExpressionConfig(2, 3, 1, 2, "/", parentheses=False)
+    mixed = ExpressionConfig(2, 3, 1, 2, "/", parentheses=False, inexact_share=0.5)
+    drawn = {share: [generate(config, Uniforms(np.uint64(9), c, 100)) for c in range(200)]
+             for share, config in ((0.0, exact), (0.5, mixed))}
+    # without a share nothing extra is drawn: the expressions drawn before the share existed
+    assert drawn[0.0][:3] == [("82 / 1 / -1", -82), ("-1 / 1 / -1", 1), ("-6 / 6 / 1", -1)]
+    remainders = sum(_rational(text) != value for text, value in drawn[0.5])
+    assert sum(_rational(text) != value for text, value in drawn[0.0]) == 0
+    assert 40 < remainders < 160
 
 
 def test_generator_is_a_pure_function_of_key_and_counter():
@@ -122,10 +142,11 @@ def test_generator_is_a_pure_function_of_key_and_counter():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"min_terms": 0}, {"min_terms": 3, "max_terms": 2}, {"min_digits": 0}, {"operators": "+^"}],
+    [{"min_terms": 0}, {"min_terms": 3, "max_terms": 2}, {"min_digits": 0}, {"operators": "+^"},
+     {"inexact_share": 1.5}, {"inexact_share": -0.1}],
 )
 def test_expression_config_refuses_bad_ranges(kwargs):
-    with pytest.raises(ValueError, match="min_|operators must be"):
+    with pytest.raises(ValueError, match="min_|operators must be|inexact_share must be in"):
         ExpressionConfig(**kwargs)
 
 
