@@ -84,3 +84,145 @@ def _problem(skill: str, instance: Instance) -> Problem:
     answer = instance.expected[0] if skill == "DIV" else instance.expected
     text = f"{instance.a}{OPERATORS[skill]}{instance.b}"
     return Problem(skill, instance.level, text, int(answer), instance)
+
+
+# The floor-division table: what a division's operands are, and how they are written.
+REMAINDERS: tuple[str, ...] = (
+    "exact",  # |a| = q |b|, q >= 2
+    "exact, |a| = |b|",
+    "remainder, |a| > |b|",
+    "remainder, |a| < |b|",  # the magnitudes' quotient is 0
+    "zero dividend",
+)
+FORMS: tuple[str, ...] = ("number", "bracket", "negated bracket", "nested negation")
+# Each nesting level puts the expression so far inside one more pair of brackets.
+_CONTEXTS = ("{c} + ( {x} )", "( {x} ) - {c}", "-( {x} )", "{c} * ( {x} )", "( {x} ) / {c}")
+# Depth 0: the division alone or in a sum without brackets (where it binds first).
+_FLAT = ("{x}", "{c} + {x}", "{x} - {c}")
+_S_DIVISIONS = 200  # the counter_rng stream of the division table
+
+
+@dataclass(frozen=True)
+class DivisionCase:
+    """One cell of the floor-division table.
+
+    Attributes:
+        dividend_negative, divisor_negative: the operands' signs (a zero dividend flagged
+            negative is written ``-0`` as a number; its value has no sign).
+        remainder: one of :data:`REMAINDERS`.
+        dividend_form, divisor_form: one of :data:`FORMS`: ``-7``, ``( -10 + 3 )``,
+            ``-( 10 + -3 )`` or ``-( -( -10 + 3 ) )`` for the value -7.
+        depth: the pairs of brackets around the division (0: none).
+    """
+
+    dividend_negative: bool
+    divisor_negative: bool
+    remainder: str
+    dividend_form: str
+    divisor_form: str
+    depth: int
+
+    @property
+    def signs(self) -> str:
+        """The operands' signs, e.g. ``"-/+"``."""
+        return f"{'-' if self.dividend_negative else '+'}/{'-' if self.divisor_negative else '+'}"
+
+
+@dataclass(frozen=True)
+class DivisionProblem:
+    """An EVAL problem holding one division of a given :class:`DivisionCase`.
+
+    Attributes:
+        case: the cell it was drawn for.
+        dividend, divisor: the division's operands.
+        problem: the expression, its value and its EVAL instance.
+    """
+
+    case: DivisionCase
+    dividend: int
+    divisor: int
+    problem: Problem
+
+
+def division_cases(max_depth: int = 3) -> list[DivisionCase]:
+    """Every cell: dividend sign x divisor sign x remainder x both forms x depth 0..max_depth."""
+    if max_depth < 0:
+        raise ValueError(f"max_depth must be >= 0, got {max_depth}")
+    return [DivisionCase(a_negative, b_negative, remainder, a_form, b_form, depth)
+            for a_negative in (False, True) for b_negative in (False, True)
+            for remainder in REMAINDERS for a_form in FORMS for b_form in FORMS
+            for depth in range(max_depth + 1)]
+
+
+def division_problems(per_case: int = 8, max_depth: int = 3,
+                      seed: int = 0) -> list[DivisionProblem]:
+    """``per_case`` EVAL problems for every cell of :func:`division_cases`, cell after cell.
+
+    Magnitudes and the terms of brackets and contexts are drawn from ``seed``: exact quotients
+    of 2-99 by divisors of 1-99, remainders below divisors of 2-99, divisors up to 999 above a
+    smaller dividend. The defaults give 10,240 problems.
+    """
+    if per_case < 0:
+        raise ValueError(f"per_case must be >= 0, got {per_case}")
+    key = draw_key(seeding.np_random(seed)[0])
+    found = []
+    for index, case in enumerate(division_cases(max_depth)):
+        for draw in range(per_case):
+            draws = Uniforms(key, index * per_case + draw, _S_DIVISIONS)
+            found.append(_division_problem(case, draws))
+    return found
+
+
+def _division_problem(case: DivisionCase, draws: Uniforms) -> DivisionProblem:
+    a, b = _magnitudes(case.remainder, draws)
+    a, b = -a if case.dividend_negative else a, -b if case.divisor_negative else b
+    dividend = "-0" if a == 0 and case.dividend_negative and case.dividend_form == "number" \
+        else _written(a, case.dividend_form, draws)
+    text = f"{dividend} / {_written(b, case.divisor_form, draws)}"
+    for depth in range(case.depth + 1):
+        contexts = _CONTEXTS if depth else _FLAT
+        context = contexts[draws.below(len(contexts))]
+        text = context.format(x=text, c=_nonzero(draws))
+    instance = TASKS["EVAL"].instance(text)
+    return DivisionProblem(case, a, b, Problem("EVAL", 0, text, int(instance.expected), instance))
+
+
+def _magnitudes(remainder: str, draws: Uniforms) -> tuple[int, int]:
+    """``(|a|, |b|)`` of a division of the given :data:`REMAINDERS` kind."""
+    if remainder == "exact":
+        b = draws.between(1, 99)
+        return b * draws.between(2, 99), b
+    if remainder == "exact, |a| = |b|":
+        b = draws.between(1, 999)
+        return b, b
+    if remainder == "remainder, |a| > |b|":
+        b = draws.between(2, 99)
+        return b * draws.between(1, 99) + draws.between(1, b - 1), b
+    if remainder == "remainder, |a| < |b|":
+        b = draws.between(2, 999)
+        return draws.between(1, b - 1), b
+    if remainder == "zero dividend":
+        return 0, draws.between(1, 999)
+    raise ValueError(f"remainder must be one of {list(REMAINDERS)}, got {remainder!r}")
+
+
+def _nonzero(draws: Uniforms) -> int:
+    """A constant of 1-99 with a random sign."""
+    value = draws.between(1, 99)
+    return -value if draws.chance() else value
+
+
+def _written(value: int, form: str, draws: Uniforms) -> str:
+    """``value`` written in one of :data:`FORMS`."""
+    if form == "number":
+        return str(value)
+    if form == "negated bracket":
+        return f"-{_written(-value, 'bracket', draws)}"
+    if form == "nested negation":
+        return f"-( -{_written(value, 'bracket', draws)} )"
+    if form != "bracket":
+        raise ValueError(f"form must be one of {list(FORMS)}, got {form!r}")
+    term = _nonzero(draws)
+    if draws.chance():
+        return f"( {value - term} + {term} )"
+    return f"( {value + term} - {term} )"
