@@ -109,6 +109,11 @@ class ReferenceEvaluator(Evaluator):
     def _train_and_score(self, assignment: np.ndarray) -> Evaluation:
         with torch_threads(self.config.num_threads):
             runs = [self.run_seed(assignment, seed, i) for i, seed in enumerate(self.seeds)]
+        return self.combine(assignment, runs)
+
+    def combine(self, assignment: np.ndarray, runs: Sequence) -> Evaluation:
+        """The evaluation of ``assignment`` from its :meth:`run_seed` results, one per seed:
+        mean and standard deviation over seeds of each task's accuracies."""
         # A throw-away network only to count parameters: its initialisation must not consume the
         # caller's torch random stream.
         with torch.random.fork_rng(devices=[]):

@@ -19,7 +19,8 @@ from skillgym.training.config import Config
 from skillgym.training.run import Checkpoint, RunDir
 
 # Recipe names, in the order ``skillgym train --help`` lists them.
-RECIPES: tuple[str, ...] = ("ppo", "aec-hierarchy", "keye-sft", "keye-router")
+RECIPES: tuple[str, ...] = ("ppo", "aec-hierarchy", "keye-sft", "keye-router", "mtnas-search",
+                            "mtnas-evaluate", "mtnas-table")
 
 # The recipe that trains on a bare environment id, and the config key the id goes to.
 ENV_RECIPE = "ppo"

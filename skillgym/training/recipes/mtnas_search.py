@@ -1,0 +1,252 @@
+"""The ``mtnas-search`` recipe: a weight-sharing search for the multitask module assignment.
+
+A :class:`~skillgym.agents.mtnas_search.Search` runs in rounds of ``search.batch_size``
+assignments: the searcher (``search.method``: REINFORCE controller, random search, regularised
+evolution or PPO) proposes them, the supernet (:class:`~skillgym.envs.mtnas.supernet.
+SupernetEvaluator`, warmed up first) trains on them and scores them, and the searcher learns from
+the scores, until ``search.budget`` assignments are scored; then the ``search.rerank`` best are
+scored again with the final shared weights and the best of them is the result.
+
+The run folder holds, besides ``config.toml``, ``metrics.jsonl`` (a row per round: the best
+reward so far and its assignment, the round's mean reward), ``reward_cache.jsonl`` (every
+score), ``result.json`` (the chosen assignment, its modules by name, its reward, the best per
+evaluation budget) and checkpoints every ``train.checkpoint_every`` evaluations, named by the
+evaluations done. A checkpoint (``search.pt``) holds the searcher's state (its weights,
+optimiser and random state), the search history, the supernet's weights, optimiser, random state
+and version, and the length of the reward cache, so a run killed at any moment and resumed ends
+with exactly the result of one never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from skillgym.agents.mtnas_search import Search, Searcher, SearchResult
+from skillgym.envs.mtnas.modules import SearchSpace
+from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
+from skillgym.training.config import Config, ConfigError, get
+from skillgym.training.recipes import Recipe
+from skillgym.training.recipes.mtnas_options import (
+    DATA_DEFAULTS,
+    DATA_OPTIONS,
+    NETWORK_DEFAULTS,
+    SPACE_DEFAULTS,
+    SPACE_OPTIONS,
+    Option,
+    check_data,
+    describe,
+    keep_lines,
+    load_corpus,
+    not_an_agent,
+    search_space,
+    train_settings,
+)
+from skillgym.training.run import Checkpoint, RunDir
+
+CACHE_FILE = "reward_cache.jsonl"
+STATE_FILE = "search.pt"
+RESULT_FILE = "result.json"
+
+
+def _reinforce(space: SearchSpace, seed: int, batch_size: int) -> Searcher:
+    from skillgym.agents.mtnas_reinforce import ReinforceController
+
+    return ReinforceController(space, seed=seed)
+
+
+def _random(space: SearchSpace, seed: int, batch_size: int) -> Searcher:
+    from skillgym.agents.mtnas_search import RandomSearch
+
+    return RandomSearch(space, seed)
+
+
+def _evolution(space: SearchSpace, seed: int, batch_size: int) -> Searcher:
+    from skillgym.agents.mtnas_search import RegularizedEvolution
+
+    return RegularizedEvolution(space, seed=seed)
+
+
+def _ppo(space: SearchSpace, seed: int, batch_size: int) -> Searcher:
+    # Imported on use: stable-baselines3 is needed by this searcher alone.
+    from skillgym.agents.mtnas_ppo import PPOController
+
+    return PPOController(space, episodes_per_update=batch_size, seed=seed)
+
+
+#: The searchers by ``search.method``: each is built from the space, the seed and the round size.
+SEARCHERS: dict[str, Callable[[SearchSpace, int, int], Searcher]] = {
+    "reinforce": _reinforce, "random": _random, "evolution": _evolution, "ppo": _ppo,
+}
+
+DEFAULTS: dict[str, Any] = {
+    # Seeds the searcher and the supernet (its weights, batches, warm-up and scoring subsets).
+    "seed": 0,
+    "data": dict(DATA_DEFAULTS),
+    "space": dict(SPACE_DEFAULTS),
+    "search": {
+        "method": "reinforce",
+        # Assignments scored during the search (re-scoring comes on top).
+        "budget": 96,
+        # Assignments per round (a PPO update's episodes, for method "ppo").
+        "batch_size": 8,
+        # The best distinct candidates scored again with the final shared weights.
+        "rerank": 5,
+    },
+    "supernet": {
+        "warmup_steps": 150,
+        # Gradient steps on each proposed assignment before its round is scored.
+        "steps_per_prepare": 1,
+        # Validation examples per task in each score (0: the whole split).
+        "validation_limit": 64,
+        # Steps on an assignment alone before its score, then undone (0: none).
+        "finetune_steps": 0,
+    },
+    "network": dict(NETWORK_DEFAULTS),
+    "train": {
+        # Evaluations between checkpoints (at the end of the round that reaches them).
+        "checkpoint_every": 8,
+        "torch_threads": 1,
+    },
+}
+
+#: ``skillgym mtnas search``'s options.
+OPTIONS: tuple[Option, ...] = (
+    *DATA_OPTIONS,
+    *SPACE_OPTIONS,
+    Option("--method", "search.method", "the searcher", choices=tuple(SEARCHERS)),
+    Option("--budget", "search.budget", "assignments to evaluate"),
+    Option("--batch-size", "search.batch_size", "assignments per round"),
+    Option("--rerank", "search.rerank", "candidates re-scored at the end"),
+    Option("--warmup", "supernet.warmup_steps", "supernet warm-up steps"),
+    Option("--validation-limit", "supernet.validation_limit",
+           "validation examples per task in each score (0: all)"),
+    Option("--checkpoint-every", "train.checkpoint_every", "evaluations between checkpoints"),
+    Option("--seed", "seed", "seed of the searcher and the supernet"),
+)
+
+
+def supernet_config(config: Config) -> SupernetConfig:
+    """The weight-sharing settings of a configuration."""
+    supernet = get(config, "supernet")
+    return SupernetConfig(
+        train_settings(config), warmup_steps=supernet["warmup_steps"],
+        steps_per_prepare=supernet["steps_per_prepare"],
+        validation_limit=supernet["validation_limit"] or None,
+        finetune_steps=supernet["finetune_steps"],
+    )
+
+
+def check(config: Config) -> None:
+    """Reject a configuration the search cannot run, reading its data files to do so."""
+    if get(config, "search.method") not in SEARCHERS:
+        raise ConfigError(f"search.method must be one of {list(SEARCHERS)}, got "
+                          f"{get(config, 'search.method')!r}")
+    for key in ("search.budget", "search.batch_size", "search.rerank", "train.checkpoint_every",
+                "train.torch_threads"):
+        if get(config, key) < 1:
+            raise ConfigError(f"{key} must be a positive integer, got {get(config, key)}")
+    for key in ("supernet.warmup_steps", "supernet.steps_per_prepare", "supernet.validation_limit",
+                "supernet.finetune_steps"):
+        if get(config, key) < 0:
+            raise ConfigError(f"{key} must be >= 0, got {get(config, key)}")
+    check_data(config)
+    try:
+        supernet_config(config)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _save(run: RunDir, search: Search, evaluator: SupernetEvaluator) -> None:
+    with run.new_checkpoint(search.evaluations) as folder:
+        torch.save({"search": search.state_dict(), "evaluator": evaluator.state_dict(),
+                    "cache_records": len(evaluator.cache)}, folder / STATE_FILE)
+
+
+def _result(config: Config, space: SearchSpace, result: SearchResult) -> dict[str, Any]:
+    return {
+        "method": get(config, "search.method"),
+        "assignment": space.format(result.best),
+        "modules": describe(space, result.best),
+        "supernet_reward": result.best_reward,
+        "evaluations": result.evaluations,
+        "best_per_budget": [list(row) for row in result.best_per_budget],
+    }
+
+
+def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
+    """Search (or continue searching) to ``search.budget``, checkpointing as it goes."""
+    # Imported here: logging and progress bring stable-baselines3 and TensorBoard, which the
+    # command line's parser, importing this module, does not need.
+    from rich.console import Console
+
+    from skillgym.progress import progress_bar
+    from skillgym.training.logs import run_logger
+
+    torch.set_num_threads(get(config, "train.torch_threads"))
+    space = search_space(config)
+    state = None if resume is None else torch.load(resume.path / STATE_FILE, weights_only=True)
+    # The cache as it was at the checkpoint (a run killed later appended to it).
+    keep_lines(run.path / CACHE_FILE, 0 if state is None else state["cache_records"])
+    evaluator = SupernetEvaluator(load_corpus(get(config, "data")), space,
+                                  supernet_config(config), seed=config["seed"],
+                                  cache_path=run.path / CACHE_FILE)
+    method, seed = get(config, "search.method"), config["seed"]
+    search = Search(SEARCHERS[method](space, seed, get(config, "search.batch_size")), evaluator,
+                    get(config, "search.budget"), get(config, "search.batch_size"),
+                    get(config, "search.rerank"))
+    if state is not None:
+        search.load_state_dict(state["search"])
+        evaluator.load_state_dict(state["evaluator"])
+    every = get(config, "train.checkpoint_every")
+    saved = search.evaluations
+    logger = run_logger(run, resume.step if resume else None)
+    progress = progress_bar(Console(stderr=True))
+    result = None
+    try:
+        progress.start()
+        task = progress.add_task(f"{method} search", total=search.budget,
+                                 completed=search.evaluations, status="")
+        if state is None:
+            progress.update(task, status="supernet warm-up")
+            evaluator.trainer  # noqa: B018  (builds and warms up the supernet)
+        while not search.done:
+            rewards = search.round()
+            _, best, assignment = search.history.best_per_budget[-1]
+            logger.record("eval/best_reward", best)
+            logger.record("eval/best_assignment", assignment)
+            logger.record("eval/round_reward", float(np.mean(rewards)))
+            if search.done:
+                result = search.finish()
+                logger.record("eval/final_reward", result.best_reward)
+                logger.record("eval/final_assignment", space.format(result.best))
+            logger.dump(search.evaluations)
+            if search.evaluations // every > saved // every or search.done:
+                _save(run, search, evaluator)
+                saved = search.evaluations
+            progress.update(task, completed=search.evaluations, status=f"best {best:.4f}")
+    finally:
+        progress.stop()
+        logger.close()
+    if result is None:  # resumed from the last checkpoint: only the re-scoring was left
+        result = search.finish()
+    summary = _result(config, space, result)
+    (run.path / RESULT_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"best assignment {summary['assignment']}  supernet validation accuracy "
+          f"{result.best_reward:.4f}  ({result.evaluations} evaluations)")
+    for name, modules in summary["modules"].items():
+        print(f"  {name}: {' -> '.join(modules)}")
+
+
+RECIPE = Recipe(
+    name="mtnas-search",
+    defaults=DEFAULTS,
+    check=check,
+    train=train,
+    load_agent=not_an_agent("mtnas-search"),
+    env_of=not_an_agent("mtnas-search"),
+)
