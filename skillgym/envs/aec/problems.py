@@ -4,6 +4,8 @@ A hierarchy of skills plays the AEC environments; a sequence model reads ``"123+
 ``"168"``. To compare them on the same data, :func:`problems` draws exactly the instances that an
 environment draws: problem ``i`` of ``problems(skill, level, n, seed)`` is the instance of the
 ``i``-th episode of ``AECEnv(skill, level=level, curriculum=False)`` after ``reset(seed=seed)``.
+:func:`division_problems` enumerates floor division's cases instead (signs, remainder, how the
+operands are written, bracket depth), where a random expression rarely lands on some of them.
 """
 
 from __future__ import annotations
@@ -176,8 +178,10 @@ def division_problems(per_case: int = 8, max_depth: int = 3,
 def _division_problem(case: DivisionCase, draws: Uniforms) -> DivisionProblem:
     a, b = _magnitudes(case.remainder, draws)
     a, b = -a if case.dividend_negative else a, -b if case.divisor_negative else b
-    dividend = "-0" if a == 0 and case.dividend_negative and case.dividend_form == "number" \
-        else _written(a, case.dividend_form, draws)
+    if a == 0 and case.dividend_negative and case.dividend_form == "number":
+        dividend = "-0"  # the parser folds the minus away, as Python does
+    else:
+        dividend = _written(a, case.dividend_form, draws)
     text = f"{dividend} / {_written(b, case.divisor_form, draws)}"
     for depth in range(case.depth + 1):
         contexts = _CONTEXTS if depth else _FLAT
