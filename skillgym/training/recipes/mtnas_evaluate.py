@@ -30,6 +30,7 @@ from skillgym.training.recipes.mtnas_options import (
     SPACE_OPTIONS,
     Option,
     check_data,
+    check_network,
     describe,
     load_corpus,
     not_an_agent,
@@ -66,13 +67,13 @@ OPTIONS: tuple[Option, ...] = (
 
 def check(config: Config) -> None:
     """Reject a configuration that cannot be evaluated, reading its data files to do so."""
-    for key in ("epochs", "train.torch_threads"):
-        if get(config, key) < 1:
-            raise ConfigError(f"{key} must be a positive integer, got {get(config, key)}")
+    if get(config, "epochs") < 1:
+        raise ConfigError(f"epochs must be a positive integer, got {get(config, 'epochs')}")
     seeds = get(config, "seeds")
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds must list distinct seeds, at least one, got {seeds}")
     check_data(config)
+    check_network(config)
     if not get(config, "assignment"):
         raise ConfigError("assignment is required: each task's options joined by '/', "
                           "e.g. assignment=\"0,0/6,1\"")

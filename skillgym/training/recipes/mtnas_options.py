@@ -192,14 +192,13 @@ def _positive(config: Config, keys: Sequence[str]) -> None:
 
 
 def check_data(config: Config) -> list[RawTask]:
-    """Check the ``data``, ``space`` and ``network`` tables, read the tasks, and return them.
+    """Check the ``data`` and ``space`` tables, read the tasks, and return them.
 
     Bad values and bad files (a malformed line, named by file and line) are a
     :class:`~skillgym.training.config.ConfigError`.
     """
     data = get(config, "data")
-    _positive(config, ("data.max_length", "data.min_count", "space.layers",
-                       "network.dim", "network.batch_size", "network.eval_batch_size"))
+    _positive(config, ("data.max_length", "data.min_count", "space.layers"))
     if data["max_train"] < 0:
         raise ConfigError(f"data.max_train must be >= 0 (0: all), got {data['max_train']}")
     if not 0.0 < data["validation_fraction"] < 1.0:
@@ -210,10 +209,29 @@ def check_data(config: Config) -> list[RawTask]:
     try:
         delimiter_character(data["delimiter"])
         search_space(config)
-        train_settings(config)
         return load_raw_tasks(data)
     except (ValueError, FileNotFoundError) as error:
         raise ConfigError(str(error)) from None
+
+
+def check_network(config: Config) -> None:
+    """Check the ``network`` table and ``train.torch_threads``."""
+    _positive(config, ("network.dim", "network.batch_size", "network.eval_batch_size",
+                       "train.torch_threads"))
+    try:
+        train_settings(config)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def load_options(args: argparse.Namespace, options: Sequence[Option],
+                 defaults: Mapping[str, Any]) -> tuple[Config, Corpus, SearchSpace]:
+    """A benchmark's configuration (``defaults`` with the given ``options`` set), checked, with
+    its corpus and search space; bad input is a :class:`~skillgym.training.config.ConfigError`.
+    """
+    config = resolve_options(args, options, defaults)
+    check_data(config)
+    return config, load_corpus(get(config, "data")), search_space(config)
 
 
 def load_raw_tasks(data: Mapping[str, Any]) -> list[RawTask]:

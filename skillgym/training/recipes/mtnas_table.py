@@ -33,6 +33,7 @@ from skillgym.training.recipes.mtnas_options import (
     SPACE_OPTIONS,
     Option,
     check_data,
+    check_network,
     keep_lines,
     load_corpus,
     not_an_agent,
@@ -79,8 +80,7 @@ def check(config: Config) -> None:
     if get(config, "backend") not in BACKENDS:
         raise ConfigError(f"backend must be one of {list(BACKENDS)}, got "
                           f"{get(config, 'backend')!r}")
-    for key in ("reference.epochs", "supernet.validation_limit", "train.checkpoint_every",
-                "train.torch_threads"):
+    for key in ("reference.epochs", "supernet.validation_limit", "train.checkpoint_every"):
         if get(config, key) < 1:
             raise ConfigError(f"{key} must be a positive integer, got {get(config, key)}")
     if get(config, "supernet.warmup_steps") < 0:
@@ -90,6 +90,7 @@ def check(config: Config) -> None:
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds must list distinct seeds, at least one, got {seeds}")
     check_data(config)
+    check_network(config)
     try:
         all_assignments(search_space(config))
     except ValueError as error:
