@@ -1,7 +1,8 @@
 """Fidelity of the weight-sharing reward: Kendall τ against stand-alone validation accuracy.
 
-``--assignments`` random assignments over the real tasks (four FDU-MTL domains, CoNLL-2000 POS
-and chunk) are drawn once (``--assignment-seed``) and scored twice: by training each from
+``--assignments`` random assignments over the tasks (by default four FDU-MTL domains and
+CoNLL-2000 POS and chunk; ``--tasks`` and ``--task NAME=FILES`` as for ``skillgym mtnas``) are
+drawn once (``--assignment-seed``) and scored twice: by training each from
 scratch (``--epochs`` epochs on every task's whole training split, mean validation accuracy over
 tasks, averaged over the ``--reference-seeds``), and, for every seed in ``--seeds``, by a
 supernet warmed up on random assignments with that seed (the search's reward, frozen weights,
@@ -34,27 +35,39 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from skillgym.envs.mtnas.corpus import Corpus
-from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS as TASKS
-from skillgym.envs.mtnas.datasets import load_tasks
+from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS
 from skillgym.envs.mtnas.evaluator import Evaluation
-from skillgym.envs.mtnas.modules import SearchSpace
 from skillgym.envs.mtnas.ranking import kendall_tau
 from skillgym.envs.mtnas.reference import ReferenceEvaluator
 from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 from skillgym.envs.mtnas.trainer import TrainConfig
+from skillgym.progress import progress_bar
+from skillgym.training.config import ConfigError
+from skillgym.training.recipes.mtnas_options import (
+    DATA_DEFAULTS,
+    DATA_OPTIONS,
+    SPACE_DEFAULTS,
+    SPACE_OPTIONS,
+    add_options,
+    load_options,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
+OPTIONS = (*DATA_OPTIONS, *SPACE_OPTIONS)
+DEFAULTS = {
+    "data": {**DATA_DEFAULTS, "tasks": list(BENCHMARK_TASKS), "root": str(DATA),
+             "validation_fraction": 0.25, "max_length": 64},
+    "space": dict(SPACE_DEFAULTS),
+}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", type=Path, default=DATA)
+    add_options(parser, OPTIONS, DEFAULTS)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
                         help="supernet seeds (none: stand-alone runs only)")
     parser.add_argument("--assignments", type=int, default=30, help="random assignments scored")
@@ -65,12 +78,6 @@ def parse_args() -> argparse.Namespace:
                         help="validation examples per task in a supernet score (default: all)")
     parser.add_argument("--epochs", type=int, default=2,
                         help="stand-alone epochs (an epoch: the largest task's split once)")
-    parser.add_argument("--max-train", type=int, default=None,
-                        help="training examples kept per task (default: all; validation stays "
-                             "whole)")
-    parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--validation-fraction", type=float, default=0.25,
-                        help="share of every training file carved off as validation")
     parser.add_argument("--reference-seeds", type=int, nargs="*", default=[0, 1],
                         help="stand-alone seeds per assignment, averaged; with two or more, the "
                              "noise ceiling and the perfect-reward bound are reported too; none: "
@@ -89,7 +96,7 @@ def agreement(statistic, first, second) -> tuple[float, dict[str, float]]:
     """``statistic`` of two lists of evaluations: on the mean over tasks, and task by task."""
     per_task = {
         task: statistic([e.validation[task] for e in first], [e.validation[task] for e in second])
-        for task in TASKS
+        for task in first[0].validation
     }
     return statistic([e.mean for e in first], [e.mean for e in second]), per_task
 
@@ -129,29 +136,25 @@ def standalone(corpus, space, config, args, assignments, advance) -> list[list[E
 def main() -> None:
     args = parse_args()
     console = Console(width=200)
-    if not args.data_root.is_dir():
-        raise SystemExit(f"data folder {args.data_root} not found; pass --data-root DIR")
-    corpus = Corpus(
-        load_tasks(TASKS, args.data_root, validation_fraction=args.validation_fraction),
-        min_count=2, max_length=args.max_length, max_train=args.max_train,
-    )
-    space = SearchSpace(TASKS, num_layers=2)
+    try:
+        config, corpus, space = load_options(args, OPTIONS, DEFAULTS)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+    tasks = space.tasks
     supernet_config = SupernetConfig(
         TrainConfig(learning_rate=args.learning_rate), args.warmup,
         validation_limit=args.validation_limit, finetune_steps=args.finetune_steps,
     )
     rng = np.random.default_rng(args.assignment_seed)
     assignments = [space.sample(rng) for _ in range(args.assignments)]
-    record = {"assignments": [space.format(a) for a in assignments]}
+    record = {"data": config["data"], "space": config["space"],
+              "assignments": [space.format(a) for a in assignments]}
     runs = []
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console,
-    ) as progress:
+    with progress_bar(console) as progress:
         trained = None
         if args.reference_seeds:
             bar = progress.add_task(
-                "stand-alone runs", total=args.assignments * len(args.reference_seeds)
+                "stand-alone runs", total=args.assignments * len(args.reference_seeds), status=""
             )
             start = time.perf_counter()
             per_seed = standalone(
@@ -163,7 +166,7 @@ def main() -> None:
                 Evaluation({
                     task: float(np.mean([evaluations[i].validation[task]
                                          for evaluations in per_seed]))
-                    for task in TASKS
+                    for task in tasks
                 })
                 for i in range(len(assignments))
             ]
@@ -188,7 +191,7 @@ def main() -> None:
                     first, second,
                 )
         for seed in args.seeds:
-            progress.add_task(f"supernet seed {seed}", total=None)
+            progress.add_task(f"supernet seed {seed}", total=None, status="")
             start = time.perf_counter()
             supernet = SupernetEvaluator(
                 corpus, space, supernet_config, seed=seed, cache_path=args.cache_path
@@ -209,20 +212,20 @@ def main() -> None:
 
     table = Table(title=f"Kendall τ over {args.assignments} random assignments: supernet reward "
                         f"vs stand-alone validation accuracy, and stand-alone seed vs seed")
-    for column in ("seed", "measure", "τ", *TASKS):
+    for column in ("seed", "measure", "τ", *tasks):
         table.add_column(column, justify="right")
     summary = {}
     for measure in ("ceiling", "bound", "supernet"):
         found = [run for run in runs if run["measure"] == measure and "tau" in run]
         for run in found:
             table.add_row(str(run["seed"]), measure, f"{run['tau']:.3f}",
-                          *(f"{run['tau_per_task'][task]:.2f}" for task in TASKS))
+                          *(f"{run['tau_per_task'][task]:.2f}" for task in tasks))
         if measure == "supernet" and found:
             taus = np.array([run["tau"] for run in found])
             summary["tau_mean"], summary["tau_std"] = float(taus.mean()), float(taus.std())
             table.add_row("mean ± std", measure, f"{taus.mean():.3f} ± {taus.std():.3f}",
                           *(f"{np.mean([run['tau_per_task'][t] for run in found]):.2f}"
-                            for t in TASKS))
+                            for t in tasks))
     console.print(table)
     if "standalone_validation" in record:
         means = 100 * np.array(record["standalone_validation"])

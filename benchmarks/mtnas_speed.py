@@ -4,8 +4,9 @@ Measures, side by side in one process:
 
 * a cached supernet reward (a repeated assignment at the same supernet version);
 * an uncached score (validation forward pass on the fixed subsets) and an uncached reward
-  (one ENAS training step per task, then the score), over random assignments of the six real
-  tasks (four FDU-MTL domains, CoNLL-2000 POS and chunk);
+  (one ENAS training step per task, then the score), over random assignments of the tasks (by
+  default the six real ones: four FDU-MTL domains, CoNLL-2000 POS and chunk; ``--tasks`` and
+  ``--task NAME=FILES`` as for ``skillgym mtnas``);
 * steps per second of ``MTNAS-Tabular-v0`` under random actions;
 * the process's peak resident memory.
 
@@ -27,24 +28,35 @@ from rich.console import Console
 from rich.table import Table
 
 import skillgym  # noqa: F401  (registers the ids)
-from skillgym.envs.mtnas.corpus import Corpus
-from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS as TASKS
-from skillgym.envs.mtnas.datasets import load_tasks
-from skillgym.envs.mtnas.modules import SearchSpace
+from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS
 from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
+from skillgym.training.config import ConfigError
+from skillgym.training.recipes.mtnas_options import (
+    DATA_DEFAULTS,
+    DATA_OPTIONS,
+    SPACE_DEFAULTS,
+    SPACE_OPTIONS,
+    add_options,
+    load_options,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
+OPTIONS = (*DATA_OPTIONS, *SPACE_OPTIONS)
+DEFAULTS = {
+    "data": {**DATA_DEFAULTS, "tasks": list(BENCHMARK_TASKS), "root": str(DATA),
+             "max_length": 64},
+    "space": dict(SPACE_DEFAULTS),
+}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", type=Path, default=DATA)
+    add_options(parser, OPTIONS, DEFAULTS)
     parser.add_argument("--assignments", type=int, default=30, help="uncached rewards timed")
     parser.add_argument("--cached-calls", type=int, default=2000)
     parser.add_argument("--tabular-steps", type=int, default=200_000)
-    parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--output", type=Path, default=RESULTS / "mtnas_speed.json")
     return parser.parse_args()
 
@@ -52,10 +64,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     console = Console(width=120)
-    if not args.data_root.is_dir():
-        raise SystemExit(f"data folder {args.data_root} not found; pass --data-root DIR")
-    corpus = Corpus(load_tasks(TASKS, args.data_root), min_count=2, max_length=args.max_length)
-    space = SearchSpace(TASKS, num_layers=2)
+    try:
+        config, corpus, space = load_options(args, OPTIONS, DEFAULTS)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
     evaluator = SupernetEvaluator(corpus, space, SupernetConfig(warmup_steps=20), seed=0)
     rng = np.random.default_rng(0)
     assignments = [space.sample(rng) for _ in range(args.assignments)]
@@ -103,7 +115,8 @@ def main() -> None:
         ("tabular env", f"{tabular_rate:,.0f} steps/s", "≥ 10,000", tabular_rate >= 10_000),
         ("peak memory", f"{peak_mb:.0f} MB", "≤ 2048 MB", peak_mb <= 2048),
     ]
-    table = Table(title="mtnas speed and size (6 real tasks, 2 layers, 7 options a slot)")
+    table = Table(title=f"mtnas speed and size ({len(space.tasks)} tasks, {space.num_layers} "
+                        f"layers, {space.num_options} options a slot)")
     for column in ("measure", "value", "target", "met"):
         table.add_column(column)
     for name, value, target, met in rows:
@@ -113,6 +126,8 @@ def main() -> None:
     console.print(f"load average while measuring: {load:.1f} on {os.cpu_count()} cores")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
+        "data": config["data"],
+        "space": config["space"],
         "cached_reward_seconds": cached_seconds,
         "uncached_score_seconds": score_seconds,
         "uncached_reward_seconds": reward_seconds,
