@@ -187,11 +187,6 @@ class TaskFiles:
                              f"{', '.join(FORMATS)}")
         return task
 
-    @property
-    def paths(self) -> list[str]:
-        """The files the task reads."""
-        return [path for path in (self.train, self.test, self.validation) if path is not None]
-
     def load(self, validation_fraction: float = 0.1, seed: int = 0,
              delimiter: str = "tab") -> RawTask:
         """The task (:func:`load_task_files`); ``delimiter`` applies unless the spec sets one."""

@@ -136,14 +136,15 @@ def add_options(parser: argparse.ArgumentParser, options: Sequence[Option],
         default = get(defaults, option.key)
         item = default[0] if isinstance(default, list) and default else default
         kind = type(item) if type(item) in (int, float) else str
+        positional = not option.flag.startswith("-")
         extra: dict[str, Any] = {}
         if option.repeat:
             extra["action"] = "append"
         elif isinstance(default, list):
             extra["nargs"] = "+"
-        elif not option.flag.startswith("-"):
+        elif positional:
             extra["nargs"] = "?"  # a positional a resumed run does without
-        shown = "" if option.repeat else f" (default: {_shown(default)})"
+        shown = "" if option.repeat or positional else f" (default: {_shown(default)})"
         parser.add_argument(option.flag, type=kind, choices=option.choices,
                             metavar=option.metavar, default=argparse.SUPPRESS,
                             help=option.help + shown, **extra)
