@@ -37,11 +37,18 @@ def _runner(module):
         from skillgym.training.commands import train
         from skillgym.training.recipes.mtnas_options import config_layer, overrides
 
-        given = overrides(config_layer(args, module.OPTIONS))
-        return train.run(argparse.Namespace(
-            target=None if args.resume else module.RECIPE.name, overrides=given, config=None,
-            run_dir=args.run_dir, resume=args.resume,
-        ))
+        # skillgym train's own parser makes its arguments, so that they are complete.
+        parser = argparse.ArgumentParser(prog="skillgym")
+        train.register(parser.add_subparsers(dest="command"))
+        argv = ["train"]
+        if args.resume:
+            argv += ["--resume", str(args.resume)]
+        else:
+            argv += [module.RECIPE.name]
+        argv += overrides(config_layer(args, module.OPTIONS))
+        if args.run_dir:
+            argv += ["--run-dir", str(args.run_dir)]
+        return train.run(parser.parse_args(argv))
 
     return run
 

@@ -206,16 +206,19 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
         evaluator.load_state_dict(state["evaluator"])
     every = get(config, "train.checkpoint_every")
     saved = search.evaluations
+    console = Console(stderr=True)
+    if state is None:
+        # A line, not a spinner, so that a log shows what the first minutes are spent on.
+        console.print(f"supernet warm-up: {get(config, 'supernet.warmup_steps')} steps",
+                      highlight=False)
+        evaluator.trainer  # noqa: B018  (builds and warms up the supernet)
     logger = run_logger(run, resume.step if resume else None)
-    progress = progress_bar(Console(stderr=True))
+    progress = progress_bar(console)
     result = None
     try:
         progress.start()
         task = progress.add_task(f"{method} search", total=search.budget,
                                  completed=search.evaluations, status="")
-        if state is None:
-            progress.update(task, status="supernet warm-up")
-            evaluator.trainer  # noqa: B018  (builds and warms up the supernet)
         while not search.done:
             rewards = search.round()
             _, best, assignment = search.history.best_per_budget[-1]
