@@ -15,6 +15,7 @@ from training_helpers import SKILLGYM
 from skillgym.envs.mtnas.reference import ReferenceEvaluator
 from skillgym.envs.mtnas.supernet import SupernetEvaluator
 from skillgym.training.cli import main
+from skillgym.training.recipes.mtnas_options import keep_lines
 from skillgym.training.run import RunDir
 
 SPACE = ["--layers", "1", "--pool", "cnn3", "identity", "--private-kind", "cnn3"]
@@ -159,3 +160,14 @@ def test_table_interrupted_mid_seed_resumes_to_the_same_table(tmp_path, monkeypa
         assert (stopped.path / name).read_text() == (whole.path / name).read_text(), name
     assert stopped.metrics() == whole.metrics()
     assert [c.step for c in stopped.checkpoints()] == [4, 8, 12, 16, 18]
+
+
+def test_keep_lines_drops_what_came_after_the_checkpoint_and_a_cut_line(tmp_path):
+    path = tmp_path / "cache.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"b": 2}\n{"c": 3}\n{"d": ')
+    keep_lines(path, 2)
+    assert path.read_bytes() == b'{"a": 1}\n{"b": 2}\n'
+    keep_lines(path, 5)
+    assert path.read_bytes() == b'{"a": 1}\n{"b": 2}\n'
+    keep_lines(tmp_path / "absent.jsonl", 0)
+    assert not (tmp_path / "absent.jsonl").exists()

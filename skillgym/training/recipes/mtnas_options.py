@@ -231,8 +231,8 @@ def load_options(args: argparse.Namespace, options: Sequence[Option],
     its corpus and search space; bad input is a :class:`~skillgym.training.config.ConfigError`.
     """
     config = resolve_options(args, options, defaults)
-    check_data(config)
-    return config, load_corpus(get(config, "data")), search_space(config)
+    tasks = check_data(config)
+    return config, load_corpus(get(config, "data"), tasks), search_space(config)
 
 
 def load_raw_tasks(data: Mapping[str, Any]) -> list[RawTask]:
@@ -241,9 +241,9 @@ def load_raw_tasks(data: Mapping[str, Any]) -> list[RawTask]:
                       data["seed"], data["delimiter"])
 
 
-def load_corpus(data: Mapping[str, Any]) -> Corpus:
-    """The encoded corpus of a ``data`` table."""
-    return Corpus(load_raw_tasks(data), min_count=data["min_count"],
+def load_corpus(data: Mapping[str, Any], tasks: Sequence[RawTask] | None = None) -> Corpus:
+    """The encoded corpus of a ``data`` table (of its ``tasks``, when they are read already)."""
+    return Corpus(load_raw_tasks(data) if tasks is None else tasks, min_count=data["min_count"],
                   max_length=data["max_length"], max_train=data["max_train"] or None,
                   seed=data["seed"])
 
@@ -267,11 +267,11 @@ def describe(space: SearchSpace, assignment) -> dict[str, list[str]]:
 
 
 def keep_lines(path: Path, count: int) -> None:
-    """Keep the first ``count`` lines of ``path`` (a cache appended to after a checkpoint)."""
+    """Keep the first ``count`` complete lines of ``path`` (a cache appended to after a
+    checkpoint, its last line perhaps cut short by a kill)."""
     if path.is_file():
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        path.write_text("".join(line for line in lines[:count] if line.endswith("\n")),
-                        encoding="utf-8")
+        complete = path.read_bytes().split(b"\n")[:-1]
+        path.write_bytes(b"".join(line + b"\n" for line in complete[:count]))
 
 
 def not_an_agent(recipe: str) -> Any:
