@@ -48,7 +48,8 @@ _NAME = re.compile(r"^[\w.-]+$")
 
 
 def _tag_column(format: str, column: str | int | None) -> int:
-    """The 0-based index of the tag column; ``column`` counts from 1 (the word is column 1)."""
+    """The 0-based index of the tag column; ``column`` counts from 1 (CoNLL: the word is column
+    1; CoNLL-U: the field number, ID is 1 and FORM 2)."""
     if format == "conllu":
         if column is None:
             return CONLLU_COLUMNS["upos"]
@@ -62,8 +63,8 @@ def _tag_column(format: str, column: str | int | None) -> int:
         number = 0
     if number < 2:
         names = " or 'upos', 'xpos'" if format == "conllu" else ""
-        raise ValueError(f"column must be a column number from 2 (column 1 is the word){names}, "
-                         f"got {column!r}")
+        raise ValueError(f"column must be a column number from 2 (column 1 is the word, or "
+                         f"CoNLL-U's token id){names}, got {column!r}")
     return number - 1
 
 
@@ -111,8 +112,9 @@ def load_task_files(
             the task has this format.
         delimiter: classification files: what separates label and text, ``"tab"`` (default),
             ``"space"`` (the first run of whitespace) or any string.
-        column: tagging files: the tag column, counted from 1 with the word as column 1
-            (default: the last column for CoNLL; ``"upos"`` for CoNLL-U, or ``"xpos"``).
+        column: tagging files: the tag column, counted from 1 (CoNLL: the word is column 1;
+            CoNLL-U: the field number, so UPOS is 4) or, for CoNLL-U, ``"upos"`` or ``"xpos"``
+            (default: the last column for CoNLL; ``"upos"`` for CoNLL-U).
         validation_fraction: the share of ``train`` carved off for each missing split.
         seed: the seed of the carving.
 
