@@ -66,6 +66,16 @@ class _KernelRollouts:
             self._kernel_stale = False
         return self._kernel_policy
 
+    def sampling_state(self) -> dict[str, Any] | None:
+        """The state of the generator the kernel samples actions from; ``None`` before the first
+        rollout. Part of an exact checkpoint: a fresh policy would seed a new generator."""
+        return None if self._kernel_policy is None else self._kernel_policy.sampling_state
+
+    def load_sampling_state(self, state: dict[str, Any] | None) -> None:
+        """Continue sampling from a :meth:`sampling_state` (``None``: leave it to be seeded)."""
+        if state is not None:
+            self.kernel_policy.sampling_state = state
+
     def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
         """``nn.Module.load_state_dict``, then mark the kernel's weights stale."""
         result = super().load_state_dict(*args, **kwargs)

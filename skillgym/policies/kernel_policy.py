@@ -115,6 +115,15 @@ class KernelPolicy:
         # torch.rand and a copy; seeding it from torch keeps SB3's seed in control.
         self._rng = np.random.default_rng(int(th.randint(2**62, ()).item()))
 
+    @property
+    def sampling_state(self) -> dict[str, Any]:
+        """The state of the generator sampling draws from (for exact checkpoints)."""
+        return self._rng.bit_generator.state
+
+    @sampling_state.setter
+    def sampling_state(self, state: dict[str, Any]) -> None:
+        self._rng.bit_generator.state = state
+
     @classmethod
     def from_sb3(cls, model: Any, **kwargs: Any) -> KernelPolicy:
         """Wrap a model's policy (``PPO``, ``A2C``, ``MaskablePPO``, ...) or a policy itself."""

@@ -7,8 +7,10 @@ checkpoint holds everything later updates depend on, taken at a rollout boundary
 - the model: policy parameters, optimiser state, timestep counters, the last observation and
   episode-start flags, the episode statistics window (SB3's ``save``);
 - the vector environment with every sub-environment mid-episode (pickled whole: its state,
-  its ``np_random`` generator, its wrappers' counters);
-- the global ``random``, numpy and torch generators (action sampling, minibatch shuffling);
+  its ``np_random`` generator, its wrappers' counters), except worker processes
+  (``SubprocVecEnv``), which a resumed run rebuilds;
+- the global ``random``, numpy and torch generators (action sampling, minibatch shuffling),
+  and the generator a kernel policy samples its actions from;
 - the logger's values recorded but not yet written (the last update's losses).
 """
 
@@ -28,6 +30,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.vec_env import SubprocVecEnv
 
 from skillgym.training.run import RunDir, RunError
 
@@ -92,9 +95,13 @@ def save_training_state(model: BaseAlgorithm, folder: Path) -> None:
     """Write everything :func:`load_training_state` needs into ``folder``."""
     model.save(folder / MODEL_FILE)
     logger = model.logger
+    env = model.get_env()
     state = {
-        "env": model.get_env(),
+        # Worker processes cannot be pickled: a resumed run rebuilds those envs (new episodes).
+        "env": None if isinstance(env, SubprocVecEnv) else env,
         "rng": _rng_state(),
+        # The kernel policies sample from a generator of their own.
+        "sampling": getattr(model.policy, "sampling_state", lambda: None)(),
         "logger": {
             "values": dict(logger.name_to_value),
             "counts": dict(logger.name_to_count),
@@ -127,6 +134,9 @@ def load_policy(folder: Path) -> BaseAlgorithm:
 def load_training_state(folder: Path, logger: Logger) -> BaseAlgorithm:
     """The model of checkpoint ``folder`` with its environment, RNGs and pending log values.
 
+    A model trained on worker processes (``SubprocVecEnv``) comes back without an environment:
+    the caller sets a new one.
+
     Args:
         folder: a folder written by :func:`save_training_state`.
         logger: the logger the resumed run writes to; it receives the values recorded before
@@ -135,13 +145,17 @@ def load_training_state(folder: Path, logger: Logger) -> BaseAlgorithm:
     model = load_policy(folder)
     with (folder / STATE_FILE).open("rb") as handle:
         state = cloudpickle.load(handle)
-    # Without force_reset the model keeps its saved last observation: the env is mid-episode.
-    model.set_env(state["env"], force_reset=False)
+    if state["env"] is not None:
+        # Without force_reset the model keeps its saved last observation: the env is mid-episode.
+        model.set_env(state["env"], force_reset=False)
     model.set_logger(logger)
     logger.name_to_value.update(state["logger"]["values"])
     logger.name_to_count.update(state["logger"]["counts"])
     logger.name_to_excluded.update(state["logger"]["excluded"])
-    # Last: loading builds a freshly seeded policy before its parameters are overwritten.
+    if state.get("sampling") is not None:
+        model.policy.load_sampling_state(state["sampling"])
+    # Last: loading builds freshly seeded parts (the policy, the kernel's generator) from the
+    # global generators before their states are overwritten.
     _set_rng_state(state["rng"])
     return model
 

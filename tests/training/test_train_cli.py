@@ -15,7 +15,8 @@ from skillgym.training.run import RunDir
 def test_run_folder_holds_config_metrics_checkpoints_tensorboard_and_plots(cartpole_run):
     config = cartpole_run.config()
     assert cartpole_run.recipe() == "ppo"
-    assert config["env"] == {"id": "CartPole-v1", "n_envs": 2, "kwargs": {}}
+    assert config["env"] == {"id": "CartPole-v1", "n_envs": 2, "kwargs": {}, "vec": "auto"}
+    assert config["threads"] == {"torch": 1, "blas": 1, "opencl": 1}
     assert config["ppo"]["net_arch"] == [16] and config["train"]["total_timesteps"] == 128
     # A rollout is n_envs * n_steps = 64 steps, so the boundaries are 64 and 128.
     assert [c.step for c in cartpole_run.checkpoints()] == [64, 128]
@@ -131,6 +132,8 @@ def test_resume_fills_keys_a_config_lacks_with_defaults(cartpole_run, tmp_path):
     finished = tmp_path / "finished"
     shutil.copytree(cartpole_run.path, finished)
     config = finished / "config.toml"
-    config.write_text(config.read_text().replace("torch_threads = 1\n", ""))
+    text = config.read_text()
+    assert "blas = 1\n" in text
+    config.write_text(text.replace("blas = 1\n", ""))
     assert main(["train", "--resume", str(finished)]) == 0
     assert [c.step for c in RunDir(finished).checkpoints()] == [64, 128]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from skillgym.training.config import Config
+from skillgym.threads import Threads, set_threads
+from skillgym.training.config import Config, ConfigError
 from skillgym.training.run import Checkpoint, RunDir
 
 # Recipe names, in the order ``skillgym train --help`` lists them.
@@ -59,6 +60,24 @@ class Recipe:
     load_agent: Callable[[Path], Agent]
     env_of: Callable[[Config], tuple[str, dict[str, Any]]]
     agent_env_kwargs: Callable[[Agent, str], dict[str, Any]] = lambda agent, env_id: {}
+
+
+#: Every recipe's ``threads`` table: the sizes of torch's, the BLAS library's and PoCL's thread
+#: pools (:class:`skillgym.threads.Threads`), so that a run's config records them.
+THREADS_DEFAULTS: dict[str, int] = asdict(Threads())
+
+
+def threads_of(config: Config) -> Threads:
+    """The ``threads`` table of ``config``; a :class:`ConfigError` names a bad count."""
+    try:
+        return Threads(**config["threads"])
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def apply_threads(config: Config) -> None:
+    """Size the thread pools for the rest of the process as ``config["threads"]`` says."""
+    set_threads(threads_of(config))
 
 
 class RecipeError(ValueError):

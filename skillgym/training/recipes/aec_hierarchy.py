@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import torch
 from rich.console import Console
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.monitor import Monitor
@@ -52,7 +51,13 @@ from skillgym.progress import TrainingProgress
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
 from skillgym.training.plots import write_accuracy_plot
-from skillgym.training.recipes import EvalError, Recipe
+from skillgym.training.recipes import (
+    THREADS_DEFAULTS,
+    EvalError,
+    Recipe,
+    apply_threads,
+    threads_of,
+)
 from skillgym.training.recipes.ppo import DEFAULTS as PPO_DEFAULTS
 from skillgym.training.resumable import (
     CheckpointCallback,
@@ -93,7 +98,6 @@ DEFAULTS: dict[str, Any] = {
         "timesteps_per_skill": 8192,
         "n_envs": 8,
         "checkpoint_every": 8192,
-        "torch_threads": 1,
         # Success over the last 100 episodes at the top training level that counts as learned;
         # with stop_at_target, a skill's PPO ends when it is reached.
         "target": 0.95,
@@ -114,15 +118,17 @@ DEFAULTS: dict[str, Any] = {
     },
     # Episodes per level in the accuracy measured after each skill.
     "eval": {"episodes": 100},
+    "threads": THREADS_DEFAULTS,
 }
 
 _POSITIVE = ("train.timesteps_per_skill", "train.n_envs", "train.checkpoint_every",
-             "train.torch_threads", "ppo.n_steps", "ppo.batch_size", "ppo.n_epochs",
+             "ppo.n_steps", "ppo.batch_size", "ppo.n_epochs",
              "warm_start.epochs", "warm_start.batch_size", "eval.episodes")
 
 
 def check(config: Config) -> None:
     """Reject a configuration the recipe cannot run, naming the key and the allowed values."""
+    threads_of(config)
     skills = get(config, "skills")
     if not skills:
         raise ConfigError("skills must name at least one skill, e.g. [\"ADD\", \"SUB\"]")
@@ -231,7 +237,7 @@ def _accuracy(config: Config, hierarchy: Hierarchy, skill: str, seed: int) -> di
 
 def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     """Train every skill of the configuration in order, resuming from ``resume`` if given."""
-    torch.set_num_threads(get(config, "train.torch_threads"))
+    apply_threads(config)
     console = Console(stderr=True)
     logger = run_logger(run, resume.step if resume else None)
     if resume is None:

@@ -21,7 +21,7 @@ from skillgym.envs.keye.mode_select import ModeSelectVectorEnv
 from skillgym.models.response_cache import ResponseCache
 from skillgym.policies import KernelMlpPolicy
 from skillgym.training.config import Config, ConfigError, get
-from skillgym.training.recipes import Recipe
+from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, threads_of
 from skillgym.training.recipes.ppo import DEFAULTS as PPO_DEFAULTS
 from skillgym.training.recipes.ppo import learn
 from skillgym.training.resumable import ResumablePPO, load_policy
@@ -41,7 +41,8 @@ DEFAULTS: dict[str, Any] = {
         "token_cost": 5e-4,
         "n_envs": 64,
     },
-    "train": {"total_timesteps": 20_480, "checkpoint_every": 4096, "torch_threads": 1},
+    "train": {"total_timesteps": 20_480, "checkpoint_every": 4096},
+    "threads": THREADS_DEFAULTS,
     # "kernel": rollouts through the explicit-SIMD policy kernel; "torch": SB3's MlpPolicy.
     "policy": "kernel",
     "ppo": {**PPO_DEFAULTS["ppo"], "n_steps": 32, "batch_size": 256, "n_epochs": 4,
@@ -62,10 +63,11 @@ def env_of(config: Config) -> tuple[str, dict[str, Any]]:
 
 def check(config: Config) -> None:
     """Reject a configuration the recipe cannot run."""
+    threads_of(config)
     if get(config, "policy") not in POLICIES:
         raise ConfigError(f"policy must be one of {list(POLICIES)}, got {get(config, 'policy')!r}")
     for key in ("env.n_envs", "env.pool_size", "train.total_timesteps",
-                "train.checkpoint_every", "train.torch_threads", "ppo.n_steps", "ppo.batch_size",
+                "train.checkpoint_every", "ppo.n_steps", "ppo.batch_size",
                 "ppo.n_epochs"):
         if get(config, key) < 1:
             raise ConfigError(f"{key} must be a positive integer, got {get(config, key)}")

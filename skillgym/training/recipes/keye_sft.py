@@ -47,7 +47,13 @@ from skillgym.progress import progress_bar
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
 from skillgym.training.plots import write_mode_plot
-from skillgym.training.recipes import EvalError, Recipe
+from skillgym.training.recipes import (
+    THREADS_DEFAULTS,
+    EvalError,
+    Recipe,
+    apply_threads,
+    threads_of,
+)
 from skillgym.training.run import Checkpoint, RunDir, RunError
 
 DATA_FILE = "data.jsonl"
@@ -89,15 +95,15 @@ DEFAULTS: dict[str, Any] = {
         "log_every": 50,
         "eval_every": 1000,
         "checkpoint_every": 500,
-        # One thread: the model is small and the machine's cores are shared.
-        "torch_threads": 1,
     },
+    # One thread each: the model is small and the machine's cores are shared.
+    "threads": THREADS_DEFAULTS,
     # Held-out problems per level answered in each mode at every evaluation.
     "eval": {"problems_per_level": 40, "max_new_tokens": 400, "seed": 1},
 }
 
 _POSITIVE = ("data.size", "train.steps", "train.batch_size", "train.log_every",
-             "train.eval_every", "train.checkpoint_every", "train.torch_threads",
+             "train.eval_every", "train.checkpoint_every",
              "eval.problems_per_level", "eval.max_new_tokens")
 
 
@@ -118,6 +124,7 @@ def _mixture_config(config: Config) -> MixtureConfig:
 
 def check(config: Config) -> None:
     """Reject a configuration the recipe cannot run, before a run folder is written."""
+    threads_of(config)
     for key in _POSITIVE:
         if get(config, key) < 1:
             raise ConfigError(f"{key} must be a positive integer, got {get(config, key)}")
@@ -197,7 +204,7 @@ def _save(run: RunDir, trainer: SFTTrainer, records: list[dict[str, Any]] | None
 
 def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     """Fine-tune to ``train.steps``, evaluating, logging and checkpointing as it goes."""
-    torch.set_num_threads(get(config, "train.torch_threads"))
+    apply_threads(config)
     samples, malformed = _samples(run, config)
     model = _model(config)
     data = encode_conversations(samples, model.config.context_length)

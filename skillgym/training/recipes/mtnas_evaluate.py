@@ -17,11 +17,10 @@ import json
 from typing import Any
 
 import numpy as np
-import torch
 
 from skillgym.envs.mtnas.reference import ReferenceEvaluator
 from skillgym.training.config import Config, ConfigError, get
-from skillgym.training.recipes import Recipe
+from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, apply_threads
 from skillgym.training.recipes.mtnas_options import (
     DATA_DEFAULTS,
     DATA_OPTIONS,
@@ -52,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "data": dict(DATA_DEFAULTS),
     "space": dict(SPACE_DEFAULTS),
     "network": dict(NETWORK_DEFAULTS),
-    "train": {"torch_threads": 1},
+    "threads": THREADS_DEFAULTS,
 }
 
 #: ``skillgym mtnas evaluate``'s options.
@@ -92,7 +91,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     from skillgym.progress import progress_bar
     from skillgym.training.logs import run_logger
 
-    torch.set_num_threads(get(config, "train.torch_threads"))
+    apply_threads(config)
     space = search_space(config)
     assignment = space.parse(get(config, "assignment"))
     seeds, epochs = get(config, "seeds"), get(config, "epochs")

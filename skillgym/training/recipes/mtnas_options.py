@@ -27,7 +27,7 @@ from skillgym.envs.mtnas.synthetic import SYNTHETIC_TASKS
 from skillgym.envs.mtnas.tasks import RawTask
 from skillgym.envs.mtnas.trainer import TrainConfig
 from skillgym.training.config import Config, ConfigError, get, merge
-from skillgym.training.recipes import EvalError
+from skillgym.training.recipes import EvalError, threads_of
 
 DATA_DEFAULTS: dict[str, Any] = {
     # Built-in task names, and tasks of your own files as NAME=TRAIN[,TEST[,VALIDATION]][,KEY=V]
@@ -56,7 +56,7 @@ SPACE_DEFAULTS: dict[str, Any] = {
     "private_kind": "bilstm",
 }
 #: The child networks' settings: :class:`~skillgym.envs.mtnas.trainer.TrainConfig`'s fields (its
-#: thread count is the recipe's ``train.torch_threads``).
+#: thread count is the recipe's ``threads.torch``).
 NETWORK_DEFAULTS: dict[str, Any] = {
     field.name: getattr(TrainConfig(), field.name)
     for field in dataclasses.fields(TrainConfig) if field.name != "num_threads"
@@ -216,9 +216,9 @@ def check_data(config: Config) -> list[RawTask]:
 
 
 def check_network(config: Config) -> None:
-    """Check the ``network`` table and ``train.torch_threads``."""
-    _positive(config, ("network.dim", "network.batch_size", "network.eval_batch_size",
-                       "train.torch_threads"))
+    """Check the ``network`` and ``threads`` tables."""
+    threads_of(config)
+    _positive(config, ("network.dim", "network.batch_size", "network.eval_batch_size"))
     try:
         train_settings(config)
     except ValueError as error:
@@ -256,8 +256,8 @@ def search_space(config: Config) -> SearchSpace:
 
 
 def train_settings(config: Config) -> TrainConfig:
-    """The child networks' settings: the ``network`` table and ``train.torch_threads``."""
-    return TrainConfig(**get(config, "network"), num_threads=get(config, "train.torch_threads"))
+    """The child networks' settings: the ``network`` table and ``threads.torch``."""
+    return TrainConfig(**get(config, "network"), num_threads=threads_of(config).torch)
 
 
 def describe(space: SearchSpace, assignment) -> dict[str, list[str]]:

@@ -30,7 +30,7 @@ from skillgym.agents.mtnas_search import Search, Searcher, SearchResult
 from skillgym.envs.mtnas.modules import SearchSpace
 from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 from skillgym.training.config import Config, ConfigError, get
-from skillgym.training.recipes import Recipe
+from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, apply_threads
 from skillgym.training.recipes.mtnas_options import (
     DATA_DEFAULTS,
     DATA_OPTIONS,
@@ -112,8 +112,8 @@ DEFAULTS: dict[str, Any] = {
         # Evaluations between checkpoints (at the end of the round that reaches them); a
         # checkpoint holds the supernet and its optimiser, 18 MB on the six benchmark tasks.
         "checkpoint_every": 24,
-        "torch_threads": 1,
     },
+    "threads": THREADS_DEFAULTS,
 }
 
 #: ``skillgym mtnas search``'s options.
@@ -189,7 +189,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     from skillgym.progress import progress_bar
     from skillgym.training.logs import run_logger
 
-    torch.set_num_threads(get(config, "train.torch_threads"))
+    apply_threads(config)
     space = search_space(config)
     state = None if resume is None else torch.load(resume.path / STATE_FILE, weights_only=True)
     # The cache as it was at the checkpoint (a run killed later appended to it).

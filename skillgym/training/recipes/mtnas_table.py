@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from skillgym.envs.mtnas.evaluator import Evaluation, Evaluator
 from skillgym.envs.mtnas.reference import ReferenceEvaluator
 from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 from skillgym.envs.mtnas.table import all_assignments, build_table, save_table
 from skillgym.training.config import Config, ConfigError, get
-from skillgym.training.recipes import Recipe
+from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, apply_threads
 from skillgym.training.recipes.mtnas_options import (
     DATA_DEFAULTS,
     DATA_OPTIONS,
@@ -59,7 +58,8 @@ DEFAULTS: dict[str, Any] = {
     "supernet": {"warmup_steps": 150, "validation_limit": 64},
     "reference": {"epochs": 2},
     "network": dict(NETWORK_DEFAULTS),
-    "train": {"checkpoint_every": 20, "torch_threads": 1},
+    "train": {"checkpoint_every": 20},
+    "threads": THREADS_DEFAULTS,
 }
 
 #: ``skillgym mtnas build-table``'s options.
@@ -128,7 +128,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     from skillgym.progress import progress_bar
     from skillgym.training.logs import run_logger
 
-    torch.set_num_threads(get(config, "train.torch_threads"))
+    apply_threads(config)
     corpus, space = load_corpus(get(config, "data")), search_space(config)
     cache = run.path / CACHE_FILE
     state = (None if resume is None

@@ -1,9 +1,17 @@
 """The ``ppo`` recipe: stable-baselines3 PPO on one environment id.
 
 Environments that expose ``action_masks()`` get sb3-contrib's MaskablePPO instead, so illegal
-choices are masked out rather than punished. Training is checkpointed exactly (see
-:mod:`skillgym.training.resumable`), so ``--resume`` reaches the parameters an uninterrupted run
-with the same seed reaches.
+choices are masked out rather than punished. By default the run takes the suite's fast path: the
+policy's rollouts run through the explicit-SIMD kernel (``policy = "kernel"``:
+:class:`~skillgym.policies.KernelMlpPolicy` / :class:`~skillgym.policies.KernelMaskablePolicy`),
+and an environment with a natively batched twin is stepped as one batch
+(``env.vec = "auto"``: the twin behind :class:`~skillgym.agents.vec_env.GymnasiumVecEnv`,
+otherwise SB3's ``DummyVecEnv``). ``policy = "torch"`` and ``env.vec = "dummy"`` give SB3's stock
+setup; ``env.vec = "subproc"`` steps the single envs in worker processes.
+
+Training is checkpointed exactly (see :mod:`skillgym.training.resumable`), so ``--resume``
+reaches the parameters an uninterrupted run with the same seed reaches. With ``subproc`` the
+workers' environments cannot be saved: a resumed run starts new episodes.
 """
 
 from __future__ import annotations
@@ -13,18 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import torch
+from gymnasium.wrappers.vector import RecordEpisodeStatistics
 from rich.console import Console
 from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
+from skillgym.agents.vec_env import GymnasiumVecEnv
+from skillgym.policies import KernelMaskablePolicy, KernelMlpPolicy
 from skillgym.progress import TrainingProgress
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
-from skillgym.training.recipes import Recipe
+from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, apply_threads, threads_of
 from skillgym.training.resumable import (
     CheckpointCallback,
     ResumableMaskablePPO,
@@ -38,16 +48,21 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "env": {
         "id": "CartPole-v1",
-        # Sub-environments stepped in one process; their states are checkpointed exactly.
         "n_envs": 4,
         "kwargs": {},
+        # How the sub-environments are stepped: "auto" (the natively batched twin when the id
+        # has one, else "dummy"), "native", "dummy" (one by one in this process) or "subproc".
+        "vec": "auto",
     },
     "train": {
         "total_timesteps": 100_000,
         "checkpoint_every": 10_000,
-        # One thread keeps small networks fast and runs reproducible on a shared CPU.
-        "torch_threads": 1,
     },
+    # "kernel": rollouts through the explicit-SIMD policy kernel; "torch": SB3's MlpPolicy;
+    # "auto": the kernel wherever it can run the policy (discrete actions).
+    "policy": "auto",
+    # One thread each keeps small networks fast and runs reproducible on a shared CPU.
+    "threads": THREADS_DEFAULTS,
     "ppo": {
         "learning_rate": 3e-4,
         "n_steps": 256,
@@ -63,11 +78,13 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
+POLICIES = ("auto", "kernel", "torch")
+VEC_KINDS = ("auto", "native", "dummy", "subproc")
+
 _POSITIVE = (
     "env.n_envs",
     "train.total_timesteps",
     "train.checkpoint_every",
-    "train.torch_threads",
     "ppo.n_steps",
     "ppo.batch_size",
     "ppo.n_epochs",
@@ -82,6 +99,13 @@ def check(config: Config) -> None:
     if env_id not in gym.registry:
         raise ConfigError(f"env.id: unknown environment id '{env_id}'; run 'skillgym list' "
                           "or see gymnasium.pprint_registry()")
+    threads_of(config)
+    for key, allowed in (("policy", POLICIES), ("env.vec", VEC_KINDS)):
+        if get(config, key) not in allowed:
+            raise ConfigError(f"{key} must be one of {list(allowed)}, got {get(config, key)!r}")
+    if get(config, "env.vec") == "native" and not has_native_twin(env_id):
+        raise ConfigError(f"env.vec: {env_id} has no natively batched skillgym twin; use 'auto', "
+                          "'dummy' or 'subproc'")
     for key in _POSITIVE:
         if get(config, key) < 1:
             raise ConfigError(f"{key} must be a positive integer, got {get(config, key)}")
@@ -94,9 +118,13 @@ def check(config: Config) -> None:
     kwargs = get(config, "env.kwargs")
     try:
         # Environments check their arguments at construction (a TypeError or ValueError).
-        gym.make(env_id, **kwargs).close()
+        env = gym.make(env_id, **kwargs)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"env.kwargs: {env_id} rejected {kwargs}: {error}") from None
+    env.close()
+    if get(config, "policy") == "kernel" and not kernel_can_run(env.action_space):
+        raise ConfigError(f"policy: the kernel policy needs Discrete or MultiDiscrete actions, "
+                          f"{env_id} has {env.action_space}; use policy='auto' or 'torch'")
 
 
 def env_of(config: Config) -> tuple[str, dict[str, Any]]:
@@ -104,14 +132,53 @@ def env_of(config: Config) -> tuple[str, dict[str, Any]]:
     return get(config, "env.id"), dict(get(config, "env.kwargs"))
 
 
+def has_native_twin(env_id: str) -> bool:
+    """Whether ``env_id`` is one of the suite's envs with a natively batched twin.
+
+    Only the suite's own: their twins take one seed per sub-environment, as SB3 seeds them
+    (``seed + i``), while Gymnasium's vectorised classics (``CartPole-v1``) take one seed for the
+    whole batch.
+    """
+    return env_id.startswith("skillgym/") and gym.registry[env_id].vector_entry_point is not None
+
+
+def vec_kind(config: Config) -> str:
+    """How ``config``'s environment is stepped: ``"native"``, ``"dummy"`` or ``"subproc"``."""
+    kind = get(config, "env.vec")
+    if kind == "auto":
+        return "native" if has_native_twin(get(config, "env.id")) else "dummy"
+    return kind
+
+
+def kernel_can_run(action_space: gym.Space) -> bool:
+    """Whether the kernel policies can act in ``action_space`` (discrete choices only)."""
+    return isinstance(action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete))
+
+
+def policy_kind(config: Config, action_space: gym.Space) -> str:
+    """The policy ``config`` trains: ``"kernel"`` or ``"torch"``."""
+    kind = get(config, "policy")
+    if kind == "auto":
+        return "kernel" if kernel_can_run(action_space) else "torch"
+    return kind
+
+
 def make_env(config: Config) -> VecEnv:
-    """The seeded vector environment; ``Monitor`` records the episode returns that are logged."""
+    """The seeded vector environment, recording the episode returns that are logged."""
     env_id, kwargs = env_of(config)
+    n_envs = get(config, "env.n_envs")
+    kind = vec_kind(config)
+    if kind == "native":
+        venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point",
+                            **kwargs)
+        # Gymnasium's episode statistics, not SB3's VecMonitor: a VecEnvWrapper cannot be
+        # pickled into the exact checkpoints (it keeps its class's members, an ABC's among them).
+        env: VecEnv = GymnasiumVecEnv(RecordEpisodeStatistics(venv))
+    else:
+        def make() -> gym.Env:
+            return Monitor(gym.make(env_id, **kwargs))
 
-    def make() -> gym.Env:
-        return Monitor(gym.make(env_id, **kwargs))
-
-    env = DummyVecEnv([make] * get(config, "env.n_envs"))
+        env = (DummyVecEnv if kind == "dummy" else SubprocVecEnv)([make] * n_envs)
     # Applied at the first reset: sub-environment i starts from seed + i.
     env.seed(config["seed"])
     return env
@@ -121,24 +188,32 @@ def make_model(config: Config, env: VecEnv) -> BaseAlgorithm:
     """A new PPO (MaskablePPO when the env has ``action_masks()``) for ``env``."""
     ppo = dict(config["ppo"])
     net_arch = ppo.pop("net_arch")
-    cls = ResumableMaskablePPO if is_masking_supported(env) else ResumablePPO
-    dict_obs = isinstance(env.observation_space, gym.spaces.Dict)
-    policy = "MultiInputPolicy" if dict_obs else "MlpPolicy"
+    masked = is_masking_supported(env)
+    cls = ResumableMaskablePPO if masked else ResumablePPO
+    if policy_kind(config, env.action_space) == "kernel":
+        policy: Any = KernelMaskablePolicy if masked else KernelMlpPolicy
+    else:
+        dict_obs = isinstance(env.observation_space, gym.spaces.Dict)
+        policy = "MultiInputPolicy" if dict_obs else "MlpPolicy"
     return cls(policy, env, seed=config["seed"], device="cpu", policy_kwargs={"net_arch": net_arch},
                **ppo)
 
 
 def learn(run: RunDir, config: Config, resume: Checkpoint | None,
-          build: Callable[[Config], BaseAlgorithm]) -> None:
+          build: Callable[[Config], BaseAlgorithm],
+          rebuild_env: Callable[[Config], VecEnv] = make_env) -> None:
     """Train the model ``build(config)`` makes (or the checkpoint's, when resuming) to
-    ``train.total_timesteps``, checkpointing every ``train.checkpoint_every`` steps."""
-    torch.set_num_threads(get(config, "train.torch_threads"))
+    ``train.total_timesteps``, checkpointing every ``train.checkpoint_every`` steps.
+    ``rebuild_env`` makes the environment of a resumed run whose checkpoint could not hold it."""
+    apply_threads(config)
     logger = run_logger(run, resume.step if resume else None)
     if resume is None:
         model = build(config)
         model.set_logger(logger)
     else:
         model = load_training_state(resume.path, logger)
+        if model.get_env() is None:
+            model.set_env(rebuild_env(config))
     total = get(config, "train.total_timesteps")
     progress = TrainingProgress(total, Console(stderr=True))
     callbacks = CallbackList([CheckpointCallback(run, get(config, "train.checkpoint_every")),
