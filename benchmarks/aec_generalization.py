@@ -7,6 +7,11 @@ in its own process; the tables are printed from whatever parts exist):
   start, then MaskablePPO; ADD/SUB trained on <= 5 digits, MUL on <= 3x3, DIV on <= 4/2, EVAL on
   <= 4 terms of <= 3 digits), tested at every level and on reasoning-gym's default
   ``basic_arithmetic`` configuration and on 8-term expressions;
+* ``signs``: the same trained hierarchy on the floor-division table
+  (``skillgym.envs.aec.problems.division_problems``): dividend sign x divisor sign x remainder
+  (exact, equal magnitudes, a remainder with a quotient above or below 1, zero dividend) x how
+  each operand is written (number, bracket, negated bracket, nested negation) x bracket depth
+  0-3, 8 seeded expressions per cell (10,240), every answer checked against Python's ``//``;
 * ``rl``: the skills of ADD and SUB with PPO only (no warm start; each skill's children act by
   the oracle, so that each skill is measured on its own), to count the environment steps each
   needs to reach 95 % success at its top training level;
@@ -19,7 +24,7 @@ Every solver is tested on the same problems: ``problems(skill, level, n, seed)``
 instances the environment seeded ``seed`` draws. DIV counts for the hierarchy and flat PPO only
 when quotient *and* remainder are right; the sequence model is asked for the quotient alone.
 
-    python benchmarks/aec_generalization.py --parts hierarchy rl flat seq
+    python benchmarks/aec_generalization.py --parts hierarchy signs rl flat seq
     python benchmarks/aec_generalization.py --report       # tables and plots from saved parts
 """
 
@@ -38,7 +43,14 @@ from rich.table import Table
 
 from skillgym.agents.aec_hierarchy import Hierarchy, level_accuracy
 from skillgym.envs.aec.generator import ExpressionConfig
-from skillgym.envs.aec.problems import expression_problems, problems
+from skillgym.envs.aec.problems import (
+    REMAINDERS,
+    DivisionProblem,
+    division_problems,
+    expression_problems,
+    problems,
+)
+from skillgym.envs.aec.solve import compute
 from skillgym.envs.aec.tasks import TASKS
 from skillgym.training.config import resolve
 from skillgym.training.plots import write_accuracy_plot
@@ -47,7 +59,7 @@ from skillgym.training.run import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "aec_generalization"
-PARTS = ("hierarchy", "rl", "flat", "seq")
+PARTS = ("hierarchy", "signs", "rl", "flat", "seq")
 # The skills whose tables are reported, and the one level each target refers to.
 SKILLS = ("ADD", "SUB", "MUL", "DIV", "EVAL")
 # Every solver trains up to the levels the recipe trains the hierarchy on.
@@ -57,6 +69,9 @@ EIGHT_TERMS = ExpressionConfig(min_terms=8, max_terms=8)
 TARGETS = (("ADD", 6, 0.99), ("ADD", 8, 0.95), ("SUB", 6, 0.99), ("SUB", 8, 0.95),
            ("MUL", 6, 0.95), ("DIV", 5, 0.95), ("EVAL", 6, 0.90), ("EVAL", "8 terms", 0.80))
 TEST_SEED = 7
+SIGNS = ("+/+", "+/-", "-/+", "-/-")
+# The divisions a new user found truncated instead of floored (0 for -1, -5 for -6).
+ISSUE_EXAMPLES = ("-13 / -( 22 * ( -37 / 37 ) + -21 )", "1 + -9 / 6 + ( -( 5 + 5 ) + 5 )")
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,6 +85,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--flat-skills", nargs="+", default=["ADD", "SUB", "MUL", "DIV"])
     parser.add_argument("--seq-skills", nargs="+", default=list(SKILLS))
     parser.add_argument("--seq-steps", type=int, default=1400)
+    parser.add_argument("--sign-draws", type=int, default=8,
+                        help="expressions per cell of the signs part's division table")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=RESULTS / "runs")
     return parser.parse_args()
@@ -105,14 +122,66 @@ def table_of(accuracy: Callable[[str, int], float], skills) -> dict[str, dict]:
                     for level in range(1, len(TASKS[skill].levels) + 1)} for skill in skills}
 
 
-def run_hierarchy(args, console) -> dict[str, Any]:
+def hierarchy_run(args, console) -> tuple[RunDir, Hierarchy]:
+    """The recipe's default run (trained unless ``--runs`` already holds it) and its skills."""
     run = train_run(args.runs / "hierarchy", [f"seed={args.seed}"], console)
-    hierarchy = Hierarchy.load(run.latest_checkpoint().path / "hierarchy")
+    return run, Hierarchy.load(run.latest_checkpoint().path / "hierarchy")
+
+
+def run_hierarchy(args, console) -> dict[str, Any]:
+    run, hierarchy = hierarchy_run(args, console)
     n = args.problems
     levels = table_of(lambda s, lv: level_accuracy(hierarchy, s, lv, n, TEST_SEED), SKILLS)
     eight = expression_problems(EIGHT_TERMS, n, TEST_SEED)
     levels["EVAL"]["8 terms"] = sum(hierarchy.answer(p.text) == p.answer for p in eight) / n
     return {"accuracy": levels, "training": progress_of(run), "run": str(run.path)}
+
+
+def python_floor(text: str) -> int:
+    """The independent oracle: Python's integer ``//`` for the expression's ``/``."""
+    return eval(text.replace("/", "//"))
+
+
+def sign_table(solve: Callable[[str], int | None], table: list[DivisionProblem]) -> dict[str, Any]:
+    """Exact match of ``solve`` on the division table, overall and by cell attribute."""
+    given = [solve(item.problem.text) for item in table]
+    right = [answer == item.problem.answer for answer, item in zip(given, table, strict=True)]
+
+    def share(keep: Callable[[DivisionProblem], bool]) -> float:
+        chosen = [ok for ok, item in zip(right, table, strict=True) if keep(item)]
+        return sum(chosen) / len(chosen)
+
+    failures = [{"text": item.problem.text, "answer": item.problem.answer, "given": answer,
+                 "signs": item.case.signs, "remainder": item.case.remainder,
+                 "depth": item.case.depth}
+                for ok, answer, item in zip(right, given, table, strict=True) if not ok]
+    return {
+        "accuracy": sum(right) / len(table),
+        "by_remainder": {rem: {signs: share(lambda i, r=rem, s=signs: i.case.remainder == r
+                                            and i.case.signs == s) for signs in SIGNS}
+                         for rem in REMAINDERS},
+        "by_depth": {str(d): share(lambda i, d=d: i.case.depth == d)
+                     for d in sorted({item.case.depth for item in table})},
+        "failure_count": len(failures),
+        "failures": failures[:20],
+    }
+
+
+def run_signs(args, console) -> dict[str, Any]:
+    run, hierarchy = hierarchy_run(args, console)
+    table = division_problems(per_case=args.sign_draws, seed=TEST_SEED)
+    wrong = [item.problem.text for item in table if item.problem.answer != python_floor(
+        item.problem.text)]
+    if wrong:
+        raise SystemExit(f"the division table disagrees with Python's // on {wrong[:5]}")
+    learned = sign_table(hierarchy.answer, table)
+    oracle = sign_table(compute, table)
+    console.print(f"signs: learned {learned['accuracy']:.2%}, oracle {oracle['accuracy']:.2%} "
+                  f"of {len(table):,}")
+    examples = [{"text": text, "answer": python_floor(text), "learned": hierarchy.answer(text),
+                 "oracle": compute(text)} for text in ISSUE_EXAMPLES]
+    return {"problems": len(table), "learned": learned, "oracle": oracle,
+            "issue_examples": examples, "run": str(run.path)}
 
 
 def run_rl(args, console, flat: bool) -> dict[str, Any]:
@@ -192,13 +261,18 @@ def report(console: Console) -> None:
         if series:
             write_accuracy_plot(RESULTS / f"{skill.lower()}.png", series, "curriculum level",
                                 f"{skill}: trained on levels 1-{TRAIN_LEVELS[skill]}")
-    if "hierarchy" in parts:
+    if "signs" in parts:
+        report_signs(parts["signs"], console)
+    if "hierarchy" in parts or "signs" in parts:
         targets = Table(title="Targets (learned hierarchy)")
         for column in ("skill", "level", "target", "measured", "met"):
             targets.add_column(column)
-        for skill, level, target in TARGETS:
-            value = parts["hierarchy"]["accuracy"][skill][str(level)]
-            targets.add_row(skill, str(level), f"{target:.0%}", f"{100 * value:.1f} %",
+        rows = [(skill, str(level), target, parts["hierarchy"]["accuracy"][skill][str(level)])
+                for skill, level, target in TARGETS if "hierarchy" in parts]
+        if "signs" in parts:
+            rows.append(("EVAL", "division table", 1.0, parts["signs"]["learned"]["accuracy"]))
+        for skill, level, target, value in rows:
+            targets.add_row(skill, level, f"{target:.0%}", f"{100 * value:.2f} %",
                             "yes" if value >= target else "NO")
         console.print(targets)
     efficiency = Table(title="Environment steps to 95 % success at the top training level")
@@ -225,6 +299,28 @@ def report(console: Console) -> None:
     console.print(efficiency)
 
 
+def report_signs(part: dict[str, Any], console: Console) -> None:
+    """The division table's accuracy by remainder and signs, by depth, and the issue's cases."""
+    learned = part["learned"]
+    table = Table(title=f"Floor division, {part['problems']:,} expressions: learned hierarchy "
+                  f"{100 * learned['accuracy']:.2f} %, oracle "
+                  f"{100 * part['oracle']['accuracy']:.2f} % (dividend/divisor signs)")
+    table.add_column("remainder")
+    for signs in SIGNS:
+        table.add_column(signs, justify="right")
+    for remainder, cells in learned["by_remainder"].items():
+        table.add_row(remainder, *(f"{100 * cells[signs]:.1f} %" for signs in SIGNS))
+    console.print(table)
+    console.print("by bracket depth: " + ", ".join(
+        f"{depth}: {100 * value:.1f} %" for depth, value in learned["by_depth"].items()))
+    for failure in learned["failures"][:5]:
+        console.print(f"  wrong: {failure['text']} = {failure['answer']}, "
+                      f"learned {failure['given']}")
+    for example in part["issue_examples"]:
+        console.print(f"  {example['text']} = {example['answer']}: learned "
+                      f"{example['learned']}, oracle {example['oracle']}")
+
+
 def main() -> None:
     args = parse_args()
     console = Console()
@@ -235,6 +331,8 @@ def main() -> None:
             started = time.perf_counter()
             if part == "hierarchy":
                 result = run_hierarchy(args, console)
+            elif part == "signs":
+                result = run_signs(args, console)
             elif part == "seq":
                 result = run_seq(args, console)
             else:
