@@ -41,9 +41,13 @@ from skillgym.envs.aec.skills import (
 )
 from skillgym.envs.aec.solve import compute
 from skillgym.envs.aec.tasks import TASKS
+from skillgym.policies import KernelMaskablePolicy
 
 HIERARCHY_FILE = "hierarchy.json"
 FORMAT_VERSION = 1
+# The policy classes a skill may be saved with, by name.
+_STOCK = MaskableMultiInputActorCriticPolicy
+_POLICY_CLASSES = {cls.__name__: cls for cls in (_STOCK, KernelMaskablePolicy)}
 
 
 def children_of(skill: str) -> list[str]:
@@ -170,7 +174,8 @@ class Hierarchy:
             file = f"{name}.pt"
             self.policies[name].policy.save(str(folder / file))
             skills[name] = {"file": file, "max_level": self.levels.get(name),
-                            "children": children_of(name)}
+                            "children": children_of(name),
+                            "policy": type(self.policies[name].policy).__name__}
         meta = {"format": FORMAT_VERSION, "actions": self.actions, "order": self.skills,
                 "skills": skills}
         (folder / HIERARCHY_FILE).write_text(json.dumps(meta, indent=2) + "\n")
@@ -191,8 +196,12 @@ class Hierarchy:
                              f"this version reads {FORMAT_VERSION}")
         hierarchy = cls(actions=meta["actions"])
         for name, entry in meta["skills"].items():
-            policy = MaskableMultiInputActorCriticPolicy.load(str(folder / entry["file"]),
-                                                              device="cpu")
+            # Folders written before the kernel policies name no class: the stock policy.
+            kind = _POLICY_CLASSES.get(entry.get("policy", _STOCK.__name__))
+            if kind is None:
+                raise ValueError(f"{folder / HIERARCHY_FILE}: skill {name} has an unknown policy "
+                                 f"class {entry['policy']!r}; known: {list(_POLICY_CLASSES)}")
+            policy = kind.load(str(folder / entry["file"]), device="cpu")
             hierarchy.add(name, policy, entry["max_level"])
         return hierarchy
 
@@ -299,6 +308,8 @@ def behaviour_clone(
     actions = torch.as_tensor(demonstrations.actions)
     masks = np.tile(mask, (len(actions), 1))
     optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+    if isinstance(policy, KernelMaskablePolicy):
+        policy.watch_optimizer(optimizer)
     size = len(actions)
     policy.train()
     for _ in range(epochs):

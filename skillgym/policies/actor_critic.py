@@ -47,7 +47,24 @@ class _KernelRollouts:
         self.min_kernel_batch = min_kernel_batch
         self._kernel_policy: KernelPolicy | None = None
         self._kernel_stale = True
-        self.optimizer.register_step_post_hook(lambda *_: self._mark_kernel_stale())
+        self.watch_optimizer(self.optimizer)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The kernel runner holds OpenCL handles, which do not pickle (an env holding learned
+        # children is pickled into exact checkpoints); it is rebuilt from the weights on first
+        # use. Exact checkpoints save its sampling generator apart (sampling_state).
+        state = dict(super().__getstate__())
+        state["_kernel_policy"] = None
+        return state
+
+    def watch_optimizer(self, optimizer: th.optim.Optimizer) -> None:
+        """Re-sync the kernel's copy of the weights after every step of ``optimizer``.
+
+        The policy's own optimizer is watched from the start; call this for any other optimizer
+        that trains the policy's parameters (behaviour cloning, say), or the kernel would go on
+        acting with the weights it copied last.
+        """
+        optimizer.register_step_post_hook(lambda *_: self._mark_kernel_stale())
 
     def _mark_kernel_stale(self) -> None:
         self._kernel_stale = True

@@ -111,17 +111,30 @@ class KernelPolicy:
             min_kernel_batch=min_kernel_batch,
             layout=None if self.coder is None else self.coder.layout,
         )
-        # numpy fills the kernel's uniforms buffer in place, several times faster than
-        # torch.rand and a copy; seeding it from torch keeps SB3's seed in control.
-        self._rng = np.random.default_rng(int(th.randint(2**62, ()).item()))
+        self._rng: np.random.Generator | None = None
+
+    def _sampling_generator(self) -> np.random.Generator:
+        """The generator sampling draws its uniforms from, made at the first sampled action.
+
+        numpy fills the kernel's uniforms buffer in place, several times faster than torch.rand
+        and a copy; seeding it from torch's global generator keeps SB3's seed in control. Made
+        only when first needed, so that a policy that only acts deterministically (a learned
+        child, an evaluation) never draws from torch's generator: loading one mid-training
+        then changes nothing downstream.
+        """
+        if self._rng is None:
+            self._rng = np.random.default_rng(int(th.randint(2**62, ()).item()))
+        return self._rng
 
     @property
-    def sampling_state(self) -> dict[str, Any]:
-        """The state of the generator sampling draws from (for exact checkpoints)."""
-        return self._rng.bit_generator.state
+    def sampling_state(self) -> dict[str, Any] | None:
+        """The state of the generator sampling draws from, ``None`` before the first sampled
+        action (for exact checkpoints)."""
+        return None if self._rng is None else self._rng.bit_generator.state
 
     @sampling_state.setter
     def sampling_state(self, state: dict[str, Any]) -> None:
+        self._rng = np.random.default_rng()
         self._rng.bit_generator.state = state
 
     @classmethod
@@ -147,7 +160,7 @@ class KernelPolicy:
     ) -> ActorCriticOutput:
         """Actions, their log-probabilities and values for a batch of (unprocessed) observations
         as tensors, the form SB3 rollouts hold them in. Sampling draws its uniforms from a numpy
-        generator seeded from torch's global one when this object is made, so SB3's ``seed``
+        generator seeded from torch's global one at the first sampled action, so SB3's ``seed``
         makes it reproducible. ``values=False`` skips the value MLP (the output's ``values``
         is then ``None``), for callers that only act."""
         if self.coder is not None:
@@ -161,7 +174,7 @@ class KernelPolicy:
         masks = None
         if action_masks is not None:
             masks = np.asarray(action_masks, dtype=bool).reshape(batch, self.spec.n_logits)
-        uniforms = None if deterministic else self._rng
+        uniforms = None if deterministic else self._sampling_generator()
         return self.kernel(features, masks=masks, uniforms=uniforms, return_values=values)
 
     def act(

@@ -10,6 +10,12 @@ measured at every level of its environment, far beyond the training levels.
 ``actions = "primitive"`` trains each target alone on the primitive-only action set (no CALL
 actions, no children): the flat baseline, by the same trainer on the same problems.
 
+The policies are the kernel's (:class:`~skillgym.policies.KernelMaskablePolicy`): a skill's
+rollouts, and every decision of a learned child it calls, run through the explicit-SIMD kernel
+(``policy = "torch"``: sb3-contrib's stock policy). A skill's environment steps its sub-envs one
+by one (``DummyVecEnv``): the natively batched twins play with oracle children only, and these
+children are learned.
+
 A checkpoint holds the finished skills (``hierarchy/``, a
 :class:`~skillgym.agents.aec_hierarchy.Hierarchy` folder), ``progress.json`` and, mid-skill, the
 exact PPO training state (``current/``). Each skill starts from the run's seed plus its index in
@@ -47,6 +53,7 @@ from skillgym.agents.aec_hierarchy import (
 from skillgym.envs.aec.env import AECEnv
 from skillgym.envs.aec.registry import ENTRIES
 from skillgym.envs.aec.skills import MASKS, SKILL_INDEX, SKILL_NAMES
+from skillgym.policies import KernelMaskablePolicy
 from skillgym.progress import TrainingProgress
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
@@ -59,6 +66,7 @@ from skillgym.training.recipes import (
     threads_of,
 )
 from skillgym.training.recipes.ppo import DEFAULTS as PPO_DEFAULTS
+from skillgym.training.recipes.ppo import POLICIES
 from skillgym.training.resumable import (
     CheckpointCallback,
     ResumableMaskablePPO,
@@ -118,6 +126,9 @@ DEFAULTS: dict[str, Any] = {
     },
     # Episodes per level in the accuracy measured after each skill.
     "eval": {"episodes": 100},
+    # "kernel" (rollouts and every learned child's decisions through the explicit-SIMD kernel)
+    # or "torch" (sb3-contrib's stock policy); "auto" is the kernel (the actions are discrete).
+    "policy": "auto",
     "threads": THREADS_DEFAULTS,
 }
 
@@ -135,7 +146,8 @@ def check(config: Config) -> None:
     unknown = [name for name in skills if name not in SKILL_INDEX]
     if unknown:
         raise ConfigError(f"skills: unknown {unknown}; known: {list(SKILL_NAMES)}")
-    for key, allowed in (("children", ("learned", "oracle")), ("actions", ("skill", "primitive"))):
+    for key, allowed in (("children", ("learned", "oracle")), ("actions", ("skill", "primitive")),
+                         ("policy", POLICIES)):
         if get(config, key) not in allowed:
             raise ConfigError(f"{key} must be one of {allowed}, got {get(config, key)!r}")
     if get(config, "actions") == "primitive" and get(config, "warm_start.episodes"):
@@ -218,7 +230,8 @@ def _new_model(config: Config, skill: str, hierarchy: Hierarchy, seed: int,
                demonstrations: Demonstrations | None) -> ResumableMaskablePPO:
     ppo = dict(config["ppo"])
     net_arch = ppo.pop("net_arch")
-    model = ResumableMaskablePPO("MultiInputPolicy", _skill_env(config, skill, hierarchy, seed),
+    policy = "MultiInputPolicy" if get(config, "policy") == "torch" else KernelMaskablePolicy
+    model = ResumableMaskablePPO(policy, _skill_env(config, skill, hierarchy, seed),
                                  seed=seed, device="cpu", policy_kwargs={"net_arch": net_arch},
                                  **ppo)
     if demonstrations is not None:
