@@ -1,0 +1,164 @@
+"""What the fast road buys in training: `skillgym train`'s defaults against SB3's stock setup.
+
+Two parts, each side by side in one run, seed after seed (the machine is shared: a ratio from
+one run is steadier than two numbers from two):
+
+* ``add``: the ``ppo`` recipe on ``skillgym/AEC-Add-v0`` with curriculum up to ``--max-level``
+  digits, trained until 95 % of the last 100 episodes at the top level succeed (or
+  ``--max-steps``), with the recipe's defaults (kernel policy, native batched twin) and with
+  SB3's stock setup (``policy=torch env.vec=dummy``: ``MaskableMultiInputActorCriticPolicy``
+  over a ``DummyVecEnv``, MaskablePPO); both with the same PPO settings (``--set`` changes
+  them for both). Reports wall-clock, environment steps, steps/s and steps to the target.
+* ``hierarchy``: the whole ``aec-hierarchy`` recipe (``--skills``) with ``policy=kernel`` and
+  ``policy=torch``: wall-clock and the accuracy table each ends with (which must agree).
+
+Writes ``benchmarks/results/train_speed.json``.
+
+    python benchmarks/train_speed.py --parts add hierarchy --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+import skillgym  # noqa: F401  (registers the ids)
+from skillgym.agents.aec_hierarchy import CurriculumTracker
+from skillgym.training.bench import cpu_name, machine
+from skillgym.training.cli import main as skillgym_main
+from skillgym.training.config import resolve
+from skillgym.training.recipes import apply_threads, get_recipe
+from skillgym.training.recipes.aec_hierarchy import LEVELS_FILE
+from skillgym.training.recipes.ppo import make_env, make_model
+
+RESULTS = Path(__file__).resolve().parent / "results" / "train_speed.json"
+ENV_ID = "skillgym/AEC-Add-v0"
+# The fast road is the recipes' defaults; the stock setup is one option away.
+SETUPS = {"fast": [], "stock": ["policy=torch", "env.vec=dummy"]}
+HIERARCHY_SETUPS = {"kernel": ["policy=kernel"], "torch": ["policy=torch"]}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", choices=("add", "hierarchy"),
+                        default=["add", "hierarchy"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--max-level", type=int, default=3, help="AEC-Add's top level (digits)")
+    parser.add_argument("--max-steps", type=int, default=200_000,
+                        help="environment steps at most per AEC-Add run")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="ppo recipe overrides for both AEC-Add setups, e.g. env.n_envs=64")
+    parser.add_argument("--skills", default='["EVAL"]',
+                        help="the hierarchy part's skills (a TOML list)")
+    parser.add_argument("--runs", type=Path, default=Path("runs/train_speed"),
+                        help="where the hierarchy part's run folders go")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    return parser.parse_args()
+
+
+def train_add(setup: list[str], seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One AEC-Add run to the target: wall-clock, steps, steps/s and steps to the target."""
+    recipe = get_recipe("ppo")
+    config = resolve(recipe.defaults, None, [
+        f"env.id={ENV_ID}", f"env.kwargs={{max_level={args.max_level}}}", f"seed={seed}",
+        *args.set, *setup])
+    recipe.check(config)
+    apply_threads(config)
+    start = time.perf_counter()
+    env = make_env(config)
+    model = make_model(config, env)
+    tracker = CurriculumTracker(args.max_level, stop=True)
+    model.learn(args.max_steps, callback=tracker)
+    seconds = time.perf_counter() - start
+    env.close()
+    return {"seed": seed, "seconds": seconds, "steps": int(model.num_timesteps),
+            "steps_per_second": model.num_timesteps / seconds,
+            "steps_to_target": tracker.steps_to_target,
+            "reached": tracker.steps_to_target is not None}
+
+
+def train_hierarchy(setup: list[str], seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The whole aec-hierarchy recipe: wall-clock and the final accuracy table."""
+    name = "-".join(part.split("=")[1] for part in setup)
+    folder = args.runs / f"hierarchy-{name}-seed{seed}"
+    shutil.rmtree(folder, ignore_errors=True)
+    start = time.perf_counter()
+    code = skillgym_main(["train", "aec-hierarchy", f"skills={args.skills}", f"seed={seed}",
+                          *setup, "--run-dir", str(folder)])
+    seconds = time.perf_counter() - start
+    if code != 0:
+        raise SystemExit(f"the aec-hierarchy run {folder} failed (exit code {code})")
+    skills = json.loads((folder / "eval" / LEVELS_FILE).read_text())
+    return {"seed": seed, "seconds": seconds,
+            "accuracy": {skill: stats["accuracy"] for skill, stats in skills.items()}}
+
+
+def add_table(rows: list[dict[str, Any]], max_level: int) -> Table:
+    table = Table(title=f"AEC-Add to 95 % at {max_level} digits, {cpu_name()}")
+    for column in ("seed", "setup", "wall s", "env steps", "steps/s", "steps to 95 %",
+                   "wall ratio"):
+        table.add_column(column, justify="right")
+    by_seed: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        by_seed.setdefault(row["seed"], {})[row["setup"]] = row
+    for seed, pair in by_seed.items():
+        for setup, row in pair.items():
+            ratio = pair["stock"]["seconds"] / row["seconds"] if "stock" in pair else None
+            table.add_row(str(seed), setup, f"{row['seconds']:.1f}", f"{row['steps']:,}",
+                          f"{row['steps_per_second']:,.0f}",
+                          f"{row['steps_to_target']:,}" if row["reached"] else "not reached",
+                          "" if ratio is None else f"{ratio:.2f}x")
+    return table
+
+
+def hierarchy_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"aec-hierarchy recipe, {cpu_name()}")
+    for column in ("seed", "policy", "wall s", "speed-up", "accuracy table equal"):
+        table.add_column(column, justify="right")
+    by_seed: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        by_seed.setdefault(row["seed"], {})[row["setup"]] = row
+    for seed, pair in by_seed.items():
+        stock = pair.get("torch")
+        for setup, row in pair.items():
+            speedup = "" if stock is None else f"{stock['seconds'] / row['seconds']:.2f}x"
+            equal = "" if stock is None else str(stock["accuracy"] == row["accuracy"])
+            table.add_row(str(seed), setup, f"{row['seconds']:.1f}", speedup, equal)
+    return table
+
+
+def main() -> None:
+    args = parse_args()
+    console = Console()
+    results: dict[str, Any] = {"machine": machine(), "args": {
+        key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}}
+    if "add" in args.parts:
+        rows = []
+        for seed in args.seeds:
+            for name, setup in SETUPS.items():
+                console.print(f"add: seed {seed}, {name}")
+                rows.append({"setup": name, **train_add(setup, seed, args)})
+        results["add"] = rows
+        console.print(add_table(rows, args.max_level))
+    if "hierarchy" in args.parts:
+        rows = []
+        for seed in args.seeds:
+            for name, setup in HIERARCHY_SETUPS.items():
+                console.print(f"hierarchy: seed {seed}, policy {name}")
+                rows.append({"setup": name, **train_hierarchy(setup, seed, args)})
+        results["hierarchy"] = rows
+        console.print(hierarchy_table(rows))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
