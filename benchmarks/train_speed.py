@@ -100,15 +100,20 @@ def train_hierarchy(setup: list[str], seed: int, args: argparse.Namespace) -> di
             "accuracy": {skill: stats["accuracy"] for skill, stats in skills.items()}}
 
 
+def _by_seed(rows: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, Any]]]:
+    """The rows of each seed, by setup."""
+    grouped: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["seed"], {})[row["setup"]] = row
+    return grouped
+
+
 def add_table(rows: list[dict[str, Any]], max_level: int) -> Table:
     table = Table(title=f"AEC-Add to 95 % at {max_level} digits, {cpu_name()}")
     for column in ("seed", "setup", "wall s", "env steps", "steps/s", "steps to 95 %",
                    "wall ratio"):
         table.add_column(column, justify="right")
-    by_seed: dict[int, dict[str, dict[str, Any]]] = {}
-    for row in rows:
-        by_seed.setdefault(row["seed"], {})[row["setup"]] = row
-    for seed, pair in by_seed.items():
+    for seed, pair in _by_seed(rows).items():
         for setup, row in pair.items():
             ratio = pair["stock"]["seconds"] / row["seconds"] if "stock" in pair else None
             table.add_row(str(seed), setup, f"{row['seconds']:.1f}", f"{row['steps']:,}",
@@ -122,10 +127,7 @@ def hierarchy_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title=f"aec-hierarchy recipe, {cpu_name()}")
     for column in ("seed", "policy", "wall s", "speed-up", "accuracy table equal"):
         table.add_column(column, justify="right")
-    by_seed: dict[int, dict[str, dict[str, Any]]] = {}
-    for row in rows:
-        by_seed.setdefault(row["seed"], {})[row["setup"]] = row
-    for seed, pair in by_seed.items():
+    for seed, pair in _by_seed(rows).items():
         stock = pair.get("torch")
         for setup, row in pair.items():
             speedup = "" if stock is None else f"{stock['seconds'] / row['seconds']:.2f}x"
