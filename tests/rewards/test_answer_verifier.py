@@ -118,7 +118,9 @@ def test_hung_verifier_falls_back_within_deadline_10000_times_without_leaking_th
     try:
         assert len(results) == 10_000
         assert all(result == ("fallback", False) for result in results)
-        assert worst <= deadline + 0.1
+        # A hung call would never return; the slack only absorbs a busy machine's scheduling,
+        # which delayed one of 10,000 calls by 0.26 s beside a training job.
+        assert worst <= deadline + 2.0
         assert threading.active_count() <= threads_before + runner.workers
     finally:
         release.set()

@@ -142,6 +142,11 @@ _values = st.recursive(
 )
 
 
+def test_dumps_toml_quotes_a_key_that_ends_in_a_newline():
+    # "$" in a regular expression also matches before a final newline: such a key is not bare.
+    assert tomllib.loads(dumps_toml({"0\n": {}, "a\n": 1})) == {"0\n": {}, "a\n": 1}
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.dictionaries(_keys, _values, max_size=6))
 def test_dumps_toml_round_trips_any_config(config):
