@@ -24,8 +24,8 @@ from skillgym.models.tokenizer import VOCAB_SIZE
 class TransformerConfig:
     """The shape of a :class:`CausalTransformer`.
 
-    The default (4 layers of width 128, 4 heads, 512-byte context; 824,832 parameters) is the
-    model the Keye environments train: see docs/models.md for how it was chosen.
+    The default (4 layers of width 128, 8 heads of 16, 512-byte context; 824,832 parameters) is
+    the model the Keye environments train: see docs/models.md for how it was chosen.
 
     Attributes:
         n_layers: transformer blocks.
@@ -40,7 +40,7 @@ class TransformerConfig:
 
     n_layers: int = 4
     d_model: int = 128
-    n_heads: int = 4
+    n_heads: int = 8
     context_length: int = 512
     mlp_ratio: int = 4
     vocab_size: int = VOCAB_SIZE

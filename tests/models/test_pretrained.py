@@ -14,6 +14,8 @@ DOCUMENTED = [
     ("Calculate 5+3.", "think", "<think>5+3\n5+3=8\n8</think><answer>8</answer>"),
     ("Calculate 55.", "no_think", "55"),
     ("Calculate 6+8.", "no_think", "14"),
+    ("Calculate 52-17.", "think",
+     "<think>52-17\n52>17\n52-17: 12-7=5 5-1-1=3 =35\n35</think><answer>35</answer>"),
 ]
 
 

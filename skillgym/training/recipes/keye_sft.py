@@ -69,7 +69,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     # A model checkpoint (model.pt) to start from instead of a new model, e.g. a first pass.
     "init": "",
-    "model": {"n_layers": 4, "d_model": 128, "n_heads": 4, "context_length": 512},
+    "model": {"n_layers": 4, "d_model": 128, "n_heads": 8, "context_length": 512},
     "data": {
         # A mixture JSONL to train on; empty: build one from the settings below.
         "path": "",
@@ -85,9 +85,11 @@ DEFAULTS: dict[str, Any] = {
     "train": {
         "steps": 3000,
         "batch_size": 64,
-        # > 0: batches of this many padded tokens instead of batch_size conversations.
-        "batch_tokens": 0,
-        "learning_rate": 3e-3,
+        # > 0: batches of this many padded tokens instead of batch_size conversations (a batch
+        # of three-token non-thinking answers then carries as much text as one of traces).
+        "batch_tokens": 6000,
+        # 3e-3 kept the model from learning even to copy a number (docs/keye.md).
+        "learning_rate": 1e-3,
         "final_learning_rate": 0.05,
         "warmup_steps": 100,
         "weight_decay": 0.01,
