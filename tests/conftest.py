@@ -12,3 +12,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+# Six question classes as ``LABEL TEXT`` lines with a space, one with a stray byte that is not
+# UTF-8 (0xF0 cut off from its character), as in public question-classification sets.
+SIX_CLASS_QUESTIONS = (
+    b"DESC:manner How did serfdom develop in and then leave Russia ?\n"
+    b"ENTY:cremat What films featured the character Popeye Doyle ?\n"
+    b"ABBR:exp What does the abbreviation AIDS stand for ?\n"
+    b"HUM:ind Who was the caf\xf0 owner in Casablanca ?\n"
+    b"LOC:city What is the capital of Burkina Faso ?\n"
+    b"NUM:date When did the Berlin wall fall ?\n"
+)
+
+
+@pytest.fixture
+def six_class_questions() -> bytes:
+    """:data:`SIX_CLASS_QUESTIONS`: a user's own classification file, six lines."""
+    return SIX_CLASS_QUESTIONS

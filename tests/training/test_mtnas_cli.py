@@ -14,15 +14,6 @@ from skillgym.training.cli import main
 from skillgym.training.run import RunDir
 
 SMALL = ["--layers", "1", "--pool", "cnn3", "identity", "--private-kind", "cnn3"]
-# Six question classes, ``LABEL TEXT`` with a space, one stray byte that is not UTF-8.
-QUESTIONS = (
-    b"DESC:manner How did serfdom develop in and then leave Russia ?\n"
-    b"ENTY:cremat What films featured the character Popeye Doyle ?\n"
-    b"ABBR:exp What does the abbreviation AIDS stand for ?\n"
-    b"HUM:ind Who was the caf\xf0 owner in Casablanca ?\n"
-    b"LOC:city What is the capital of Burkina Faso ?\n"
-    b"NUM:date When did the Berlin wall fall ?\n"
-)
 
 
 @pytest.mark.parametrize("method", ["reinforce", "evolution", "ppo"])
@@ -45,11 +36,11 @@ def test_search_writes_a_run_folder(tmp_path, capsys, method):
     assert result["assignment"] in capsys.readouterr().out
 
 
-def test_search_on_a_users_own_files(tmp_path, capsys):
+def test_search_on_a_users_own_files(tmp_path, capsys, six_class_questions):
     """The six-class space-delimited file with a stray byte, as a task beside a built-in one."""
     train, test = tmp_path / "train.label", tmp_path / "test.label"
-    train.write_bytes(QUESTIONS * 8)
-    test.write_bytes(QUESTIONS)
+    train.write_bytes(six_class_questions * 8)
+    test.write_bytes(six_class_questions)
     run = RunDir(tmp_path / "run")
     with pytest.warns(UserWarning, match=r"train\.label:4: bytes that are not UTF-8"):
         code = main(["mtnas", "search", "--tasks", "syn_pos", "--task",

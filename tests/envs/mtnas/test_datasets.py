@@ -70,27 +70,15 @@ def test_ud_ewt_resplit():
 
 # ----------------------------------------------------------------------------- a user's own files
 
-# Six question classes, ``LABEL TEXT`` with a space, and a stray byte that is not UTF-8 (0xF0
-# cut off from its character), as in public question-classification sets.
-SIX_CLASSES = (
-    b"DESC:manner How did serfdom develop in and then leave Russia ?\n"
-    b"ENTY:cremat What films featured the character Popeye Doyle ?\n"
-    b"ABBR:exp What does the abbreviation AIDS stand for ?\n"
-    b"HUM:ind Who was the caf\xf0 owner in Casablanca ?\n"
-    b"LOC:city What is the capital of Burkina Faso ?\n"
-    b"NUM:date When did the Berlin wall fall ?\n"
-) * 5
-
-
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     return path
 
 
-def test_six_space_delimited_classes_with_a_stray_byte(tmp_path):
-    train = write(tmp_path, "train.label", SIX_CLASSES)
-    test = write(tmp_path, "test.label", SIX_CLASSES[:200])
+def test_six_space_delimited_classes_with_a_stray_byte(tmp_path, six_class_questions):
+    train = write(tmp_path, "train.label", six_class_questions * 5)
+    test = write(tmp_path, "test.label", (six_class_questions * 5)[:200])
     with pytest.warns(DataWarning, match=r"train\.label:4: bytes that are not UTF-8 were replaced "
                                          r"by U\+FFFD \(and lines 10, 16, 22, 28\)"):
         task = load_task_files("questions", train, test, delimiter="space")
@@ -105,8 +93,9 @@ def test_six_space_delimited_classes_with_a_stray_byte(tmp_path):
     assert encoded.labels == tuple(sorted(labels))
 
 
-def test_a_tab_delimited_reading_of_a_space_delimited_file_names_file_and_line(tmp_path):
-    train = write(tmp_path, "train.label", SIX_CLASSES.replace(b"\xf0", b"e"))
+def test_a_tab_delimited_reading_of_a_space_delimited_file_names_file_and_line(
+        tmp_path, six_class_questions):
+    train = write(tmp_path, "train.label", six_class_questions.replace(b"\xf0", b"e"))
     with pytest.raises(DataFormatError, match=r"train\.label:1: expected 2 tab-separated columns"):
         load_task_files("questions", train, train)
 
@@ -209,8 +198,8 @@ def test_malformed_task_specs(spec, message):
         TaskFiles.parse(spec)
 
 
-def test_load_tasks_mixes_builtin_names_and_specs_in_order(tmp_path):
-    train = write(tmp_path, "train.txt", SIX_CLASSES.replace(b"\xf0", b"e"))
+def test_load_tasks_mixes_builtin_names_and_specs_in_order(tmp_path, six_class_questions):
+    train = write(tmp_path, "train.txt", (six_class_questions * 5).replace(b"\xf0", b"e"))
     spec = f"questions={train},{train}"
     found = load_tasks(["syn_topic", spec, "syn_pos"], delimiter="space")
     assert [task.name for task in found] == ["syn_topic", "questions", "syn_pos"]
