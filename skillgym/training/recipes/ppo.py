@@ -1,13 +1,13 @@
 """The ``ppo`` recipe: stable-baselines3 PPO on one environment id.
 
 Environments that expose ``action_masks()`` get sb3-contrib's MaskablePPO instead, so illegal
-choices are masked out rather than punished. By default the run takes the suite's fast path: the
-policy's rollouts run through the explicit-SIMD kernel (``policy = "kernel"``:
+choices are masked out rather than punished. By default the run takes the suite's fast path: for
+discrete actions the policy's rollouts run through the explicit-SIMD kernel (``policy = "auto"``:
 :class:`~skillgym.policies.KernelMlpPolicy` / :class:`~skillgym.policies.KernelMaskablePolicy`),
-and an environment with a natively batched twin is stepped as one batch
-(``env.vec = "auto"``: the twin behind :class:`~skillgym.agents.vec_env.GymnasiumVecEnv`,
-otherwise SB3's ``DummyVecEnv``). ``policy = "torch"`` and ``env.vec = "dummy"`` give SB3's stock
-setup; ``env.vec = "subproc"`` steps the single envs in worker processes.
+and a skillgym id with a natively batched twin is stepped as one batch (``env.vec = "auto"``: the
+twin behind :class:`~skillgym.agents.vec_env.GymnasiumVecEnv`, otherwise SB3's ``DummyVecEnv``).
+``policy = "torch"`` and ``env.vec = "dummy"`` give SB3's stock setup; ``env.vec = "subproc"``
+steps the single envs in worker processes.
 
 Training is checkpointed exactly (see :mod:`skillgym.training.resumable`), so ``--resume``
 reaches the parameters an uninterrupted run with the same seed reaches. With ``subproc`` the
@@ -50,8 +50,8 @@ DEFAULTS: dict[str, Any] = {
         "id": "CartPole-v1",
         "n_envs": 4,
         "kwargs": {},
-        # How the sub-environments are stepped: "auto" (the natively batched twin when the id
-        # has one, else "dummy"), "native", "dummy" (one by one in this process) or "subproc".
+        # How the sub-environments are stepped: "auto" (the natively batched twin when a skillgym
+        # id has one, else "dummy"), "native", "dummy" (one by one in this process) or "subproc".
         "vec": "auto",
     },
     "train": {
