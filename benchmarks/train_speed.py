@@ -141,22 +141,18 @@ def main() -> None:
     console = Console()
     results: dict[str, Any] = {"machine": machine(), "args": {
         key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}}
-    if "add" in args.parts:
+    # part: (its setups, one run of a setup and seed, its table)
+    parts = {"add": (SETUPS, train_add, lambda rows: add_table(rows, args.max_level)),
+             "hierarchy": (HIERARCHY_SETUPS, train_hierarchy, hierarchy_table)}
+    for part in args.parts:
+        setups, train, table = parts[part]
         rows = []
-        for seed in args.seeds:
-            for name, setup in SETUPS.items():
-                console.print(f"add: seed {seed}, {name}")
-                rows.append({"setup": name, **train_add(setup, seed, args)})
-        results["add"] = rows
-        console.print(add_table(rows, args.max_level))
-    if "hierarchy" in args.parts:
-        rows = []
-        for seed in args.seeds:
-            for name, setup in HIERARCHY_SETUPS.items():
-                console.print(f"hierarchy: seed {seed}, policy {name}")
-                rows.append({"setup": name, **train_hierarchy(setup, seed, args)})
-        results["hierarchy"] = rows
-        console.print(hierarchy_table(rows))
+        for seed in args.seeds:  # the setups take turns, seed after seed
+            for name, setup in setups.items():
+                console.print(f"{part}: seed {seed}, {name}")
+                rows.append({"setup": name, **train(setup, seed, args)})
+        results[part] = rows
+        console.print(table(rows))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     console.print(f"wrote {args.output}")
