@@ -87,6 +87,9 @@ def as_ids_batch(values: Sequence[Any]) -> tuple[Ragged, np.ndarray]:
     (``array.fromlist``, about four times faster than ``np.asarray`` row by row, and exact: it
     refuses anything but integers in range instead of converting it).
     """
+    listed = _listed_ids_batch(values)
+    if listed is not None:
+        return listed
     buffer = array("I")
     append = buffer.fromlist
     lengths = [0] * len(values)
@@ -111,6 +114,22 @@ def as_ids_batch(values: Sequence[Any]) -> tuple[Ragged, np.ndarray]:
     offsets = np.zeros(len(values) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     return Ragged(np.frombuffer(buffer, dtype=np.uintc), offsets), usable
+
+
+def _listed_ids_batch(values: Sequence[Any]) -> tuple[Ragged, np.ndarray] | None:
+    """:func:`as_ids_batch` when every value is a list of ids in ``[0, 2**32)``, in one loop
+    without a check per row (``fromlist`` refuses anything else); ``None`` otherwise."""
+    buffer = array("I")
+    append = buffer.fromlist
+    try:
+        for value in values:
+            append(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, values), np.int64, len(values)), out=offsets[1:])
+    return (Ragged(np.frombuffer(buffer, dtype=np.uintc), offsets),
+            np.ones(len(values), dtype=bool))
 
 
 def _append_small_ids(buffer: array, ids: list) -> bool:

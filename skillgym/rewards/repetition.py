@@ -6,7 +6,9 @@ kana or hangul syllable, so that English, Chinese, Japanese, Korean and mixed te
 ``"words"`` (whitespace words, lowercased, exactly as open-r1 splits them), ``"chars"``
 (characters), ``"jieba"`` (jieba's segmentation, as open-r1's Chinese mode) or ``"tokens"`` (the
 completion's token ids, the dense penalty's default). A batch is tokenized in one pass over its
-bytes and scored with the array code of :mod:`skillgym.rewards.ngrams`;
+bytes and scored with the array code of :mod:`skillgym.rewards.ngrams`; the global penalty of a
+large batch of token ids or of ASCII text in words is counted by an OpenCL kernel instead
+(:mod:`skillgym.rewards.ngram_kernel`), with the same values;
 :meth:`~skillgym.rewards.base.Reward.explain` says where the repetition is: ``[start, end)`` spans
 in units, and for text units also in characters of the completion.
 """
@@ -28,6 +30,7 @@ from skillgym.rewards.base import (
     completion_id_batch,
     completion_texts,
 )
+from skillgym.rewards.ngram_kernel import KERNEL_MIN_UNITS, fits_32_bits, ngram_kernel
 from skillgym.rewards.ngrams import (
     Loop,
     cover,
@@ -53,7 +56,12 @@ def global_penalties(batch: list[np.ndarray] | np.ndarray, ngram_size: int,
     bit-identical to open-r1's and TRL's (whose ``-0.0`` for a repetition-free text is ``0.0``
     here, which compares equal).
     """
-    unique, total = unique_ngram_counts(batch, ngram_size)
+    return penalties_from_counts(*unique_ngram_counts(batch, ngram_size), max_penalty)
+
+
+def penalties_from_counts(unique: np.ndarray, total: np.ndarray,
+                          max_penalty: float) -> np.ndarray:
+    """:func:`global_penalties` from the counts of distinct and of all n-grams."""
     scaling = 1.0 - unique / np.maximum(total, 1)
     return np.where(total > 0, scaling * max_penalty, 0.0) + 0.0
 
@@ -151,9 +159,41 @@ class NgramRepetitionPenalty(_UnitReward):
         self.max_penalty = float(max_penalty)
 
     def score_batch(self, samples: Sequence[Sample]) -> list[float | None]:
-        """The penalties of a batch, computed together."""
-        return global_penalties(self.batch_units(samples), self.ngram_size,
-                                self.max_penalty).tolist()
+        """The penalties of a batch, computed together (on the OpenCL device when there is one
+        and the batch is large enough, see :mod:`skillgym.rewards.ngram_kernel`)."""
+        counts = self._kernel_counts(samples)
+        if counts is None:
+            counts = unique_ngram_counts(self.batch_units(samples), self.ngram_size)
+        return penalties_from_counts(*counts, self.max_penalty).tolist()
+
+    def _kernel_counts(self, samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The n-gram counts from the counting kernels, or ``None`` where they do not apply:
+        no device, a small batch, ids wider than 32 bits, or a unit other than tokens, words
+        and auto (auto counts ASCII text in words, as the kernel does)."""
+        if self.unit not in ("tokens", "words", "auto"):
+            return None
+        kernel = ngram_kernel()
+        if kernel is None:
+            return None
+        if self.unit == "tokens":
+            batch = self.batch_units(samples)
+            if batch.values.size < KERNEL_MIN_UNITS or not fits_32_bits(batch.values):
+                return None
+            return kernel.id_counts(batch, self.ngram_size)
+        texts = completion_texts(samples)
+        if sum(map(len, texts)) < KERNEL_MIN_UNITS:
+            return None
+        plain = np.fromiter(map(str.isascii, texts), bool, len(texts))
+        if plain.all():
+            return kernel.word_counts(texts, self.ngram_size, self.lowercase)
+        unique, total = np.zeros(len(texts), np.int64), np.zeros(len(texts), np.int64)
+        ascii_rows, other_rows = plain.nonzero()[0], (~plain).nonzero()[0]
+        if len(ascii_rows):
+            unique[ascii_rows], total[ascii_rows] = kernel.word_counts(
+                [texts[row] for row in ascii_rows], self.ngram_size, self.lowercase)
+        others = segment([texts[row] for row in other_rows], self.unit, self.lowercase).ids
+        unique[other_rows], total[other_rows] = unique_ngram_counts(others, self.ngram_size)
+        return unique, total
 
     def score(self, sample: Sample) -> float:
         """The penalty of one sample."""
