@@ -78,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
         run_dir, recipe, config, checkpoint = (
             _resumed_run(args) if args.resume else _new_run(args)
         )
-        where = f"from step {checkpoint.step}" if checkpoint else "from scratch"
+        if checkpoint:
+            where = f"from step {checkpoint.step}"
+        elif config.get("init"):
+            where = f"from {config['init']}"
+        else:
+            where = "from scratch"
         print(f"{recipe.name}: training {where} into {run_dir.path}", file=sys.stderr)
         try:
             with _sigterm_as_interrupt():

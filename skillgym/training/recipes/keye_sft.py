@@ -76,6 +76,8 @@ DEFAULTS: dict[str, Any] = {
         "size": 40_000,
         # Keye-VL-1.5's text-mode cold-start ratio (non-reasoning : reasoning : auto-think).
         "proportions": {"think": 230.0, "no_think": 330.0, "auto_think": 20.0},
+        # Weight of each difficulty level within each mode (TOML keys are strings).
+        "level_weights": {str(level): 1.0 for level in LEVEL_NUMBERS},
         "no_switch_fraction": 0.5,
         "think_threshold": 0.9,
         # Evaluation records (an eval.json) measuring non-thinking accuracy; empty: the
@@ -118,7 +120,13 @@ def _settings(config: Config) -> SFTSettings:
 
 def _mixture_config(config: Config) -> MixtureConfig:
     data = get(config, "data")
+    try:
+        level_weights = {int(level): weight for level, weight in data["level_weights"].items()}
+    except ValueError:
+        raise ConfigError(f"data.level_weights: the keys must be level numbers "
+                          f"{list(LEVEL_NUMBERS)}, got {list(data['level_weights'])}") from None
     return MixtureConfig(size=data["size"], proportions=dict(data["proportions"]),
+                         level_weights=level_weights,
                          seed=config["seed"], no_switch_fraction=data["no_switch_fraction"],
                          think_threshold=data["think_threshold"],
                          accuracy=measured_or_bootstrap(data["accuracy"]))
