@@ -20,11 +20,16 @@ The variants, side by side on the same batches:
   are passed with text too, as TRL does; the text units do not read them). This is the end to
   end figure: building the samples, converting or tokenizing, counting;
 - the parts of the adapter's work, for where the time goes: converting the lists to one flat
-  batch (``as_ids_batch``) or tokenizing the texts (``unit_ids``), and counting on the flat
-  batch (``global_penalties``); for ids also the counting from a ``(1024, 1024)`` array.
+  batch (``as_ids_batch``) and counting it on the OpenCL kernel
+  (``skillgym.rewards.ngram_kernel``, PoCL's single-threaded CPU device); for text the kernel
+  splits and counts the words itself;
+- the array code (``SKILLGYM_OPENCL=off``, the road without an OpenCL device): the adapter end
+  to end, and its parts, tokenizing the texts (``unit_ids``) and counting on the flat batch
+  (``global_penalties``); for ids also the counting from a ``(1024, 1024)`` array.
 
 Every variant's values are checked to equal the reference's exactly before they are timed.
-Each variant is timed by the wall clock and by this thread's CPU time (on a shared machine the
+The OpenCL program is built (or loaded from its cache) before the timing. Each variant is timed
+by the wall clock and by this thread's CPU time (on a shared machine the
 wall clock also counts the time other processes held the core, the CPU time only the work done
 on it), as the best of 3 calls per batch, the median over batches, the variants round-robin per
 batch. Prints a table per workload and writes ``benchmarks/results/rewards.json``.
@@ -37,7 +42,7 @@ from __future__ import annotations
 import os
 
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                 "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+                 "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "POCL_MAX_PTHREAD_COUNT"):
     os.environ[variable] = "1"
 
 import argparse  # noqa: E402
@@ -53,9 +58,11 @@ from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from skillgym.kernels.device import ENV_DEVICE  # noqa: E402
 from skillgym.rewards.adapters import TRLRewardFunction  # noqa: E402
 from skillgym.rewards.base import as_ids_batch  # noqa: E402
-from skillgym.rewards.repetition import global_penalties  # noqa: E402
+from skillgym.rewards.ngram_kernel import NgramKernel, ngram_kernel  # noqa: E402
+from skillgym.rewards.repetition import global_penalties, penalties_from_counts  # noqa: E402
 from skillgym.rewards.units import unit_ids  # noqa: E402
 from skillgym.training.bench import cpu_name  # noqa: E402
 
@@ -144,38 +151,68 @@ def part(function: Callable[[], object]) -> Callable[[], None]:
     return call
 
 
+def on_array_code(function: Callable[[], list[float] | None]) -> Callable[[], list[float] | None]:
+    """``function`` run without the OpenCL device (``SKILLGYM_OPENCL=off``): the array code."""
+    def call() -> list[float] | None:
+        previous = os.environ.get(ENV_DEVICE)
+        os.environ[ENV_DEVICE] = "off"
+        try:
+            return function()
+        finally:
+            if previous is None:
+                del os.environ[ENV_DEVICE]
+            else:
+                os.environ[ENV_DEVICE] = previous
+    return call
+
+
 def ids_variants(array: np.ndarray, lists: list[list[int]], ngram_size: int,
-                 max_penalty: float) -> Variants:
-    """The ids workload's variants on one batch (``None``: a part, not a score)."""
+                 max_penalty: float, kernel: NgramKernel | None) -> Variants:
+    """The ids workload's variants on one batch; parts are indented."""
     trl = TRLRewardFunction("repetition_penalty", unit="tokens", ngram_size=ngram_size,
                             max_penalty=max_penalty)
     prompts, completions = [""] * len(lists), [""] * len(lists)
     flat = as_ids_batch(lists)[0]
-    return {
+    adapter = lambda: trl(prompts=prompts, completions=completions,  # noqa: E731
+                          completion_ids=lists)
+    variants: Variants = {
         "reference (plain Python)": lambda: reference_penalties(lists, ngram_size, max_penalty,
                                                                 text=False),
-        'TRL adapter, unit="tokens"': lambda: trl(prompts=prompts, completions=completions,
-                                                  completion_ids=lists),
+        'TRL adapter, unit="tokens"': adapter,
         "  part: lists to one flat batch": part(lambda: as_ids_batch(lists)),
+    }
+    if kernel is not None:
+        variants["  part: counting on the kernel, from the flat batch"] = lambda: (
+            penalties_from_counts(*kernel.id_counts(flat, ngram_size), max_penalty).tolist())
+    variants.update({
+        'array code: TRL adapter, unit="tokens"': on_array_code(adapter),
         "  part: counting, from the flat batch": lambda: global_penalties(
             flat, ngram_size, max_penalty).tolist(),
-        "  counting, from a (1024, 1024) array": lambda: global_penalties(
+        "  part: counting, from a (1024, 1024) array": lambda: global_penalties(
             array, ngram_size, max_penalty).tolist(),
-    }
+    })
+    return variants
 
 
 def text_variants(texts: list[str], lists: list[list[int]], ngram_size: int,
-                  max_penalty: float) -> Variants:
-    """The text workload's variants on one batch (``None``: a part, not a score)."""
+                  max_penalty: float, kernel: NgramKernel | None) -> Variants:
+    """The text workload's variants on one batch; parts are indented."""
     prompts = [""] * len(texts)
     variants: Variants = {
         "reference (plain Python)": lambda: reference_penalties(texts, ngram_size, max_penalty,
                                                                 text=True)}
+    adapters = {}
     for unit in ("words", "auto"):
         trl = TRLRewardFunction("repetition_penalty", unit=unit, ngram_size=ngram_size,
                                 max_penalty=max_penalty)
-        variants[f'TRL adapter, unit="{unit}"'] = (
+        adapters[unit] = (
             lambda trl=trl: trl(prompts=prompts, completions=texts, completion_ids=lists))
+        variants[f'TRL adapter, unit="{unit}"'] = adapters[unit]
+    if kernel is not None:
+        variants["  part: splitting and counting on the kernel"] = lambda: (
+            penalties_from_counts(*kernel.word_counts(texts, ngram_size, True),
+                                  max_penalty).tolist())
+    variants['array code: TRL adapter, unit="words"'] = on_array_code(adapters["words"])
     words = unit_ids(texts, "words")
     variants['  part: tokenizing, unit="words"'] = part(lambda: unit_ids(texts, "words"))
     variants["  part: counting, from the flat batch"] = lambda: global_penalties(
@@ -244,14 +281,18 @@ def main() -> None:
 
     rng = np.random.default_rng(args.seed)
     max_penalty, machine = -1.0, cpu_name()
+    kernel = ngram_kernel()
+    if kernel is not None:  # built (or loaded from the cache) before anything is timed
+        kernel.id_counts(as_ids_batch([[1, 2, 3]])[0], args.ngram_size)
+        kernel.word_counts(["a b c"], args.ngram_size, True)
     vocabulary = make_vocabulary(rng)
     arrays = [zipf_rows(rng, VOCABULARY) for _ in range(args.batches)]
     id_lists = [array.tolist() for array in arrays]
     texts = [make_texts(rng, vocabulary) for _ in range(args.batches)]
     workloads = {
-        "ids": [ids_variants(array, lists, args.ngram_size, max_penalty)
+        "ids": [ids_variants(array, lists, args.ngram_size, max_penalty, kernel)
                 for array, lists in zip(arrays, id_lists, strict=True)],
-        "text": [text_variants(batch, lists, args.ngram_size, max_penalty)
+        "text": [text_variants(batch, lists, args.ngram_size, max_penalty, kernel)
                  for batch, lists in zip(texts, id_lists, strict=True)],
     }
     console, results = Console(width=120), {}
@@ -275,6 +316,7 @@ def main() -> None:
         "benchmark": "global n-gram repetition penalty, end to end through the TRL adapter",
         "completions": COMPLETIONS, "length": LENGTH, "ngram_size": args.ngram_size,
         "batches": args.batches, "seed": args.seed, "threads": 1, "cpu": machine,
+        "opencl_device": kernel.device.name if kernel is not None else None,
         "numpy": np.__version__, "python": platform.python_version(),
         "identical_to_reference": True, "results": results,
     }, indent=2))
