@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from skillgym.agents.grpo_objective import (
-    grpo_loss,
     group_advantages,
+    grpo_loss,
     kl_to_reference,
     sequence_log_probs,
 )
