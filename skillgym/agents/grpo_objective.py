@@ -152,14 +152,15 @@ def grpo_loss(logp: torch.Tensor, behaviour_logp: torch.Tensor, advantages: torc
                      ratio=mean(ratio).detach())
 
 
-def sequence_log_probs(model: torch.nn.Module, ids: torch.Tensor,
-                       real: torch.Tensor) -> torch.Tensor:
-    """``(rows, tokens - 1)``: the log-probability the model gives each token of ``ids`` after
-    the ones before it (position ``t`` scores ``ids[:, t + 1]``), in the model's dtype, with
-    ``real`` the mask of real (not padding) tokens; the entries that score padding are 0."""
+def sequence_log_probs(model: torch.nn.Module, ids: torch.Tensor, real: torch.Tensor,
+                       temperature: float = 1.0) -> torch.Tensor:
+    """``(rows, tokens - 1)``: the log-probability the model, its logits divided by
+    ``temperature``, gives each token of ``ids`` after the ones before it (position ``t``
+    scores ``ids[:, t + 1]``), in the model's dtype, with ``real`` the mask of real (not
+    padding) tokens; the entries that score padding are 0."""
     if ids.dtype != torch.long or ids.dim() != 2 or real.shape != ids.shape:
         raise ValueError(f"ids must be (rows, tokens) int64 with a mask of its shape, got "
                          f"{ids.dtype} {tuple(ids.shape)} and {tuple(real.shape)}")
-    logits = model(ids, real)[:, :-1]
+    logits = model(ids, real)[:, :-1] / temperature
     chosen = torch.log_softmax(logits, dim=-1).gather(2, ids[:, 1:, None])[..., 0]
     return chosen * real[:, 1:].to(chosen.dtype)
