@@ -40,6 +40,7 @@ from skillgym.models import PAD, CausalTransformer, SamplingParams, encode_promp
 from skillgym.rewards.base import Sample
 from skillgym.rewards.composition import WeightedSum
 from skillgym.rewards.parsing import parse_response, with_switch
+from skillgym.rewards.repetition import LoopPenalty
 
 #: The switches a prompt may carry (``"none"``: no switch, auto-think in Keye-VL-1.5).
 SWITCH_MODES = ("think", "no_think", "auto_think", "none")
@@ -168,6 +169,7 @@ class Rollout:
         components: each reward component per row (NaN where a plugin had no signal).
         levels, modes: per row, its problem's level and its switch.
         thinks: per row, whether the reply thinks.
+        loops: per row, whether the reply loops (the default loop detector).
         reward_errors: samples that a plugin raised on (scored ``fallback_score`` there).
     """
 
@@ -180,6 +182,7 @@ class Rollout:
     levels: np.ndarray
     modes: list[str]
     thinks: np.ndarray
+    loops: np.ndarray
     reward_errors: int
 
 
@@ -210,6 +213,7 @@ class GRPOTrainer:
                                            weight_decay=self.settings.weight_decay)
         self.generator = torch.Generator().manual_seed(self.settings.seed)
         self.step = 0
+        self._loop = LoopPenalty()
 
     def rollout(self) -> Rollout:
         """Draw this step's prompts, write ``group_size`` replies to each and score them."""
@@ -258,6 +262,7 @@ class GRPOTrainer:
             modes=[mode for _, mode in drawn for _ in range(settings.group_size)],
             thinks=np.array([parse_response(text, lenient=True).thinks
                              for text in output.texts]),
+            loops=np.array(self._loop.score_batch(samples)) < 0,
             reward_errors=errors)
 
     def score(self, samples: Sequence[Sample]) -> tuple[dict[str, list[float | None]], int]:
@@ -325,16 +330,20 @@ class GRPOTrainer:
                 "clipped": parts.clipped.item(), "grad_norm": float(norm)}
 
     def train_step(self) -> dict[str, float]:
-        """One rollout and its updates; the metrics (reward, its components, think-rate,
-        reply length, and the update's)."""
+        """One rollout and its updates; the metrics: reward and its components, think-rate
+        (overall and by level, for the levels drawn), loop rate, reply length, and the
+        update's."""
         rollout = self.rollout()
         metrics = self.update(rollout)
         self.step += 1
         lengths = rollout.completion.sum(dim=1).double()
         metrics.update({"reward": rollout.rewards.mean().item(),
                         "think_rate": float(rollout.thinks.mean()),
+                        "loop_rate": float(rollout.loops.mean()),
                         "tokens": lengths.mean().item(),
                         "reward_errors": float(rollout.reward_errors)})
+        for level in np.unique(rollout.levels).tolist():
+            metrics[f"think_rate/L{level}"] = float(rollout.thinks[rollout.levels == level].mean())
         for label, column in rollout.components.items():
             metrics[f"reward/{label}"] = float(np.nanmean(column)) if not np.isnan(
                 column).all() else math.nan

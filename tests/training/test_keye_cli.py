@@ -103,3 +103,46 @@ def test_sft_bad_configuration_is_named(tmp_path, capsys):
     assert "n_heads" in capsys.readouterr().err
     assert _sft(tmp_path / "run2", "init=no/such/model.pt") == 2
     assert "init" in capsys.readouterr().err
+
+
+# A GRPO run small enough to take seconds: a tiny model, two prompts of four replies a step.
+GRPO_TINY = ["train.prompts_per_step=2", "train.group_size=4", "train.max_new_tokens=12",
+             "train.learning_rate=1e-3", "train.log_every=1", "prompts.levels=[1,2]",
+             "prompts.pool_size=10", "eval.problems_per_level=1", "eval.max_new_tokens=8"]
+
+
+def test_grpo_run_folder_metrics_and_exact_resume(tmp_path):
+    torch.manual_seed(0)
+    from skillgym.models import CausalTransformer, TransformerConfig, save_checkpoint
+
+    init = save_checkpoint(CausalTransformer(TransformerConfig(
+        n_layers=1, d_model=16, n_heads=2, context_length=256)), tmp_path / "init.pt")
+    assert main(["keye", "grpo", *GRPO_TINY, f"init={init}", "train.steps=4",
+                 "train.checkpoint_every=2", "train.eval_every=4",
+                 "--run-dir", str(tmp_path / "straight")]) == 0
+    run = RunDir.open(tmp_path / "straight")
+    assert [checkpoint.step for checkpoint in run.checkpoints()] == [2, 4]
+    final = run.latest_checkpoint().path
+    for name in ("trainer.pt", "model.pt", "model_fp16.pt", "eval.json", "eval.png"):
+        assert (final / name).is_file(), name
+    rows = run.metrics()
+    for key in ("train/reward", "train/think_rate", "train/loop_rate", "train/kl",
+                "train/skipped_groups", "think_rate/L1", "eval/think_accuracy"):
+        assert any(row.get(key) is not None for row in rows), key
+    assert (run.path / "plots" / "learning_curves.png").is_file()
+
+    stopped = tmp_path / "stopped"
+    shutil.copytree(run.path, stopped)
+    shutil.rmtree(stopped / "checkpoints" / final.name)
+    assert main(["keye", "grpo", "--resume", str(stopped)]) == 0
+    straight = load_checkpoint(final / "model.pt").state_dict()
+    resumed = load_checkpoint(RunDir.open(stopped).latest_checkpoint().path / "model.pt")
+    for name, tensor in straight.items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+
+
+def test_grpo_names_bad_configuration(tmp_path, capsys):
+    assert main(["keye", "grpo", "prompts.modes=[\"agentic\"]",
+                 "--run-dir", str(tmp_path / "bad")]) == 2
+    assert "prompts.modes" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -4,6 +4,8 @@
   (TRL's conversational ``messages`` format);
 * ``skillgym keye sft [KEY=VALUE ...]``: fine-tune the built-in model on it (the ``keye-sft``
   recipe of ``skillgym train``, with its run folder, progress and ``--resume``);
+* ``skillgym keye grpo [KEY=VALUE ...]``: GRPO of the model on prompts of every mode (the
+  ``keye-grpo`` recipe of ``skillgym train``, with its run folder, progress and ``--resume``);
 * ``skillgym keye eval MODEL``: accuracy, format compliance, think-rate and tokens by level and
   mode on held-out problems, for a run folder, a checkpoint or the shipped model; writes
   ``records.json``, ``summary.json`` and a plot.
@@ -45,12 +47,15 @@ def run_build_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_sft(args: argparse.Namespace) -> int:
-    """``skillgym train keye-sft`` with the same options."""
-    from skillgym.training.commands.train import run
+def recipe_runner(recipe: str):
+    """The command that runs ``skillgym train RECIPE`` with the same options."""
+    def run_recipe(args: argparse.Namespace) -> int:
+        from skillgym.training.commands.train import run
 
-    args.target = None if args.resume else "keye-sft"
-    return run(args)
+        args.target = None if args.resume else recipe
+        return run(args)
+
+    return run_recipe
 
 
 def model_file(source: Path) -> Path:
@@ -136,9 +141,10 @@ def run_eval(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``skillgym keye`` and its sub-commands."""
     parser = subparsers.add_parser(
-        "keye", help="Keye response modes: build data, SFT, eval",
+        "keye", help="Keye response modes: build data, SFT, GRPO, eval",
         description="Keye-VL's response modes on the built-in language model: build the "
-                    "cold-start mixture, fine-tune the model on it, evaluate it by mode and level.")
+                    "cold-start mixture, fine-tune the model on it, improve it with GRPO, "
+                    "evaluate it by mode and level.")
     commands = parser.add_subparsers(dest="keye_command", metavar="COMMAND", required=True)
 
     build = commands.add_parser("build-data", help="write the cold-start SFT mixture (JSONL)")
@@ -153,17 +159,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="auto-think thinks below this measured non-thinking accuracy")
     build.set_defaults(func=run_build_data)
 
-    sft = commands.add_parser(
-        "sft", help="fine-tune the built-in model (the keye-sft recipe)",
-        description="Fine-tune the built-in model on the mixture: 'skillgym train keye-sft' "
-                    "with its options. Overrides are dotted KEY=VALUE pairs, e.g. "
-                    "train.steps=3000 data.accuracy=runs/first/checkpoints/.../eval.json.")
-    sft.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
-    sft.add_argument("--config", type=Path, help="a TOML file of configuration tables")
-    sft.add_argument("--run-dir", type=Path, help="the run folder to create")
-    sft.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                     help="continue this run from its latest checkpoint")
-    sft.set_defaults(func=run_sft)
+    for name, recipe, summary, description in (
+            ("sft", "keye-sft", "fine-tune the built-in model (the keye-sft recipe)",
+             "Fine-tune the built-in model on the mixture: 'skillgym train keye-sft' with its "
+             "options. Overrides are dotted KEY=VALUE pairs, e.g. train.steps=3000 "
+             "data.accuracy=runs/first/checkpoints/.../eval.json."),
+            ("grpo", "keye-grpo", "GRPO of the model on mix-mode prompts (the keye-grpo recipe)",
+             "GRPO of the built-in model (or init=MODEL) on prompts of every mode: 'skillgym "
+             "train keye-grpo' with its options. Overrides are dotted KEY=VALUE pairs, e.g. "
+             "train.steps=200 train.group_size=8 rewards.loop=1.0.")):
+        command = commands.add_parser(name, help=summary, description=description)
+        command.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+        command.add_argument("--config", type=Path, help="a TOML file of configuration tables")
+        command.add_argument("--run-dir", type=Path, help="the run folder to create")
+        command.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                             help="continue this run from its latest checkpoint")
+        command.set_defaults(func=recipe_runner(recipe))
 
     evaluate = commands.add_parser("eval", help="accuracy, tokens and think-rate by level")
     evaluate.add_argument("model", help="a run folder, a checkpoint folder, a model file, or "

@@ -20,8 +20,8 @@ from skillgym.training.config import Config, ConfigError
 from skillgym.training.run import Checkpoint, RunDir
 
 # Recipe names, in the order ``skillgym train --help`` lists them.
-RECIPES: tuple[str, ...] = ("ppo", "aec-hierarchy", "keye-sft", "keye-router", "mtnas-search",
-                            "mtnas-evaluate", "mtnas-table")
+RECIPES: tuple[str, ...] = ("ppo", "aec-hierarchy", "keye-sft", "keye-grpo", "keye-router",
+                            "mtnas-search", "mtnas-evaluate", "mtnas-table")
 
 # The recipe that trains on a bare environment id, and the config key the id goes to.
 ENV_RECIPE = "ppo"

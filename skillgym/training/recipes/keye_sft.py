@@ -186,7 +186,7 @@ def held_out_evaluator(config: Config) -> Callable[[CausalTransformer], list[dic
     return evaluate
 
 
-def _log_evaluation(logger, records: list[dict[str, Any]]) -> dict[str, Any]:
+def log_evaluation(logger, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Log each mode's overall figures as curves and its accuracy per level beside them (under
     ``levels/``, kept in metrics.jsonl but not drawn: the checkpoint's ``eval.png`` shows them)."""
     summary = summarize(records)
@@ -200,12 +200,15 @@ def _log_evaluation(logger, records: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def _save(run: RunDir, trainer: SFTTrainer, records: list[dict[str, Any]] | None,
-          summary: dict[str, Any] | None) -> None:
-    with run.new_checkpoint(trainer.steps_done) as folder:
-        torch.save(trainer.state_dict(), folder / TRAINER_FILE)
-        save_checkpoint(trainer.model, folder / MODEL_FILE)
-        save_checkpoint(trainer.model, folder / HALF_MODEL_FILE, half=True)
+def save_model_checkpoint(run: RunDir, step: int, state: dict[str, Any],
+                          model: CausalTransformer, records: list[dict[str, Any]] | None,
+                          summary: dict[str, Any] | None) -> None:
+    """A checkpoint of a language-model run: the trainer's ``state``, the model in full and
+    half precision, and the evaluation when there is one."""
+    with run.new_checkpoint(step) as folder:
+        torch.save(state, folder / TRAINER_FILE)
+        save_checkpoint(model, folder / MODEL_FILE)
+        save_checkpoint(model, folder / HALF_MODEL_FILE, half=True)
         if records is not None:
             (folder / EVAL_FILE).write_text(json.dumps({"records": records,
                                                         "summary": summary}))
@@ -248,7 +251,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
             if step % every["eval_every"] == 0 or trainer.done:
                 progress.update(task, status="evaluating")
                 records = evaluate(model)
-                summary = _log_evaluation(logger, records)
+                summary = log_evaluation(logger, records)
             if step % every["log_every"] == 0 or records is not None:
                 logger.record("train/loss", sum(losses) / len(losses))
                 logger.record("train/learning_rate", metrics["learning_rate"])
@@ -256,7 +259,8 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
                 logger.dump(step)
                 losses.clear()
             if step % every["checkpoint_every"] == 0 or records is not None:
-                _save(run, trainer, records, summary)
+                save_model_checkpoint(run, trainer.steps_done, trainer.state_dict(), model,
+                                      records, summary)
             progress.update(task, completed=step, status=f"loss {metrics['loss']:.3f}")
     finally:
         progress.stop()
