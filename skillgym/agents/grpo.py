@@ -9,6 +9,12 @@ recording every token's sampling log-probability); the reward plugins score them
 instead of a dead run); group-relative advantages and the clipped objective with a KL penalty
 (:mod:`skillgym.agents.grpo_objective`) give ``iterations`` AdamW updates.
 
+Plain GRPO is known to collapse to one mode (AdaptThink's motivation). With
+``forced_decision``, AdaptThink's importance sampling: half of each auto-think group is made to
+choose ``/think`` at the decision in its analysis and half ``/no_think``, and the ratio at that
+token is against the forced distribution's 1/2, so both choices keep being tried and compared.
+AutoThink's batch balancing is the ``autothink`` reward plugin, set in ``rewards``.
+
 Groups whose replies all score the same carry no signal (their advantages are 0): they are
 skipped, left out of the loss and counted in the metrics, rather than resampled, so that a
 step's cost stays fixed. :class:`GRPOTrainer` holds the whole state (weights, optimizer moments,
@@ -21,7 +27,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,7 +42,14 @@ from skillgym.agents.grpo_objective import (
     sequence_log_probs,
 )
 from skillgym.envs.keye.tasks import LEVEL_NUMBERS, Problem, sample_problems
-from skillgym.models import PAD, CausalTransformer, SamplingParams, encode_prompt, generate
+from skillgym.models import (
+    PAD,
+    CausalTransformer,
+    SamplingParams,
+    decode,
+    encode_prompt,
+    generate,
+)
 from skillgym.rewards.base import Sample
 from skillgym.rewards.composition import WeightedSum
 from skillgym.rewards.parsing import parse_response, with_switch
@@ -44,6 +57,10 @@ from skillgym.rewards.repetition import LoopPenalty
 
 #: The switches a prompt may carry (``"none"``: no switch, auto-think in Keye-VL-1.5).
 SWITCH_MODES = ("think", "no_think", "auto_think", "none")
+#: Where an auto-think reply decides its mode: Keye's canonical sentence "Therefore, /think mode
+#: is more appropriate." (or /no_think) continues with the decision's first byte.
+DECISION_MARKER = "Therefore, /"
+DECISION_TOKENS: dict[str, int] = {"think": ord("t"), "no_think": ord("n")}
 #: The reward by default: accuracy, Keye's format, and a loop penalty.
 DEFAULT_REWARDS: dict[str, float] = {"accuracy": 1.0, "keye_format": 0.2, "loop": 0.5}
 
@@ -65,6 +82,10 @@ class GRPOSettings:
         aggregation: ``"sequence"`` or ``"token"`` (see :mod:`~skillgym.agents.grpo_objective`).
         advantage_scale: ``"group"`` or ``"none"``.
         fallback_score: the reward a sample gets from a plugin that raised on it.
+        forced_decision: AdaptThink's importance sampling at the mode decision: in each group
+            of an auto-think prompt, half the replies are made to choose ``/think`` and half
+            ``/no_think`` at :data:`DECISION_MARKER`, and the ratio there is against that
+            1/2 (needs an even ``group_size``).
         seed: the prompts drawn and the replies sampled.
     """
 
@@ -83,6 +104,7 @@ class GRPOSettings:
     aggregation: str = "sequence"
     advantage_scale: str = "group"
     fallback_score: float = 0.0
+    forced_decision: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -102,6 +124,10 @@ class GRPOSettings:
         if not _finite(self.fallback_score):
             raise ValueError(f"fallback_score must be a finite number, got "
                              f"{self.fallback_score!r}")
+        if not isinstance(self.forced_decision, bool):
+            raise ValueError(f"forced_decision must be a bool, got {self.forced_decision!r}")
+        if self.forced_decision and self.group_size % 2:
+            raise ValueError(f"forced_decision needs an even group_size, got {self.group_size}")
         for name, choices in (("ratio_level", RATIO_LEVELS), ("aggregation", AGGREGATIONS),
                               ("advantage_scale", ADVANTAGE_SCALES)):
             if getattr(self, name) not in choices:
@@ -222,15 +248,9 @@ class GRPOTrainer:
         switched = [with_switch(problem.prompt, mode) for problem, mode in drawn]
         prompt_ids = [encode_prompt([{"role": "user", "content": text}]) for text in switched]
         rows = [ids for ids in prompt_ids for _ in range(settings.group_size)]
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            output = generate(self.model, rows, SamplingParams(
-                max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
-                log_probs=True), generator=self.generator)
-        finally:
-            self.model.train(was_training)
-        lengths = output.lengths.tolist()
+        forced = self._forced_choices([mode for _, mode in drawn])
+        replies, reply_logp = self._write(rows, forced)
+        lengths = [len(reply) for reply in replies]
         width = max(len(p) + n for p, n in zip(rows, lengths, strict=True))
         ids = torch.full((len(rows), width), PAD, dtype=torch.long)
         real = torch.zeros((len(rows), width), dtype=torch.bool)
@@ -239,16 +259,16 @@ class GRPOTrainer:
         for row, (prompt, n) in enumerate(zip(rows, lengths, strict=True)):
             start = len(prompt)
             ids[row, :start] = torch.tensor(prompt)
-            ids[row, start:start + n] = output.tokens[row, :n]
+            ids[row, start:start + n] = torch.tensor(replies[row], dtype=torch.long)
             real[row, :start + n] = True
             # Position t scores token t + 1: the reply's tokens are scored at start - 1 on.
             completion[row, start - 1:start - 1 + n] = True
-            behaviour[row, start - 1:start - 1 + n] = output.log_probs[row, :n].float()
+            behaviour[row, start - 1:start - 1 + n] = torch.tensor(reply_logp[row])
+        texts = [decode(reply) for reply in replies]
         problems = [problem for problem, _ in drawn for _ in range(settings.group_size)]
         prompts = [text for text in switched for _ in range(settings.group_size)]
-        samples = [Sample.build(output.texts[row], prompt=prompts[row],
-                                ground_truth=problems[row].answer,
-                                completion_ids=output.tokens[row, :lengths[row]].tolist())
+        samples = [Sample.build(texts[row], prompt=prompts[row],
+                                ground_truth=problems[row].answer, completion_ids=replies[row])
                    for row in range(len(rows))]
         columns, errors = self.score(samples)
         combined = self.reward.combine(columns)
@@ -260,10 +280,70 @@ class GRPOTrainer:
                         for label, column in columns.items()},
             levels=np.array([problem.level for problem in problems]),
             modes=[mode for _, mode in drawn for _ in range(settings.group_size)],
-            thinks=np.array([parse_response(text, lenient=True).thinks
-                             for text in output.texts]),
+            thinks=np.array([parse_response(text, lenient=True).thinks for text in texts]),
             loops=np.array(self._loop.score_batch(samples)) < 0,
             reward_errors=errors)
+
+    def _forced_choices(self, modes: Sequence[str]) -> list[int | None]:
+        """Per row, the token forced at the mode decision, or ``None``: with
+        ``forced_decision``, the first half of each auto-think group (a ``/auto_think`` prompt
+        or one without a switch) is made to choose ``/think``, the second half ``/no_think``."""
+        size = self.settings.group_size
+        choices: list[int | None] = []
+        for mode in modes:
+            if self.settings.forced_decision and mode in ("auto_think", "none"):
+                choices += [DECISION_TOKENS["think"]] * (size // 2)
+                choices += [DECISION_TOKENS["no_think"]] * (size - size // 2)
+            else:
+                choices += [None] * size
+        return choices
+
+    def _write(self, rows: Sequence[list[int]],
+               forced: Sequence[int | None]) -> tuple[list[list[int]], list[list[float]]]:
+        """Each row's reply and its tokens' sampling log-probabilities. A row with a forced
+        choice is written up to :data:`DECISION_MARKER`, given the forced token (sampled with
+        probability 1/2 as far as the ratio is concerned: half the group gets each choice),
+        and continued from there within the same token budget."""
+        settings = self.settings
+        params = SamplingParams(max_new_tokens=settings.max_new_tokens,
+                                temperature=settings.temperature, log_probs=True)
+        replies: list[list[int]] = [[] for _ in rows]
+        logp: list[list[float]] = [[] for _ in rows]
+        going: list[int] = []  # rows given their forced choice, with budget left
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            free = [row for row, choice in enumerate(forced) if choice is None]
+            held = [row for row, choice in enumerate(forced) if choice is not None]
+            for batch, batch_params in ((free, params),
+                                        (held, replace(params, stop=(DECISION_MARKER,)))):
+                if not batch:
+                    continue
+                output = generate(self.model, [rows[row] for row in batch], batch_params,
+                                  generator=self.generator)
+                for index, row in enumerate(batch):
+                    n = int(output.lengths[index])
+                    replies[row] = output.tokens[index, :n].tolist()
+                    logp[row] = output.log_probs[index, :n].tolist()
+                    if forced[row] is not None and output.finish_reasons[index] == "stop" and (
+                            n < settings.max_new_tokens):
+                        replies[row].append(forced[row])
+                        logp[row].append(math.log(0.5))
+                        if n + 1 < settings.max_new_tokens:
+                            going.append(row)
+            if going:
+                output = generate(self.model, [rows[row] + replies[row] for row in going],
+                                  replace(params, max_new_tokens=settings.max_new_tokens - min(
+                                      len(replies[row]) for row in going)),
+                                  generator=self.generator)
+                for index, row in enumerate(going):
+                    n = min(int(output.lengths[index]),
+                            settings.max_new_tokens - len(replies[row]))
+                    replies[row] += output.tokens[index, :n].tolist()
+                    logp[row] += output.log_probs[index, :n].tolist()
+        finally:
+            self.model.train(was_training)
+        return replies, logp
 
     def score(self, samples: Sequence[Sample]) -> tuple[dict[str, list[float | None]], int]:
         """Each component's scores, and how many samples a plugin raised on: a plugin that

@@ -5,6 +5,7 @@ bad rewards, uninformative groups and NaN losses are handled as documented."""
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import pytest
@@ -157,3 +158,37 @@ def test_bad_prompt_draws_and_mismatched_checkpoints_are_named():
     state = trainer().state_dict()
     with pytest.raises(ValueError, match="other GRPO settings"):
         trainer(group_size=3).load_state_dict(state)
+
+
+def reply_texts(rollout) -> list[str]:
+    """Each row's reply, decoded from the rollout's tensors."""
+    from skillgym.models import decode
+
+    starts = rollout.real.sum(1) - rollout.completion.sum(1)
+    return [decode(rollout.ids[row, start:int(rollout.real[row].sum())])
+            for row, start in enumerate(starts.tolist())]
+
+
+def test_forced_decision_splits_each_auto_think_group_with_the_ratio_against_one_half():
+    from skillgym.models.pretrained import load_builtin
+
+    settings = GRPOSettings(prompts_per_step=2, group_size=4, max_new_tokens=160, beta=0.0,
+                            forced_decision=True)
+    run = GRPOTrainer(load_builtin(), settings,
+                      PromptDraw(levels=(3, 5), modes=("auto_think", "think"), pool_size=10),
+                      rewards={"accuracy": 1.0})
+    rollout = run.rollout()
+    texts = reply_texts(rollout)
+    forced = torch.isclose(rollout.behaviour_logp, torch.tensor(math.log(0.5)))
+    for group, mode in enumerate(rollout.modes[::4]):
+        rows = range(4 * group, 4 * group + 4)
+        if mode == "think":
+            assert not forced[list(rows)].any()
+            continue
+        # The shipped model writes its analysis; each half of the group is given one choice
+        # (what the model writes after a choice it would not make is its own affair).
+        assert [texts[r].split("Therefore, /", 1)[1][0] for r in rows] == ["t", "t", "n", "n"]
+        assert forced[list(rows)].sum(1).tolist() == [1, 1, 1, 1]
+    assert "auto_think" in rollout.modes
+    with pytest.raises(ValueError, match="even group_size"):
+        GRPOSettings(group_size=3, forced_decision=True)

@@ -43,7 +43,8 @@ from skillgym.training.run import Checkpoint, RunDir, RunError
 
 _SETTINGS = ("prompts_per_step", "group_size", "max_new_tokens", "temperature",
              "learning_rate", "weight_decay", "grad_clip", "iterations", "beta", "clip_low",
-             "clip_high", "ratio_level", "aggregation", "advantage_scale", "fallback_score")
+             "clip_high", "ratio_level", "aggregation", "advantage_scale", "fallback_score",
+             "forced_decision")
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -70,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
         "aggregation": "sequence",
         "advantage_scale": "group",
         "fallback_score": 0.0,
+        # AdaptThink's importance sampling at the auto-think decision (half forced each way).
+        "forced_decision": False,
         "log_every": 5,
         "eval_every": 100,
         "checkpoint_every": 25,
