@@ -43,12 +43,14 @@ INLINE uint next_multiplier(uint multiplier) { return multiplier * 0x2545F491u +
 
 INLINE uint ngram_hash(__global const uint *units, int at, uint multiplier) {
     uint h = units[at] * multiplier;
+    #pragma unroll
     for (int k = 1; k < NGRAM; ++k) h = (h + units[at + k]) * multiplier;
     return h;
 }
 
 INLINE int same_units(__global const uint *units, uint a, uint b) {
     int same = 1;
+    #pragma unroll
     for (int k = 0; k < NGRAM; ++k) same &= units[a + k] == units[b + k];
     return same;
 }
@@ -126,6 +128,7 @@ INLINE int same_ngram(__global const uint *units, const Words *words, uint a, ui
     if (a == b) return 1;  // most n-grams win their slot: decided without a load
     int same = same_units(units, a, b);
     if (!words || !same) return same;
+    #pragma unroll
     for (int k = 0; k < NGRAM; ++k) {
         same &= (words->heads[a + k] == words->heads[b + k])
                 & (words->tails[a + k] == words->tails[b + k])
@@ -154,7 +157,15 @@ INLINE int distinct_ngrams(__global const uint *units, const Words *words, uint 
                            __global uint *table) {
     uint multiplier = FIRST_MULTIPLIER;
     uint shift = table_shift(count);
-    for (int i = 0; i < (int)count; ++i) slots[i] = ngram_hash(units, i, multiplier) >> shift;
+    // Eight n-grams at a time (one AVX2 register of 32-bit lanes), the rest one by one.
+    const int whole = (int)count & ~7;
+    for (int i = 0; i < whole; i += 8) {
+        uint8 h = vload8(0, units + i) * multiplier;
+        #pragma unroll
+        for (int k = 1; k < NGRAM; ++k) h = (h + vload8(0, units + i + k)) * multiplier;
+        vstore8(h >> shift, 0, slots + i);
+    }
+    for (int i = whole; i < (int)count; ++i) slots[i] = ngram_hash(units, i, multiplier) >> shift;
     for (uint i = 0; i < count; ++i) table[slots[i]] = i;
     uint lost = 0;
     for (uint i = 0; i < count; ++i) {
