@@ -6,7 +6,9 @@ pool contains), the same model answers in:
 - **always-think**: every prompt with ``/think``;
 - **never-think**: every prompt with ``/no_think``;
 - **auto-think**: every prompt with ``/auto_think``, the model's own choice;
-- **router**: the mode a ``keye-router`` run's policy chooses from the prompt (deterministic).
+- **router**: the mode a ``keye-router`` run's policy chooses from the prompt (deterministic);
+- **oracle**: per problem, ``/no_think`` when that answer is right, else ``/think``: the best
+  any router choosing between the two could do with this model, the bound its targets face.
 
 and the script checks the targets: on the hardest level always-think beats never-think by at
 least 20 points, on the easiest never-think is within 1 point of it; the router uses at least
@@ -40,7 +42,7 @@ from skillgym.training.resumable import load_policy
 from skillgym.training.run import RunDir
 
 RESULTS = Path(__file__).resolve().parent / "results"
-POLICIES = ("always-think", "never-think", "auto-think", "router")
+POLICIES = ("always-think", "never-think", "auto-think", "router", "oracle")
 _MODE_OF = {"always-think": "think", "never-think": "no_think", "auto-think": "auto_think"}
 
 
@@ -68,6 +70,17 @@ def router_records(run: RunDir, problems, records: list[dict]) -> list[dict]:
     return [{**by_key[problem.id, modes[int(action)]], "mode": "router",
              "chosen": modes[int(action)]}
             for problem, action in zip(problems, actions, strict=True)]
+
+
+def oracle_records(problems, records: list[dict]) -> list[dict]:
+    """Per problem, the non-thinking record when it is right, else the thinking one."""
+    by_key = {(r["problem_id"], r["mode"]): r for r in records}
+    chosen = []
+    for problem in problems:
+        plain = by_key[problem.id, "no_think"]
+        best = plain if plain["correct"] else by_key[problem.id, "think"]
+        chosen.append({**best, "mode": "oracle", "chosen": best["mode"]})
+    return chosen
 
 
 def check_targets(summary: dict) -> dict[str, bool]:
@@ -112,9 +125,9 @@ def main() -> None:
     started = time.perf_counter()
     responder = resolve_responder(None if args.model == "builtin" else args.model)
     records = evaluate_responder(responder, problems, _MODE_OF.values(), seed=args.seed)
-    records = [{**record, "mode": policy} for policy, mode in _MODE_OF.items()
-               for record in records if record["mode"] == mode] + router_records(run, problems,
-                                                                                 records)
+    records = ([{**record, "mode": policy} for policy, mode in _MODE_OF.items()
+                for record in records if record["mode"] == mode]
+               + router_records(run, problems, records) + oracle_records(problems, records))
     summary = summarize(records)
     targets = check_targets(summary)
 
@@ -130,6 +143,10 @@ def main() -> None:
     console.print(table)
     for target, met in targets.items():
         console.print(f"{'met    ' if met else 'NOT MET'}  {target}")
+    oracle, think = summary["oracle"]["all"], summary["always-think"]["all"]
+    console.print(f"the oracle's bound: {100 * (1 - oracle['tokens'] / think['tokens']):.0f} % "
+                  f"fewer tokens than always-think, accuracy {100 * oracle['accuracy']:.1f} % "
+                  f"against {100 * think['accuracy']:.1f} %")
     args.output.write_text(json.dumps({
         "model": args.model, "router": str(run.path), "cpu": cpu_name(),
         "problems_per_level": args.problems_per_level, "seed": args.seed,
