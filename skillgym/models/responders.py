@@ -26,6 +26,11 @@ from skillgym.models.tokenizer import encode_prompt
 from skillgym.models.transformer import CausalTransformer
 from skillgym.rewards.parsing import with_switch
 
+#: The reply budget of the Keye tasks: the longest reply of the cold-start mixture (an auto-think
+#: analysis before a level-6 trace, 467 tokens with its EOS) fits, and so does its prompt in the
+#: built-in model's 512-token context. A smaller budget cuts well-formed replies short.
+KEYE_REPLY_TOKENS = 480
+
 
 @dataclass(frozen=True)
 class Response:
@@ -80,7 +85,8 @@ class BuiltinResponder:
 
     Args:
         model: the model (its weights are not changed).
-        params: sampling settings; the default decodes greedily, up to 400 tokens.
+        params: sampling settings; the default decodes greedily, up to
+            :data:`KEYE_REPLY_TOKENS` tokens.
         batch_size: prompts generated together (memory grows with it).
         name: the responder's name in reports; caches key on it together with a digest of the
             weights and the sampling settings, so that two models never share cached answers.
@@ -91,7 +97,7 @@ class BuiltinResponder:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
         self.model = model
-        self.params = params or SamplingParams(max_new_tokens=400, temperature=0.0)
+        self.params = params or SamplingParams(max_new_tokens=KEYE_REPLY_TOKENS, temperature=0.0)
         self.batch_size = batch_size
         self.name = f"{name}-{weights_digest(model)}:{self.params}"
 

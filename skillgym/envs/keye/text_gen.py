@@ -26,6 +26,7 @@ from gymnasium.vector.utils import batch_space
 from skillgym.envs.batching import new_keys, reset_rows, sync_seeds
 from skillgym.envs.counter_rng import draw_key, integers
 from skillgym.envs.keye.tasks import LEVEL_NUMBERS, Problem, sample_problems
+from skillgym.models.responders import KEYE_REPLY_TOKENS
 from skillgym.models.tokenizer import EOS, PAD, VOCAB_SIZE, decode, encode_prompt
 from skillgym.rewards.base import Sample
 from skillgym.rewards.composition import WeightedSum
@@ -250,7 +251,8 @@ class TextGenEnv(gym.Env):
     - ``rewards``: ``{name: weight}`` or ``{name: {"weight": w, **config}}``;
       ``dense_repetition``: the per-token repetition weight (0 for none).
     - ``window``: the observation's width (the built-in model's context is 512);
-      ``max_new_tokens``: the longest reply.
+      ``max_new_tokens``: the longest reply (480 by default, which the longest reply of the
+      cold-start mixture fits).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -259,7 +261,7 @@ class TextGenEnv(gym.Env):
                  modes: Sequence[str] = ("think", "no_think", "auto_think"),
                  split: str = "train", pool_size: int = 200, pool_seed: int = 0,
                  rewards: Mapping[str, Any] | None = None, dense_repetition: float = 0.0,
-                 window: int = 512, max_new_tokens: int = 400,
+                 window: int = 512, max_new_tokens: int = KEYE_REPLY_TOKENS,
                  render_mode: str | None = None) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be None or one of "
@@ -341,7 +343,7 @@ class TextGenVectorEnv(VectorEnv):
                  modes: Sequence[str] = ("think", "no_think", "auto_think"),
                  split: str = "train", pool_size: int = 200, pool_seed: int = 0,
                  rewards: Mapping[str, Any] | None = None, dense_repetition: float = 0.0,
-                 window: int = 512, max_new_tokens: int = 400) -> None:
+                 window: int = 512, max_new_tokens: int = KEYE_REPLY_TOKENS) -> None:
         _check_int("num_envs", num_envs, 1)
         self.num_envs = num_envs
         self._replies = _Replies(num_envs, levels, modes, split, pool_size, pool_seed,

@@ -185,7 +185,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--problems-per-level", type=int, default=100)
     evaluate.add_argument("--split", default="test", choices=("train", "test"))
     evaluate.add_argument("--seed", type=int, default=1)
-    evaluate.add_argument("--max-new-tokens", type=int, default=400)
+    evaluate.add_argument("--max-new-tokens", type=int, default=480,
+                          help="the reply budget (480 fits the longest reply of the mixture)")
     evaluate.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
     evaluate.add_argument("--torch-threads", type=int, default=1)
     evaluate.add_argument("--output", type=Path, default=None,

@@ -29,6 +29,7 @@ from skillgym.agents.grpo import (
 )
 from skillgym.envs.keye.tasks import LEVEL_NUMBERS
 from skillgym.models import CausalTransformer, load_checkpoint
+from skillgym.models.responders import KEYE_REPLY_TOKENS
 from skillgym.progress import progress_bar
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
@@ -58,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
         "steps": 200,
         "prompts_per_step": 8,
         "group_size": 8,
-        "max_new_tokens": 320,
+        "max_new_tokens": KEYE_REPLY_TOKENS,
         "temperature": 1.0,
         "learning_rate": 1e-5,
         "weight_decay": 0.0,
@@ -78,7 +79,7 @@ DEFAULTS: dict[str, Any] = {
         "checkpoint_every": 25,
     },
     "threads": THREADS_DEFAULTS,
-    "eval": {"problems_per_level": 40, "max_new_tokens": 400, "seed": 1},
+    "eval": {"problems_per_level": 40, "max_new_tokens": KEYE_REPLY_TOKENS, "seed": 1},
 }
 
 _POSITIVE = ("train.steps", "train.log_every", "train.eval_every", "train.checkpoint_every",

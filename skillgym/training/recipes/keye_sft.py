@@ -42,7 +42,7 @@ from skillgym.models import (
     load_checkpoint,
     save_checkpoint,
 )
-from skillgym.models.responders import BuiltinResponder
+from skillgym.models.responders import KEYE_REPLY_TOKENS, BuiltinResponder
 from skillgym.progress import progress_bar
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
@@ -103,7 +103,7 @@ DEFAULTS: dict[str, Any] = {
     # One thread each: the model is small and the machine's cores are shared.
     "threads": THREADS_DEFAULTS,
     # Held-out problems per level answered in each mode at every evaluation.
-    "eval": {"problems_per_level": 40, "max_new_tokens": 400, "seed": 1},
+    "eval": {"problems_per_level": 40, "max_new_tokens": KEYE_REPLY_TOKENS, "seed": 1},
 }
 
 _POSITIVE = ("data.size", "train.steps", "train.batch_size", "train.log_every",
