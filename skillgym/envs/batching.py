@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium.utils import seeding
+from gymnasium.vector import VectorEnv
 
 from skillgym.envs.counter_rng import draw_key
 
@@ -68,3 +69,41 @@ def new_keys(
     unseeded = rows[~is_seeded[rows] & ~keyed[rows]]
     fresh = np_random.integers(0, 2**64, size=len(unseeded), dtype=np.uint64)
     return np.concatenate([seeded, unseeded]), np.concatenate([np.array(keys, np.uint64), fresh])
+
+
+def reset_keyed(env: Any, episodes: Any, seed: int | list[int | None] | None,
+                options: dict[str, Any] | None, started: bool) -> None:
+    """A batched twin's ``reset()`` over counter-keyed episodes: the rows to reset (all, or
+    ``options["reset_mask"]``), their keys by ``SyncVectorEnv``'s seeding, and their first
+    episodes drawn (``episodes`` has ``keyed``, ``rekey(rows, keys)`` and ``begin(rows)``).
+
+    Raises:
+        ValueError: an option other than ``reset_mask``, or a bad mask or seed.
+    """
+    options = dict(options or {})
+    rows = reset_rows(options.pop("reset_mask", None), env.num_envs, started)
+    if options:
+        raise ValueError(f"the only option is reset_mask, got {sorted(options)}")
+    seeds = sync_seeds(seed, env.num_envs)
+    VectorEnv.reset(env, seed=seed if isinstance(seed, int) else None)
+    rekeyed, keys = new_keys(rows, seeds, episodes.keyed, env.np_random)
+    episodes.rekey(rekeyed, keys)
+    episodes.begin(rows)
+
+
+def same_step_info(num_envs: int, rows: np.ndarray, final_obs: list[dict[str, np.ndarray]],
+                   components: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The ``info`` of a same-step autoreset in which the sub-environments ``rows`` ended:
+    their last observations in ``final_obs`` and their final ``components`` (one value per
+    ended row) in ``final_info``, each with its ``_key`` mask, as ``SyncVectorEnv`` packs them."""
+    ended = np.zeros(num_envs, dtype=bool)
+    ended[rows] = True
+    observations = np.empty(num_envs, dtype=object)
+    observations[rows] = final_obs
+    final_info: dict[str, Any] = {}
+    for key, value in components.items():
+        column = np.zeros(num_envs, dtype=value.dtype)
+        column[rows] = value
+        final_info[key], final_info[f"_{key}"] = column, ended
+    return {"final_obs": observations, "_final_obs": ended, "final_info": final_info,
+            "_final_info": ended}

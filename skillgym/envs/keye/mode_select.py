@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from skillgym.envs.batching import new_keys, reset_rows, sync_seeds
+from skillgym.envs.batching import reset_keyed, same_step_info
 from skillgym.envs.counter_rng import draw_key, integers
 from skillgym.envs.keye.tasks import LEVEL_NUMBERS, Problem, sample_problems
 from skillgym.models.responders import Responder, Response
@@ -371,15 +371,7 @@ class ModeSelectVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict]:
         """Draw a problem for every sub-environment (or those in ``options["reset_mask"]``)."""
-        options = dict(options or {})
-        rows = reset_rows(options.pop("reset_mask", None), self.num_envs, self._running)
-        if options:
-            raise ValueError(f"the only option is reset_mask, got {sorted(options)}")
-        seeds = sync_seeds(seed, self.num_envs)
-        super().reset(seed=seed if isinstance(seed, int) else None)
-        rekeyed, keys = new_keys(rows, seeds, self._episodes.keyed, self.np_random)
-        self._episodes.rekey(rekeyed, keys)
-        self._episodes.begin(rows)
+        reset_keyed(self, self._episodes, seed, options, self._running)
         self._running = True
         return self._episodes.observe(), {}
 
@@ -395,16 +387,11 @@ class ModeSelectVectorEnv(VectorEnv):
                              f"got {actions!r}")
         rewards, components = self._episodes.respond(actions)
         ended = self._episodes.observe()
-        final_obs = np.empty(self.num_envs, dtype=object)
-        final_obs[:] = [{key: value[row] for key, value in ended.items()}
-                        for row in range(self.num_envs)]
-        everyone = np.ones(self.num_envs, dtype=bool)
-        final_info: dict[str, Any] = {}
-        for key, value in components.items():
-            final_info[key], final_info[f"_{key}"] = value, everyone
-        self._episodes.begin(np.arange(self.num_envs))
+        everyone = np.arange(self.num_envs)
+        info = same_step_info(self.num_envs, everyone,
+                              [{key: value[row] for key, value in ended.items()}
+                               for row in everyone.tolist()], components)
+        self._episodes.begin(everyone)
         done = np.ones(self.num_envs, dtype=bool)
-        info = {"final_obs": final_obs, "_final_obs": everyone, "final_info": final_info,
-                "_final_info": everyone}
         return (self._episodes.observe(), rewards, done, np.zeros(self.num_envs, dtype=bool),
                 info)

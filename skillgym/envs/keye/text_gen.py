@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from skillgym.envs.batching import new_keys, reset_rows, sync_seeds
+from skillgym.envs.batching import reset_keyed, same_step_info
 from skillgym.envs.counter_rng import draw_key, integers
 from skillgym.envs.keye.tasks import LEVEL_NUMBERS, Problem, sample_problems
 from skillgym.models.responders import KEYE_REPLY_TOKENS
@@ -357,15 +357,7 @@ class TextGenVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list[int | None] | None = None,
               options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict]:
         """Draw a problem for every sub-environment (or those in ``options["reset_mask"]``)."""
-        options = dict(options or {})
-        rows = reset_rows(options.pop("reset_mask", None), self.num_envs, self._running)
-        if options:
-            raise ValueError(f"the only option is reset_mask, got {sorted(options)}")
-        seeds = sync_seeds(seed, self.num_envs)
-        super().reset(seed=seed if isinstance(seed, int) else None)
-        rekeyed, keys = new_keys(rows, seeds, self._replies.keyed, self.np_random)
-        self._replies.rekey(rekeyed, keys)
-        self._replies.begin(rows)
+        reset_keyed(self, self._replies, seed, options, self._running)
         self._running = True
         return self._replies.observe(), {}
 
@@ -387,14 +379,7 @@ class TextGenVectorEnv(VectorEnv):
             total, components = self._replies.score(rows)
             rewards[rows] += total
             final = self._replies.observe()
-            final_obs = np.empty(self.num_envs, dtype=object)
-            final_obs[rows] = [_row(final, row) for row in rows.tolist()]
-            final_info: dict[str, Any] = {}
-            for key, value in components.items():
-                column = np.zeros(self.num_envs, dtype=value.dtype)
-                column[rows] = value
-                final_info[key], final_info[f"_{key}"] = column, ended
-            info = {"final_obs": final_obs, "_final_obs": ended, "final_info": final_info,
-                    "_final_info": ended}
+            info = same_step_info(self.num_envs, rows,
+                                  [_row(final, row) for row in rows.tolist()], components)
             self._replies.begin(rows)
         return self._replies.observe(), rewards, terminated, truncated, info
