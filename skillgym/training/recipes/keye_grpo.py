@@ -33,14 +33,16 @@ from skillgym.models.responders import KEYE_REPLY_TOKENS
 from skillgym.progress import progress_bar
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
-from skillgym.training.recipes import THREADS_DEFAULTS, EvalError, Recipe, apply_threads, threads_of
+from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, apply_threads, threads_of
 from skillgym.training.recipes.keye_sft import (
     TRAINER_FILE,
     held_out_evaluator,
     log_evaluation,
+    not_an_agent,
     save_model_checkpoint,
+    stopped,
 )
-from skillgym.training.run import Checkpoint, RunDir, RunError
+from skillgym.training.run import Checkpoint, RunDir
 
 _SETTINGS = ("prompts_per_step", "group_size", "max_new_tokens", "temperature",
              "learning_rate", "weight_decay", "grad_clip", "iterations", "beta", "clip_low",
@@ -148,10 +150,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
             try:
                 metrics = trainer.train_step()
             except FloatingPointError as error:
-                latest = run.latest_checkpoint()
-                raise RunError(f"{error}; training stopped. The last checkpoint "
-                               f"({latest.path if latest else 'none'}) holds the last "
-                               "finite model") from None
+                raise stopped(run, error) from None
             step = trainer.step
             records = summary = None
             if step % every["eval_every"] == 0 or step == steps:
@@ -172,16 +171,11 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
         logger.close()
 
 
-def _not_an_agent(*args: Any) -> Any:
-    raise EvalError("a keye-grpo run holds a language model, not an environment agent: "
-                    "evaluate it with 'skillgym keye eval RUN'")
-
-
 RECIPE = Recipe(
     name="keye-grpo",
     defaults=DEFAULTS,
     check=check,
     train=train,
-    load_agent=_not_an_agent,
-    env_of=_not_an_agent,
+    load_agent=not_an_agent("keye-grpo"),
+    env_of=not_an_agent("keye-grpo"),
 )

@@ -241,10 +241,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
             try:
                 metrics = trainer.step()
             except FloatingPointError as error:
-                latest = run.latest_checkpoint()
-                raise RunError(f"{error}; training stopped. The last checkpoint "
-                               f"({latest.path if latest else 'none'}) holds the last "
-                               "finite model") from None
+                raise stopped(run, error) from None
             losses.append(metrics["loss"])
             step = trainer.steps_done
             records = summary = None
@@ -267,9 +264,21 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
         logger.close()
 
 
-def _not_an_agent(*args: Any) -> Any:
-    raise EvalError("a keye-sft run holds a language model, not an environment agent: evaluate "
-                    "it with 'skillgym keye eval RUN'")
+def stopped(run: RunDir, error: FloatingPointError) -> RunError:
+    """The error that ends a language-model run whose loss stopped being finite, naming the
+    checkpoint that holds the last finite model."""
+    latest = run.latest_checkpoint()
+    return RunError(f"{error}; training stopped. The last checkpoint "
+                    f"({latest.path if latest else 'none'}) holds the last finite model")
+
+
+def not_an_agent(recipe: str) -> Callable[..., Any]:
+    """The ``load_agent`` and ``env_of`` of a recipe whose runs hold a language model."""
+    def refuse(*args: Any) -> Any:
+        raise EvalError(f"a {recipe} run holds a language model, not an environment agent: "
+                        "evaluate it with 'skillgym keye eval RUN'")
+
+    return refuse
 
 
 RECIPE = Recipe(
@@ -277,6 +286,6 @@ RECIPE = Recipe(
     defaults=DEFAULTS,
     check=check,
     train=train,
-    load_agent=_not_an_agent,
-    env_of=_not_an_agent,
+    load_agent=not_an_agent("keye-sft"),
+    env_of=not_an_agent("keye-sft"),
 )
