@@ -136,3 +136,18 @@ def test_penalty_on_token_ids_equals_the_array_code(monkeypatch: pytest.MonkeyPa
     reward = NgramRepetitionPenalty(ngram_size=2, unit="tokens")
     on_kernel = _penalties(monkeypatch, reward, samples, "auto")
     assert on_kernel == _penalties(monkeypatch, reward, samples, "off")
+
+
+@needs_kernel
+def test_calls_from_several_threads_take_turns():
+    """TRL's asynchronous rewards call from a thread pool; the shared scratch must not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(9)
+    batches = [[rng.integers(0, 30, 300).tolist() for _ in range(40)] for _ in range(8)]
+    expected = [python_counts(rows, 3) for rows in batches]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda rows: KERNEL.id_counts(as_ids_batch(rows)[0], 3),
+                                batches * 3))
+    for (unique, total), (want_unique, want_total) in zip(results, expected * 3, strict=True):
+        assert unique.tolist() == want_unique and total.tolist() == want_total
