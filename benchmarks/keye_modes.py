@@ -7,8 +7,9 @@ pool contains), the same model answers in:
 - **never-think**: every prompt with ``/no_think``;
 - **auto-think**: every prompt with ``/auto_think``, the model's own choice;
 - **router**: the mode a ``keye-router`` run's policy chooses from the prompt (deterministic);
-- **oracle**: per problem, ``/no_think`` when that answer is right, else ``/think``: the best
-  any router choosing between the two could do with this model, the bound its targets face.
+- **oracle**: per problem, ``/think`` only when that answer is right and the ``/no_think`` one
+  is not: the highest accuracy any router choosing between the two could reach with this model,
+  at the fewest tokens, the bound its targets face.
 
 and the script checks the targets: on the hardest level always-think beats never-think by at
 least 20 points, on the easiest never-think is within 1 point of it; the router uses at least
@@ -73,12 +74,13 @@ def router_records(run: RunDir, problems, records: list[dict]) -> list[dict]:
 
 
 def oracle_records(problems, records: list[dict]) -> list[dict]:
-    """Per problem, the non-thinking record when it is right, else the thinking one."""
+    """Per problem, the thinking record when only it is right, else the non-thinking one (as
+    right, or as wrong, and shorter)."""
     by_key = {(r["problem_id"], r["mode"]): r for r in records}
     chosen = []
     for problem in problems:
-        plain = by_key[problem.id, "no_think"]
-        best = plain if plain["correct"] else by_key[problem.id, "think"]
+        plain, thought = by_key[problem.id, "no_think"], by_key[problem.id, "think"]
+        best = thought if thought["correct"] and not plain["correct"] else plain
         chosen.append({**best, "mode": "oracle", "chosen": best["mode"]})
     return chosen
 
