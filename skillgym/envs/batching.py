@@ -107,3 +107,17 @@ def same_step_info(num_envs: int, rows: np.ndarray, final_obs: list[dict[str, np
         final_info[key], final_info[f"_{key}"] = column, ended
     return {"final_obs": observations, "_final_obs": ended, "final_info": final_info,
             "_final_info": ended}
+
+
+def checked_actions(actions: Any, num_envs: int, choices: int) -> np.ndarray:
+    """A batched twin's ``step()`` actions as an array of ``num_envs`` integers in
+    ``[0, choices)``.
+
+    Raises:
+        ValueError: anything else, with what was expected.
+    """
+    actions = np.asarray(actions)
+    if actions.shape != (num_envs,) or not np.issubdtype(actions.dtype, np.integer) or (
+            (actions < 0) | (actions >= choices)).any():
+        raise ValueError(f"actions must be {num_envs} ints in [0, {choices}), got {actions!r}")
+    return actions

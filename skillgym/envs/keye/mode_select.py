@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from skillgym.envs.batching import reset_keyed, same_step_info
+from skillgym.envs.batching import checked_actions, reset_keyed, same_step_info
 from skillgym.envs.counter_rng import draw_key, integers
 from skillgym.envs.keye.tasks import LEVEL_NUMBERS, Problem, sample_problems
 from skillgym.models.responders import Responder, Response
@@ -380,11 +380,7 @@ class ModeSelectVectorEnv(VectorEnv):
         """Answer every prompt in its chosen mode; every episode ends and the next begins."""
         if not self._running:
             raise RuntimeError("step() needs a reset() first")
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer) or (
-                (actions < 0) | (actions >= len(self.modes))).any():
-            raise ValueError(f"actions must be {self.num_envs} ints in [0, {len(self.modes)}), "
-                             f"got {actions!r}")
+        actions = checked_actions(actions, self.num_envs, len(self.modes))
         rewards, components = self._episodes.respond(actions)
         ended = self._episodes.observe()
         everyone = np.arange(self.num_envs)

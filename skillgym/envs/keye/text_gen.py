@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from skillgym.envs.batching import reset_keyed, same_step_info
+from skillgym.envs.batching import checked_actions, reset_keyed, same_step_info
 from skillgym.envs.counter_rng import draw_key, integers
 from skillgym.envs.keye.tasks import LEVEL_NUMBERS, Problem, sample_problems
 from skillgym.models.responders import KEYE_REPLY_TOKENS
@@ -366,11 +366,7 @@ class TextGenVectorEnv(VectorEnv):
         """Write every sub-environment's token; the replies that end are scored and restart."""
         if not self._running:
             raise RuntimeError("step() needs a reset() first")
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer) or (
-                (actions < 0) | (actions >= VOCAB_SIZE)).any():
-            raise ValueError(f"actions must be {self.num_envs} ints in [0, {VOCAB_SIZE}), "
-                             f"got {actions!r}")
+        actions = checked_actions(actions, self.num_envs, VOCAB_SIZE)
         rewards, terminated, truncated = self._replies.write(actions.astype(np.int64))
         ended = terminated | truncated
         info: dict[str, Any] = {}
