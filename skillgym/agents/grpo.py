@@ -41,7 +41,14 @@ from skillgym.agents.grpo_objective import (
     grpo_loss,
     sequence_log_probs,
 )
-from skillgym.envs.keye.tasks import LEVEL_NUMBERS, Problem, sample_problems
+from skillgym.envs.keye.tasks import (
+    LEVEL_NUMBERS,
+    SWITCH_MODES,
+    Problem,
+    checked_levels_and_modes,
+    sample_problems,
+)
+from skillgym.envs.keye.text_gen import DEFAULT_REWARDS
 from skillgym.models import (
     PAD,
     CausalTransformer,
@@ -55,14 +62,10 @@ from skillgym.rewards.composition import WeightedSum
 from skillgym.rewards.parsing import parse_response, with_switch
 from skillgym.rewards.repetition import LoopPenalty
 
-#: The switches a prompt may carry (``"none"``: no switch, auto-think in Keye-VL-1.5).
-SWITCH_MODES = ("think", "no_think", "auto_think", "none")
 #: Where an auto-think reply decides its mode: Keye's canonical sentence "Therefore, /think mode
 #: is more appropriate." (or /no_think) continues with the decision's first byte.
 DECISION_MARKER = "Therefore, /"
 DECISION_TOKENS: dict[str, int] = {"think": ord("t"), "no_think": ord("n")}
-#: The reward by default: accuracy, Keye's format, and a loop penalty.
-DEFAULT_REWARDS: dict[str, float] = {"accuracy": 1.0, "keye_format": 0.2, "loop": 0.5}
 
 
 @dataclass(frozen=True)
@@ -158,16 +161,9 @@ class PromptDraw:
     pools: list[list[Problem]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        levels, modes = tuple(self.levels), tuple(self.modes)
-        if not levels or any(level not in LEVEL_NUMBERS for level in levels):
-            raise ValueError(f"levels must be a non-empty list of {list(LEVEL_NUMBERS)}, "
-                             f"got {self.levels!r}")
-        if not modes or any(mode not in SWITCH_MODES for mode in modes) or len(set(modes)) != len(
-                modes):
-            raise ValueError(f"modes must be distinct switches of {list(SWITCH_MODES)}, "
-                             f"got {self.modes!r}")
-        object.__setattr__(self, "levels", levels)
-        object.__setattr__(self, "modes", modes)
+        levels, modes = checked_levels_and_modes(self.levels, self.modes, SWITCH_MODES)
+        object.__setattr__(self, "levels", tuple(levels))
+        object.__setattr__(self, "modes", tuple(modes))
         object.__setattr__(self, "pools", [sample_problems(level, self.pool_size,
                                                            self.pool_seed, self.split)
                                            for level in levels])

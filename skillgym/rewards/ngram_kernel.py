@@ -28,10 +28,9 @@ import numpy as np
 from skillgym.kernels.device import OpenCLDevice, select_device
 from skillgym.rewards.ragged import Ragged
 
-#: Below this many units in a batch the array code is used. Small batches are quick either way
-#: (8 rows of 512 ids: about 0.15 ms on the kernel, 0.45 ms on the array code, AMD EPYC Zen 3),
-#: and a process that only ever scores a few replies should not pay the device's start-up
-#: (loading OpenCL and building the program, about a second the first time).
+#: Below this many units in a batch the array code is used: small batches take a fraction of a
+#: millisecond either way, and a process that only ever scores a few replies should not pay the
+#: device's start-up (loading OpenCL and building the program the first time).
 KERNEL_MIN_UNITS = 4096
 
 

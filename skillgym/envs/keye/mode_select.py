@@ -25,7 +25,12 @@ from gymnasium.vector.utils import batch_space
 
 from skillgym.envs.batching import checked_actions, reset_keyed, same_step_info
 from skillgym.envs.counter_rng import draw_key, integers
-from skillgym.envs.keye.tasks import LEVEL_NUMBERS, Problem, sample_problems
+from skillgym.envs.keye.tasks import (
+    LEVEL_NUMBERS,
+    Problem,
+    checked_levels_and_modes,
+    sample_problems,
+)
 from skillgym.models.responders import Responder, Response
 from skillgym.models.response_cache import ResponseCache
 from skillgym.rewards.base import Sample
@@ -76,15 +81,7 @@ class _Episodes:
                  modes: Sequence[str], split: str, pool_size: int, pool_seed: int,
                  rewards: Mapping[str, Any], token_cost: float, max_prompt_bytes: int,
                  response_seeds: int, cache: ResponseCache | None) -> None:
-        levels = list(levels)
-        if not levels or any(level not in LEVEL_NUMBERS for level in levels):
-            raise ValueError(f"levels must be a non-empty list of {list(LEVEL_NUMBERS)}, "
-                             f"got {levels!r}")
-        modes = list(modes)
-        if not modes or any(mode not in MODE_CHOICES for mode in modes) or len(set(modes)) != len(
-                modes):
-            raise ValueError(f"modes must be distinct modes of {list(MODE_CHOICES)}, "
-                             f"got {modes!r}")
+        levels, modes = checked_levels_and_modes(levels, modes, MODE_CHOICES)
         for name, value in (("pool_size", pool_size), ("max_prompt_bytes", max_prompt_bytes),
                             ("response_seeds", response_seeds)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

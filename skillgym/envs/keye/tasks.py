@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -45,6 +45,8 @@ from skillgym.rewards.parsing import with_switch
 #: Keye's switches by the mode they request; ``"none"`` (no switch) Keye-VL-1.5 reads as auto-think.
 SWITCHES: dict[str, str] = {mode: with_switch("", mode).strip()
                             for mode in ("think", "no_think", "auto_think", "none")}
+#: The switches a prompt may carry.
+SWITCH_MODES = tuple(SWITCHES)
 SPLITS = ("train", "test")
 DEFAULT_TEST_FRACTION = 0.1
 _STREAM = 300  # the counter_rng stream of expression draws (AEC's own EVAL uses 100)
@@ -81,6 +83,19 @@ LEVELS: tuple[Level, ...] = (
     ),
 )
 LEVEL_NUMBERS = tuple(level.number for level in LEVELS)
+
+
+def checked_levels_and_modes(levels: Sequence[int], modes: Sequence[str],
+                             allowed: Sequence[str]) -> tuple[list[int], list[str]]:
+    """``levels`` and ``modes`` as lists, or a ``ValueError``: the levels must be a non-empty
+    list of level numbers, the modes a non-empty list of distinct entries of ``allowed``."""
+    levels, modes = list(levels), list(modes)
+    if not levels or any(level not in LEVEL_NUMBERS for level in levels):
+        raise ValueError(f"levels must be a non-empty list of {list(LEVEL_NUMBERS)}, "
+                         f"got {levels!r}")
+    if not modes or any(mode not in allowed for mode in modes) or len(set(modes)) != len(modes):
+        raise ValueError(f"modes must be distinct entries of {list(allowed)}, got {modes!r}")
+    return levels, modes
 
 
 def level_of(number: int) -> Level:

@@ -25,24 +25,23 @@ from gymnasium.vector.utils import batch_space
 
 from skillgym.envs.batching import checked_actions, reset_keyed, same_step_info
 from skillgym.envs.counter_rng import draw_key, integers
-from skillgym.envs.keye.tasks import LEVEL_NUMBERS, Problem, sample_problems
+from skillgym.envs.keye.tasks import (
+    LEVEL_NUMBERS,
+    SWITCH_MODES,
+    Problem,
+    checked_levels_and_modes,
+    sample_problems,
+)
 from skillgym.models.responders import KEYE_REPLY_TOKENS
 from skillgym.models.tokenizer import EOS, PAD, VOCAB_SIZE, decode, encode_prompt
-from skillgym.rewards.base import Sample
+from skillgym.rewards.base import Sample, check_int
 from skillgym.rewards.composition import WeightedSum
 from skillgym.rewards.parsing import parse_response, with_switch
-from skillgym.rewards.repetition import dense_penalties
 
-#: The switches a prompt may carry; ``"none"`` (no switch) Keye-VL-1.5 reads as auto-think.
-SWITCH_MODES = ("think", "no_think", "auto_think", "none")
 #: The terminal reward by default: a reply's accuracy, its format and whether it loops.
 DEFAULT_REWARDS: dict[str, float] = {"accuracy": 1.0, "keye_format": 0.2, "loop": 0.5}
 _LEVEL_STREAM, _PROBLEM_STREAM, _MODE_STREAM = 0, 1, 2
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+_DENSE_N = 3  # the n of the per-token repetition penalty's n-grams
 
 
 class _Replies:
@@ -54,18 +53,10 @@ class _Replies:
     def __init__(self, batch: int, levels: Sequence[int], modes: Sequence[str], split: str,
                  pool_size: int, pool_seed: int, rewards: Mapping[str, Any],
                  dense_repetition: float, window: int, max_new_tokens: int) -> None:
-        levels = list(levels)
-        if not levels or any(level not in LEVEL_NUMBERS for level in levels):
-            raise ValueError(f"levels must be a non-empty list of {list(LEVEL_NUMBERS)}, "
-                             f"got {levels!r}")
-        modes = list(modes)
-        if not modes or any(mode not in SWITCH_MODES for mode in modes) or len(set(modes)) != len(
-                modes):
-            raise ValueError(f"modes must be distinct switches of {list(SWITCH_MODES)}, "
-                             f"got {modes!r}")
-        _check_int("pool_size", pool_size, 1)
-        _check_int("window", window, 2)
-        _check_int("max_new_tokens", max_new_tokens, 1)
+        levels, modes = checked_levels_and_modes(levels, modes, SWITCH_MODES)
+        check_int("pool_size", pool_size, 1)
+        check_int("window", window, 2)
+        check_int("max_new_tokens", max_new_tokens, 1)
         if isinstance(dense_repetition, bool) or not isinstance(
                 dense_repetition, (int, float)) or not math.isfinite(dense_repetition) or (
                 dense_repetition < 0):
@@ -88,7 +79,10 @@ class _Replies:
         self.context = np.full((batch, window), PAD, dtype=np.int64)
         self.prompt_lengths = np.zeros(batch, dtype=np.int64)
         self.lengths = np.zeros(batch, dtype=np.int64)  # real tokens in the context
-        self.dense_so_far = np.zeros(batch, dtype=np.float64)
+        # The dense penalty, kept as the reply grows: each row's 3-grams so far, and which of
+        # its context positions some repeated 3-gram covers.
+        self.seen_ngrams: list[set[tuple[int, ...]]] = [set() for _ in range(batch)]
+        self.covered = np.zeros((batch, window), dtype=bool)
         self.keys = np.zeros(batch, dtype=np.uint64)
         self.keyed = np.zeros(batch, dtype=bool)
         self.counters = np.zeros(batch, dtype=np.int64)
@@ -119,7 +113,9 @@ class _Replies:
             self.context[row] = PAD
             self.context[row, :len(ids)] = ids
             self.prompt_lengths[row] = self.lengths[row] = len(ids)
-        self.dense_so_far[rows] = 0.0
+        for row in rows.tolist():
+            self.seen_ngrams[row].clear()
+        self.covered[rows] = False
 
     def problem(self, row: int) -> Problem:
         """Row ``row``'s problem."""
@@ -162,12 +158,18 @@ class _Replies:
                                    | (self.lengths >= self.window))
         dense = np.zeros(self.batch, dtype=np.float64)
         if self.dense_repetition:
-            # The change in the reply's summed dense penalty: the per-token rewards of an
-            # episode add up to the dense penalty of its whole reply.
-            for row in range(self.batch):
-                total = float(dense_penalties(self.reply(row), 3, -1.0).sum())
-                dense[row] = self.dense_repetition * (total - self.dense_so_far[row])
-                self.dense_so_far[row] = total
+            # A reply's 3-gram that occurred earlier in it penalizes its three tokens (once
+            # each): the change is the tokens the new 3-gram newly covers, so an episode's
+            # per-token rewards add up to the dense penalty of its whole reply.
+            for row in np.flatnonzero(written >= _DENSE_N).tolist():
+                end = int(self.lengths[row])
+                ngram = tuple(self.context[row, end - _DENSE_N:end].tolist())
+                if ngram in self.seen_ngrams[row]:
+                    fresh = ~self.covered[row, end - _DENSE_N:end]
+                    dense[row] = -self.dense_repetition * int(fresh.sum())
+                    self.covered[row, end - _DENSE_N:end] = True
+                else:
+                    self.seen_ngrams[row].add(ngram)
         return dense, terminated, truncated
 
     def score(self, rows: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -344,7 +346,7 @@ class TextGenVectorEnv(VectorEnv):
                  split: str = "train", pool_size: int = 200, pool_seed: int = 0,
                  rewards: Mapping[str, Any] | None = None, dense_repetition: float = 0.0,
                  window: int = 512, max_new_tokens: int = KEYE_REPLY_TOKENS) -> None:
-        _check_int("num_envs", num_envs, 1)
+        check_int("num_envs", num_envs, 1)
         self.num_envs = num_envs
         self._replies = _Replies(num_envs, levels, modes, split, pool_size, pool_seed,
                                  DEFAULT_REWARDS if rewards is None else rewards,
