@@ -3,7 +3,9 @@
 A configuration is a nested ``dict`` whose shape and value types are fixed by the recipe's
 defaults. Every later layer may only set keys the defaults already have, with a value of the
 default's type (an ``int`` is accepted where a ``float`` is expected). A table whose default is
-empty (``{}``) is free-form: it accepts any keys, e.g. keyword arguments for an environment.
+empty (``{}``) is free-form: it accepts any keys, e.g. keyword arguments for an environment; so
+is an :class:`OpenTable`, which starts with entries (a default weighted sum of reward plugins,
+to which a run may add others by name).
 
 Overrides use dotted keys, ``ppo.learning_rate=1e-3``; the value is read as a TOML value
 (``true``, ``[64, 64]``, ``3e-4``), except for string keys, whose value is taken verbatim.
@@ -32,12 +34,21 @@ class ConfigError(ValueError):
     """A configuration key that does not exist, or a value of the wrong type (one line)."""
 
 
+class OpenTable(dict):
+    """A table of a recipe's defaults that accepts any keys, as an empty one does, but starts
+    with entries: a layer adds keys or replaces their values, and cannot remove one."""
+
+
+def _free_form(default: Any) -> bool:
+    return isinstance(default, OpenTable) or (isinstance(default, Mapping) and not default)
+
+
 def flat_keys(table: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Every leaf key of ``table`` in dotted form; a free-form (empty) table counts as a leaf."""
+    """Every leaf key of ``table`` in dotted form; a free-form table counts as a leaf."""
     keys: list[str] = []
     for key, value in table.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, Mapping) and not _free_form(value):
             keys.extend(flat_keys(value, f"{dotted}."))
         else:
             keys.append(dotted)
@@ -103,7 +114,7 @@ def _merge(
         default = schema[key]
         if isinstance(default, Mapping) and not isinstance(value, Mapping):
             raise ConfigError(f"config key '{dotted}' is a table, got {value!r}")
-        if isinstance(default, Mapping) and not default:
+        if _free_form(default):
             merged[key] = {**merged[key], **copy.deepcopy(dict(value))}
         elif isinstance(default, Mapping):
             merged[key] = _merge(default, merged[key], value, f"{dotted}.", root)
@@ -127,7 +138,7 @@ def parse_override(text: str, defaults: Mapping[str, Any]) -> Config:
         if not isinstance(table, Mapping) or part not in table:
             raise _unknown_key(key, defaults)
         table = table[part]
-        free_form = isinstance(table, Mapping) and not table and depth < len(parts) - 1
+        free_form = _free_form(table) and depth < len(parts) - 1
     if isinstance(table, str) and not free_form:
         value: Any = raw
     else:

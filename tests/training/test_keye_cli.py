@@ -117,8 +117,11 @@ def test_grpo_run_folder_metrics_and_exact_resume(tmp_path):
 
     init = save_checkpoint(CausalTransformer(TransformerConfig(
         n_layers=1, d_model=16, n_heads=2, context_length=256)), tmp_path / "init.pt")
+    # A reward plugin added by name, one of the defaults turned off: the resumed run reads both
+    # back from its config.toml.
     assert main(["keye", "grpo", *GRPO_TINY, f"init={init}", "train.steps=4",
                  "train.checkpoint_every=2", "train.eval_every=4",
+                 "rewards.repetition_penalty=0.5", "rewards.loop=0",
                  "--run-dir", str(tmp_path / "straight")]) == 0
     run = RunDir.open(tmp_path / "straight")
     assert [checkpoint.step for checkpoint in run.checkpoints()] == [2, 4]
@@ -127,7 +130,8 @@ def test_grpo_run_folder_metrics_and_exact_resume(tmp_path):
         assert (final / name).is_file(), name
     rows = run.metrics()
     for key in ("train/reward", "train/think_rate", "train/loop_rate", "train/kl",
-                "train/skipped_groups", "think_rate/L1", "eval/think_accuracy"):
+                "train/skipped_groups", "think_rate/L1", "eval/think_accuracy",
+                "reward/repetition_penalty", "reward/loop"):
         assert any(row.get(key) is not None for row in rows), key
     assert (run.path / "plots" / "learning_curves.png").is_file()
 
@@ -145,4 +149,8 @@ def test_grpo_names_bad_configuration(tmp_path, capsys):
     assert main(["keye", "grpo", "prompts.modes=[\"agentic\"]",
                  "--run-dir", str(tmp_path / "bad")]) == 2
     assert "prompts.modes" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    assert main(["keye", "grpo", "rewards.repetiton_penalty=0.5",
+                 "--run-dir", str(tmp_path / "bad")]) == 2
+    assert "unknown reward 'repetiton_penalty'" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from skillgym.training.config import (
     ConfigError,
+    OpenTable,
     dumps_toml,
     flat_keys,
     get,
@@ -38,6 +39,19 @@ def test_flat_keys_treat_free_form_tables_as_leaves():
         "seed", "name", "env.id", "env.n_envs", "env.kwargs",
         "ppo.learning_rate", "ppo.normalize", "ppo.net_arch",
     ]
+
+
+def test_an_open_table_keeps_its_entries_and_accepts_new_keys():
+    defaults = {"rewards": OpenTable(accuracy=1.0, loop=0.5), "steps": 1}
+    assert flat_keys(defaults) == ["rewards", "steps"]
+    config = resolve(defaults, {"rewards": {"loop": 0.0}},
+                     ["rewards.autothink=1.0", "rewards.cosine_length.weight=0.1"])
+    assert config["rewards"] == {"accuracy": 1.0, "loop": 0.0, "autothink": 1.0,
+                                 "cosine_length": {"weight": 0.1}}
+    assert tomllib.loads(dumps_toml(config)) == config
+    assert defaults["rewards"] == {"accuracy": 1.0, "loop": 0.5}
+    with pytest.raises(ConfigError, match="is a table"):
+        resolve(defaults, {"rewards": 3})
 
 
 def test_file_then_overrides_in_order():

@@ -6,7 +6,7 @@ Each sample is one conversation in the format TRL's ``SFTTrainer`` reads, plus m
                   {"role": "assistant",
                    "content": "<think>7-12*3\\n...\\n-29</think><answer>-29</answer>"}],
      "problem_id": "L5-…", "level": 5, "digits": 2, "mode": "think", "switch": "think",
-     "form": "think", "answer": -29, "split": "train"}
+     "form": "think", "answer": -29, "split": "train", "stutters": false}
 
 The responses, in the forms :func:`skillgym.rewards.parsing.parse_response` reads strictly:
 
@@ -56,6 +56,12 @@ MODES = ("think", "no_think", "auto_think")
 #: Keye-VL-1.5's text-mode cold-start samples per mode, in thousands (agentic samples left out).
 KEYE_TEXT_PROPORTIONS: Mapping[str, float] = {"no_think": 330, "think": 230, "auto_think": 20}
 ON_ERROR = ("raise", "skip")
+#: The fewest words a stuttered line's repeats cover: more than the default loop detector's
+#: 16-unit span, so that every stuttered trace is a loop by that detector.
+STUTTER_WORDS = 24
+#: The longest line a trace stutters on when it has a shorter one: the default loop detector's
+#: longest period.
+STUTTER_MAX_WORDS = 30
 
 
 def choice_sentence(mode: str) -> str:
@@ -170,9 +176,32 @@ def measured_or_bootstrap(path: str | os.PathLike | None) -> AccuracyTable:
 # -- responses ------------------------------------------------------------------------------------
 
 
-def think_response(problem: Problem) -> str:
-    """``<think>`` with the oracle's trace, then ``<answer>``."""
-    return f"<think>{problem.trace.text}</think><answer>{problem.answer}</answer>"
+def think_response(problem: Problem, trace: str | None = None) -> str:
+    """``<think>`` with the oracle's trace (or ``trace``, e.g. :func:`stuttered`'s), then
+    ``<answer>``."""
+    trace = problem.trace.text if trace is None else trace
+    return f"<think>{trace}</think><answer>{problem.answer}</answer>"
+
+
+def stuttered(problem: Problem, rng: np.random.Generator) -> str:
+    """The oracle's trace with one line, drawn from all but the answer, said over and over.
+
+    The line is repeated at least three times, and until its repeats cover
+    :data:`STUTTER_WORDS` words (plus up to two more, so that no count is learned as a rule).
+    It is drawn from the lines short enough for the default loop detector
+    (:class:`~skillgym.rewards.repetition.LoopPenalty`, periods of up to 30 words) when there
+    are any, so that a stuttered trace loops by that detector, yet it still ends with the right
+    answer: an accuracy reward alone does not tell it from a clean one.
+    """
+    lines = list(problem.trace.lines)
+    working = range(max(len(lines) - 1, 1))
+    words = [len(lines[i].split()) for i in working]
+    short = [i for i in working if words[i] <= STUTTER_MAX_WORDS] or [int(np.argmin(words))]
+    index = short[int(rng.integers(0, len(short)))]
+    words = words[index]
+    repeats = max(3, math.ceil(STUTTER_WORDS / words)) + int(rng.integers(0, 3))
+    lines[index:index + 1] = [lines[index]] * repeats
+    return "\n".join(lines)
 
 
 def no_think_response(problem: Problem) -> str:
@@ -190,9 +219,9 @@ def analysis(problem: Problem, think: bool) -> str:
             f"{choice_sentence('think' if think else 'no_think')}</analysis>")
 
 
-def auto_think_response(problem: Problem, think: bool) -> str:
-    """The analysis, then the form it chose."""
-    form = think_response(problem) if think else no_think_response(problem)
+def auto_think_response(problem: Problem, think: bool, trace: str | None = None) -> str:
+    """The analysis, then the form it chose (thinking with ``trace`` if given)."""
+    form = think_response(problem, trace) if think else no_think_response(problem)
     return analysis(problem, think) + form
 
 
@@ -232,6 +261,10 @@ class MixtureConfig:
             is below this.
         accuracy: the measured non-thinking accuracy (:func:`load_accuracy_table`); the default
             is the bootstrap guess.
+        loop_fraction: the share of thinking responses whose trace stutters
+            (:func:`stuttered`), as distilled cold-start data with repetitive output does: a
+            model trained on it loops, a starting point for studying repetition correction.
+            The default, 0, leaves every trace clean; the other draws do not depend on it.
     """
 
     size: int = 50_000
@@ -245,6 +278,7 @@ class MixtureConfig:
     no_switch_fraction: float = 0.5
     think_threshold: float = 0.9
     accuracy: AccuracyTable = BOOTSTRAP_ACCURACY
+    loop_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0:
@@ -255,7 +289,7 @@ class MixtureConfig:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {list(SPLITS)}, got {self.split!r}")
-        for name in ("no_switch_fraction", "think_threshold"):
+        for name in ("no_switch_fraction", "think_threshold", "loop_fraction"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
                 0 <= value <= 1
@@ -293,6 +327,8 @@ def build_mixture(config: MixtureConfig | None = None) -> list[dict]:
     """
     config = config or MixtureConfig()
     rng = np.random.default_rng([config.seed, 12])
+    # A stream of its own, so that a mixture with loop_fraction 0 is drawn as it always was.
+    stutters = np.random.default_rng([config.seed, 13])
     mode_counts = apportion(config.size, {m: config.proportions.get(m, 0) for m in MODES})
     wanted = {mode: apportion(count, config.level_weights) for mode, count in mode_counts.items()}
     samples = []
@@ -305,18 +341,24 @@ def build_mixture(config: MixtureConfig | None = None) -> list[dict]:
         silent = set(rng.permutation(autos)[: round(len(autos) * config.no_switch_fraction)]
                      .tolist())
         for index, (problem, mode) in enumerate(zip(problems, modes, strict=True)):
-            samples.append(_sample(problem, mode, "none" if index in silent else mode, config))
+            samples.append(_sample(problem, mode, "none" if index in silent else mode, config,
+                                   stutters))
     return [samples[i] for i in rng.permutation(len(samples))]
 
 
-def _sample(problem: Problem, mode: str, switch: str, config: MixtureConfig) -> dict:
+def _sample(problem: Problem, mode: str, switch: str, config: MixtureConfig,
+            stutters: np.random.Generator) -> dict:
+    think = mode == "think" or (mode == "auto_think" and chooses_think(problem, config))
+    trace = None
+    if think and config.loop_fraction > 0 and stutters.random() < config.loop_fraction:
+        trace = stuttered(problem, stutters)
     if mode == "think":
-        form, response = "think", think_response(problem)
+        response = think_response(problem, trace)
     elif mode == "no_think":
-        form, response = "no_think", no_think_response(problem)
+        response = no_think_response(problem)
     else:
-        think = chooses_think(problem, config)
-        form, response = ("think" if think else "no_think"), auto_think_response(problem, think)
+        response = auto_think_response(problem, think, trace)
+    form = "think" if think else "no_think"
     return {
         "messages": [
             {"role": "user", "content": problem.with_switch(switch)},
@@ -330,6 +372,7 @@ def _sample(problem: Problem, mode: str, switch: str, config: MixtureConfig) -> 
         "form": form,
         "answer": problem.answer,
         "split": problem.split,
+        "stutters": trace is not None,
     }
 
 

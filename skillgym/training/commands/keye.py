@@ -37,7 +37,8 @@ def run_build_data(args: argparse.Namespace) -> int:
     try:
         accuracy = measured_or_bootstrap(args.accuracy)
         config = MixtureConfig(size=args.size, seed=args.seed, split=args.split,
-                               think_threshold=args.think_threshold, accuracy=accuracy)
+                               think_threshold=args.think_threshold, accuracy=accuracy,
+                               loop_fraction=args.loop_fraction)
     except (OSError, ValueError) as error:
         raise CLIError(str(error)) from None
     samples = build_mixture(config)
@@ -157,6 +158,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "non-thinking accuracy; default: the bootstrap guess")
     build.add_argument("--think-threshold", type=float, default=0.9,
                        help="auto-think thinks below this measured non-thinking accuracy")
+    build.add_argument("--loop-fraction", type=float, default=0.0,
+                       help="the share of thinking traces that stutter (a looping cold start)")
     build.set_defaults(func=run_build_data)
 
     for name, recipe, summary, description in (

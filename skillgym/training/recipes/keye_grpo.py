@@ -31,7 +31,7 @@ from skillgym.envs.keye.tasks import LEVEL_NUMBERS
 from skillgym.models import CausalTransformer, load_checkpoint
 from skillgym.models.responders import KEYE_REPLY_TOKENS
 from skillgym.progress import progress_bar
-from skillgym.training.config import Config, ConfigError, get
+from skillgym.training.config import Config, ConfigError, OpenTable, get
 from skillgym.training.logs import run_logger
 from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, apply_threads, threads_of
 from skillgym.training.recipes.keye_sft import (
@@ -55,8 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "init": "",
     "prompts": {"levels": list(LEVEL_NUMBERS), "modes": ["think", "no_think", "auto_think"],
                 "pool_size": 500, "pool_seed": 0},
-    # {name: weight} or {name: {weight = w, ...config}} of registered reward plugins.
-    "rewards": dict(DEFAULT_REWARDS),
+    # {name: weight} or {name: {weight = w, ...config}} of registered reward plugins; a run
+    # adds others by name (rewards.autothink=1.0) and turns one off with weight 0.
+    "rewards": OpenTable(DEFAULT_REWARDS),
     "train": {
         "steps": 200,
         "prompts_per_step": 8,

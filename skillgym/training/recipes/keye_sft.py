@@ -80,6 +80,8 @@ DEFAULTS: dict[str, Any] = {
         "level_weights": {str(level): 1.0 for level in LEVEL_NUMBERS},
         "no_switch_fraction": 0.5,
         "think_threshold": 0.9,
+        # The share of thinking traces that stutter (a looping cold start; see mixture.py).
+        "loop_fraction": 0.0,
         # Evaluation records (an eval.json) measuring non-thinking accuracy; empty: the
         # bootstrap guess, for the first pass only.
         "accuracy": "",
@@ -129,6 +131,7 @@ def _mixture_config(config: Config) -> MixtureConfig:
                          level_weights=level_weights,
                          seed=config["seed"], no_switch_fraction=data["no_switch_fraction"],
                          think_threshold=data["think_threshold"],
+                         loop_fraction=data["loop_fraction"],
                          accuracy=measured_or_bootstrap(data["accuracy"]))
 
 

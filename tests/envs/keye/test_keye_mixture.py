@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from skillgym.envs.keye.mixture import (
@@ -20,10 +21,13 @@ from skillgym.envs.keye.mixture import (
     choice_sentence,
     load_accuracy_table,
     read_mixture,
+    stuttered,
     write_mixture,
 )
-from skillgym.envs.keye.tasks import LEVEL_NUMBERS
+from skillgym.envs.keye.tasks import LEVEL_NUMBERS, sample_problems
+from skillgym.rewards.base import Sample
 from skillgym.rewards.parsing import extract_answer, parse_response, requested_mode
+from skillgym.rewards.repetition import LoopPenalty
 
 CONTEXT_BYTES = 512
 TEMPLATE_ALLOWANCE = 8  # the chat template's BOS, role and end-of-message tokens
@@ -174,6 +178,7 @@ def test_bad_measurements_are_named(tmp_path):
         ("split", "dev", "split must be one of"),
         ("think_threshold", 1.5, "think_threshold must be"),
         ("no_switch_fraction", -0.1, "no_switch_fraction must be"),
+        ("loop_fraction", 1.01, "loop_fraction must be"),
         ("seed", -2, "seed must be"),
         ("accuracy", {1: 1.0}, "accuracy must be an AccuracyTable"),
     ],
@@ -181,6 +186,46 @@ def test_bad_measurements_are_named(tmp_path):
 def test_bad_config_is_named(argument, value, message):
     with pytest.raises(ValueError, match=message):
         MixtureConfig(**{argument: value})
+
+
+def test_a_stuttered_trace_repeats_one_line_and_loops():
+    loop = LoopPenalty()
+    rng = np.random.default_rng(0)
+    for level in LEVEL_NUMBERS:
+        for problem in sample_problems(level, 20, 3):
+            lines = problem.trace.lines
+            text = stuttered(problem, rng)
+            said = text.split("\n")
+            # Collapsing the run of repeats gives the clean trace back, answer last.
+            collapsed = [line for i, line in enumerate(said) if i == 0 or line != said[i - 1]]
+            assert collapsed == [line for i, line in enumerate(lines)
+                                 if i == 0 or line != lines[i - 1]]
+            assert said[-1] == lines[-1] and len(said) >= len(lines) + 2
+            repeated = max(set(said), key=said.count)
+            assert said.count(repeated) * len(repeated.split()) >= 24
+            if len(repeated.split()) <= 30:
+                assert loop.score(Sample.build(text)) == -1.0, text
+
+
+def test_loop_fraction_stutters_thinking_responses_only_and_keeps_the_rest():
+    clean = build_mixture(MixtureConfig(size=1_500, seed=2))
+    looping = build_mixture(MixtureConfig(size=1_500, seed=2, loop_fraction=0.5))
+    assert not any(sample["stutters"] for sample in clean)
+    stutters = 0
+    for before, after in zip(clean, looping, strict=True):
+        assert {k: v for k, v in before.items() if k not in ("messages", "stutters")} == {
+            k: v for k, v in after.items() if k not in ("messages", "stutters")}
+        assert before["messages"][0] == after["messages"][0]
+        response = after["messages"][1]["content"]
+        if not after["stutters"]:
+            assert response == before["messages"][1]["content"]
+            continue
+        stutters += 1
+        assert after["form"] == "think"
+        parsed = parse_response(response, lenient=False)
+        assert parsed.format_errors == () and parsed.answer == str(after["answer"])
+    thinking = sum(sample["form"] == "think" for sample in clean)
+    assert abs(stutters / thinking - 0.5) < 0.06
 
 
 def test_jsonl_round_trip(tmp_path, mixture):
