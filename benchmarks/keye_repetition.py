@@ -7,9 +7,9 @@ RL stage. This script reproduces that on the built-in model with three arms:
   temperature, so the cold start is the shipped model fine-tuned (``keye-sft``) on a mixture in
   which 40 % of the thinking traces stutter (``data.loop_fraction``): one line repeated until the
   repeats cover 24 words, the answer still right, as distilled data with repetitive output is.
-- **(b) GRPO with the repetition rewards**: the loop detector (``loop``, weight 0.5) and the
-  global n-gram repetition penalty (``repetition_penalty``, weight 0.5) beside accuracy (1.0)
-  and the Keye format (0.2).
+- **(b) GRPO with the repetition rewards**: the loop detector (``loop``) and the global n-gram
+  repetition penalty (``repetition_penalty``), weight 1.0 each, beside accuracy (1.0) and the
+  Keye format (0.2).
 - **(c) GRPO without them**: accuracy and format only (``loop`` at weight 0, still logged).
 
 (b) and (c) start from (a) and differ only in their rewards: the same steps, prompts, budget and
@@ -23,6 +23,8 @@ arm, the mean and spread over seeds of
 - **seq-rep-4**: the share of repeated word 4-grams in a reply (``1 - unique / total``,
   Welleck et al. 2019), averaged over replies;
 - **accuracy**: exact answers;
+- of the looping replies, the share that is right anyway and the share that ran to the end of
+  the budget (whether an accuracy reward alone can see the loops; over the seeds with loops);
 
 and the targets: (b)'s loop rate at most a fifth of (a)'s and of (c)'s, with accuracy no lower
 than (a)'s.
@@ -72,7 +74,7 @@ COLD_START = [
 ]
 #: What (b) and (c) add to the keye-grpo defaults.
 REWARDS = {
-    "with repetition rewards": ["rewards.loop=0.5", "rewards.repetition_penalty=0.5"],
+    "with repetition rewards": ["rewards.loop=1.0", "rewards.repetition_penalty=1.0"],
     "without": ["rewards.loop=0.0"],
 }
 
@@ -108,7 +110,13 @@ def measure(model_path: Path, problems, seed: int) -> dict[str, float]:
             "accuracy": float(np.mean([r["correct"] for r in records])),
             "think_rate": float(np.mean([r["thinks"] for r in records])),
             "tokens": float(np.mean([r["num_tokens"] for r in records])),
-            "loop_rate_think": float(loops[[r["thinks"] for r in records]].mean())}
+            "loop_rate_think": float(loops[[r["thinks"] for r in records]].mean()),
+            "loops_right": float(np.mean([r["correct"] for r, loop in zip(records, loops,
+                                                                          strict=True) if loop]
+                                         or [np.nan])),
+            "loops_to_budget": float(np.mean([r["num_tokens"] >= KEYE_REPLY_TOKENS for r, loop
+                                              in zip(records, loops, strict=True) if loop]
+                                             or [np.nan]))}
 
 
 def check_targets(means: dict[str, dict[str, float]]) -> dict[str, bool]:
@@ -152,21 +160,22 @@ def main() -> None:
     means, spreads = {}, {}
     for arm in ARMS:
         rows = [results[f"{arm}/s{seed}"] for seed in range(args.seeds)]
-        means[arm] = {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
-        spreads[arm] = {key: float(np.std([row[key] for row in rows])) for key in rows[0]}
+        means[arm] = {key: float(np.nanmean([row[key] for row in rows])) for key in rows[0]}
+        spreads[arm] = {key: float(np.nanstd([row[key] for row in rows])) for key in rows[0]}
     targets = check_targets(means)
 
     table = Table(title=f"held-out problems, {args.problems_per_level} per level x "
                         f"{len(MODES)} modes, temperature {TEMPERATURE}, {args.seeds} seeds "
                         f"(mean ± std); {cpu_name()}, one torch thread")
     for column in ("arm", "loop rate %", "loop rate of thinking %", "seq-rep-4 %",
-                   "accuracy %", "think-rate", "tokens"):
+                   "accuracy %", "think-rate", "tokens", "loops right %", "loops to budget %"):
         table.add_column(column, justify="left" if column == "arm" else "right")
     for arm in ARMS:
         mean, spread = means[arm], spreads[arm]
         table.add_row(arm, *(f"{100 * mean[key]:.1f} ± {100 * spread[key]:.1f}" for key in (
             "loop_rate", "loop_rate_think", "seq_rep_4", "accuracy")),
-            f"{mean['think_rate']:.2f}", f"{mean['tokens']:.1f}")
+            f"{mean['think_rate']:.2f}", f"{mean['tokens']:.1f}",
+            f"{100 * mean['loops_right']:.0f}", f"{100 * mean['loops_to_budget']:.0f}")
     console = Console()
     console.print(table)
     for target, met in targets.items():

@@ -107,6 +107,9 @@ def main() -> None:
                               BASELINES.values(), seed=1)
     summaries = {name: summarize(r for r in cold if r["mode"] == mode)[mode]
                  for name, mode in BASELINES.items()}
+    # What an auto-think reply costs when it does not think: its analysis and the answer.
+    direct = [r["num_tokens"] for r in cold if r["mode"] == "auto_think" and not r["thinks"]]
+    floor = sum(direct) / max(len(direct), 1)
     for arm, run in runs.items():
         records = evaluate_responder(BuiltinResponder(load_checkpoint(latest_model(run))),
                                      problems, ["auto_think"], seed=1)
@@ -127,6 +130,9 @@ def main() -> None:
     for name in (*ARMS, "cold start auto"):
         console.print(f"{name}: {100 * (1 - summaries[name]['all']['tokens'] / think):.0f} % "
                       "fewer tokens than always-think")
+    console.print(f"an auto-think reply that does not think (analysis and answer) takes "
+                  f"{floor:.1f} tokens, {100 * floor / think:.0f} % of always-think's mean; the "
+                  "token target asks for at most 60 %")
     for target, met in targets.items():
         console.print(f"{'met    ' if met else 'NOT MET'}  {target}")
     args.output.write_text(json.dumps({
@@ -134,6 +140,7 @@ def main() -> None:
         "learning_rate": args.learning_rate, "seed": args.seed,
         "problems_per_level": args.problems_per_level,
         "seconds": time.perf_counter() - started, "summaries": summaries, "targets": targets,
+        "auto_think_floor_tokens": floor,
     }, indent=1))
     console.print(f"wrote {args.output}")
 
