@@ -12,6 +12,7 @@ RL stage. This script reproduces that on the built-in model with three arms:
   Keye format (0.2).
 - **(c) GRPO without them**: accuracy and format only (``loop`` at weight 0, still logged).
 
+The shipped model is measured too, with each seed, as the loop rate of a clean model.
 (b) and (c) start from (a) and differ only in their rewards: the same steps, prompts, budget and
 sampling seeds. Each is trained with ``--seeds`` seeds; every model answers the held-out
 problems (the ``test`` split) in ``/think``, ``/no_think`` and ``/auto_think`` at the training
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +62,8 @@ from skillgym.training.bench import cpu_name
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("think", "no_think", "auto_think")
 TEMPERATURE = 1.0
-ARMS = ("cold start", "with repetition rewards", "without")
+#: The shipped model is measured beside the three arms, as the loop rate a clean model has.
+ARMS = ("shipped", "cold start", "with repetition rewards", "without")
 
 #: The looping cold start: the shipped model, 300 steps on a mixture whose thinking traces
 #: stutter 40 % of the time (the shipped model's last mixture settings otherwise), auto-think's
@@ -119,9 +122,20 @@ def measure(model_path: Path, problems, seed: int) -> dict[str, float]:
                                              or [np.nan]))}
 
 
+def percent(value: float) -> str:
+    """A share as a whole percentage, or a dash where it is undefined (no loops)."""
+    return "-" if np.isnan(value) else f"{100 * value:.0f}"
+
+
+def defined(table: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
+    """``table`` with NaN (a share of no loops) as ``None``, which JSON can hold."""
+    return {name: {key: None if np.isnan(value) else value for key, value in row.items()}
+            for name, row in table.items()}
+
+
 def check_targets(means: dict[str, dict[str, float]]) -> dict[str, bool]:
     """The issue's targets on the arms' means over seeds."""
-    cold, fixed, plain = (means[arm] for arm in ARMS)
+    cold, fixed, plain = (means[arm] for arm in ARMS[1:])
     return {
         "(b) loop rate <= 1/5 of (a)'s": fixed["loop_rate"] <= cold["loop_rate"] / 5,
         "(b) loop rate <= 1/5 of (c)'s": fixed["loop_rate"] <= plain["loop_rate"] / 5,
@@ -151,7 +165,9 @@ def main() -> None:
         f"init={cold}", f"seed={seed}", *REWARDS[arm],
         *grpo_overrides(args.steps, args.learning_rate)]) for (arm, seed), run in runs.items()},
         args.jobs)
-    models = {("cold start", seed): cold for seed in range(args.seeds)}
+    models = {(arm, seed): path for arm, path in (("shipped", builtin_path()),
+                                                  ("cold start", cold))
+              for seed in range(args.seeds)}
     models.update({key: latest_model(run) for key, run in runs.items()})
     problems = [problem for level in LEVEL_NUMBERS for problem in sample_problems(
         level, args.problems_per_level, 1, "test")]
@@ -160,8 +176,11 @@ def main() -> None:
     means, spreads = {}, {}
     for arm in ARMS:
         rows = [results[f"{arm}/s{seed}"] for seed in range(args.seeds)]
-        means[arm] = {key: float(np.nanmean([row[key] for row in rows])) for key in rows[0]}
-        spreads[arm] = {key: float(np.nanstd([row[key] for row in rows])) for key in rows[0]}
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a share of no loops stays NaN
+            means[arm] = {key: float(np.nanmean([row[key] for row in rows])) for key in rows[0]}
+            spreads[arm] = {key: float(np.nanstd([row[key] for row in rows]))
+                            for key in rows[0]}
     targets = check_targets(means)
 
     table = Table(title=f"held-out problems, {args.problems_per_level} per level x "
@@ -175,7 +194,7 @@ def main() -> None:
         table.add_row(arm, *(f"{100 * mean[key]:.1f} ± {100 * spread[key]:.1f}" for key in (
             "loop_rate", "loop_rate_think", "seq_rep_4", "accuracy")),
             f"{mean['think_rate']:.2f}", f"{mean['tokens']:.1f}",
-            f"{100 * mean['loops_right']:.0f}", f"{100 * mean['loops_to_budget']:.0f}")
+            *(percent(mean[key]) for key in ("loops_right", "loops_to_budget")))
     console = Console()
     console.print(table)
     for target, met in targets.items():
@@ -184,7 +203,8 @@ def main() -> None:
         "cpu": cpu_name(), "runs": str(args.runs), "seeds": args.seeds, "steps": args.steps,
         "learning_rate": args.learning_rate, "problems_per_level": args.problems_per_level,
         "temperature": TEMPERATURE, "seconds": time.perf_counter() - started,
-        "results": results, "means": means, "spreads": spreads, "targets": targets,
+        "results": defined(results), "means": defined(means), "spreads": defined(spreads),
+        "targets": targets,
     }, indent=1))
     console.print(f"wrote {args.output}")
 
