@@ -7,11 +7,14 @@ steps instead, so a step costs one new column per row. The env resets rows at di
 (same-step autoreset): a row whose episode begins is forgotten in the cache (its columns masked
 out, its position back to 0) and its new prompt is fed alone, while the others feed the token
 they chose. The cache's columns are shared by the batch, so restarts use up columns; when the
-next step would not fit, the cache is rebuilt from every row's conversation (the tokens fed so
-far), which costs one prefill.
+next step would not fit, the cache is rebuilt from every row's conversation, which costs one
+prefill.
 
 The policy reads only the observation's tokens (the conversation, right-aligned, PAD on the
-left) and which rows begin an episode, so it works with any env of that observation.
+left) and which rows begin an episode, so it works with any env of that observation whose
+window holds the whole conversation (Keye-TextGen ends a reply when its window is full). It
+keeps only each conversation's length: the conversation itself is the observation's last
+``length`` tokens (a PAD the model wrote inside a reply stays a token of it).
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from skillgym.models import (
     CausalTransformer,
     KVCache,
     SamplingParams,
-    pad_batch,
     sample_next,
 )
 
@@ -65,13 +67,12 @@ class CachedLMPolicy:
         #: 1, unfiltered), e.g. for their log-probabilities.
         self.last_logits: torch.Tensor | None = None
         self._cache: KVCache | None = None
-        self._conversations: list[list[int]] = [[] for _ in range(num_envs)]
+        self._lengths = np.zeros(num_envs, dtype=np.int64)
         self._chosen: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget every conversation: the next call reads all of them from the observation."""
         self._cache, self._chosen = None, None
-        self._conversations = [[] for _ in range(self.num_envs)]
 
     def act(self, observation: Mapping[str, np.ndarray],
             starting: np.ndarray | None = None) -> np.ndarray:
@@ -109,49 +110,54 @@ class CachedLMPolicy:
                 raise ValueError(f"row {row} did not write the token chosen for it "
                                  f"({int(self._chosen[row])}, observed {int(tokens[row, -1])}): "
                                  "pass starting=terminated | truncated after each step")
-        for row in np.flatnonzero(starting).tolist():
-            self._conversations[row] = [int(t) for t in tokens[row] if t != PAD]
-        for row in going.tolist():
-            self._conversations[row].append(int(tokens[row, -1]))
+        # A prompt holds no PAD: its length is its count of other tokens.
+        self._lengths[starting] = (tokens[starting] != PAD).sum(axis=1)
+        self._lengths[going] += 1
+        if int(self._lengths.max()) > tokens.shape[1]:
+            raise ValueError(f"a conversation is longer than the observation's window "
+                             f"({tokens.shape[1]} tokens): the policy needs all of it")
+        ids = torch.from_numpy(tokens).long()
         with torch.inference_mode():
-            prompts = max((len(self._conversations[row]) for row in np.flatnonzero(starting)),
-                          default=0)
+            prompts = int(self._lengths[starting].max(initial=0))
             needed = int(going.size > 0) + prompts
             if first or self._cache.length + needed > self.capacity:
-                return self._rebuild()
-            return self._advance(going, np.flatnonzero(starting))
+                return self._rebuild(ids)
+            return self._advance(ids, going, np.flatnonzero(starting))
 
-    def _rebuild(self) -> torch.Tensor:
+    def _tail(self, ids: torch.Tensor, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last columns of ``ids`` that hold the conversations of ``rows``, and the mask of
+        those conversations' tokens (the other rows masked out entirely)."""
+        lengths = torch.zeros(self.num_envs, dtype=torch.long)
+        lengths[rows] = torch.from_numpy(self._lengths[rows])
+        width = int(lengths.max())
+        columns = torch.arange(width)
+        return ids[:, ids.shape[1] - width:], columns >= (width - lengths)[:, None]
+
+    def _rebuild(self, ids: torch.Tensor) -> torch.Tensor:
         """A new cache holding every row's conversation; the logits after it."""
         self.rebuilds += 1
-        ids, mask = pad_batch(self._conversations, side="left")
+        ids, mask = self._tail(ids, np.arange(self.num_envs))
         self._cache = self.model.new_cache(self.num_envs, self.capacity)
         return self.model(ids, mask, cache=self._cache, last_only=True)[:, -1].clone()
 
-    def _advance(self, going: np.ndarray, starting: np.ndarray) -> torch.Tensor:
-        """Feed the continuing rows their chosen token, then the starting rows their prompt
-        (each with the other rows masked out); the logits after both."""
+    def _advance(self, ids: torch.Tensor, going: np.ndarray,
+                 starting: np.ndarray) -> torch.Tensor:
+        """Feed the continuing rows their chosen token (the observation's last), then the
+        starting rows their prompt (each with the other rows masked out); the logits after
+        both."""
         cache = self._cache
         logits = torch.empty((self.num_envs, self.model.config.vocab_size),
                              dtype=self.model.embed.weight.dtype)
         if going.size:
-            ids = torch.full((self.num_envs, 1), PAD)
-            ids[going, 0] = torch.from_numpy(self._chosen[going])
             mask = torch.zeros((self.num_envs, 1), dtype=torch.bool)
             mask[going] = True
-            out = self.model(ids, mask, cache=cache)[:, -1]
+            out = self.model(ids[:, -1:], mask, cache=cache)[:, -1]
             logits[going] = out[going]
         if starting.size:
             rows = torch.from_numpy(starting)
             cache.valid[rows] = False
             cache.seen[rows] = 0
-            width = max(len(self._conversations[row]) for row in starting.tolist())
-            ids = torch.full((self.num_envs, width), PAD)
-            mask = torch.zeros((self.num_envs, width), dtype=torch.bool)
-            for row in starting.tolist():
-                prompt = self._conversations[row]
-                ids[row, width - len(prompt):] = torch.tensor(prompt)
-                mask[row, width - len(prompt):] = True
-            out = self.model(ids, mask, cache=cache, last_only=True)[:, -1]
+            prompts, mask = self._tail(ids, starting)
+            out = self.model(prompts, mask, cache=cache, last_only=True)[:, -1]
             logits[rows] = out[rows]
         return logits

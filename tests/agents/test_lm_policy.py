@@ -88,3 +88,8 @@ def test_bad_input_is_named(model):
     # The observation of a reset, passed as if the chosen tokens had been written.
     with pytest.raises(ValueError, match="did not write the token chosen"):
         policy.act(env.reset(seed=1)[0], np.zeros(2, dtype=bool))
+    # A window that no longer holds the whole conversation.
+    policy = CachedLMPolicy(model, 1)
+    chosen = policy.act({"tokens": np.array([[1, 2, 3, 4]])})
+    with pytest.raises(ValueError, match="longer than the observation's window"):
+        policy.act({"tokens": np.array([[2, 3, 4, int(chosen[0])]])}, np.zeros(1, dtype=bool))
