@@ -10,10 +10,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from pettingzoo.test import api_test, parallel_api_test
 
 import skillgym  # noqa: F401  (registers the ids)
-from skillgym.envs.mtnas import env as aec_env
 from skillgym.envs.mtnas import parallel_env
 from skillgym.envs.mtnas.assemble import MTNASAssembleEnv
 from skillgym.envs.mtnas.modules import SearchSpace
@@ -195,15 +193,11 @@ def test_default_table_is_complete():
 
 
 # ----------------------------------------------------------------------------- PettingZoo
-
-
-def test_pettingzoo_api():
-    parallel_api_test(parallel_env(evaluator=training_supernet(0), rounds=2), num_cycles=20)
-    api_test(aec_env(evaluator=training_supernet(0), rounds=2), num_cycles=20)
+# PettingZoo's own checks, on every reward setting: test_parallel_conventions.py.
 
 
 def test_parallel_rewards_mix_own_and_mean_accuracy():
-    env = parallel_env(evaluator=training_supernet(0), alpha=0.25, rounds=2)
+    env = parallel_env(evaluator=training_supernet(0), alpha=0.25, max_cycles=2)
     observations, _ = env.reset(seed=0)
     assert observations["syn_pos"].tolist() == [4, 4, 4, 4, 0]
     actions = {"syn_pos": np.array([0, 1]), "syn_topic": np.array([0, 3])}
@@ -223,8 +217,8 @@ def test_parallel_rewards_mix_own_and_mean_accuracy():
 def test_parallel_rejects_bad_input():
     with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
         parallel_env(evaluator=training_supernet(0), alpha=1.5)
-    with pytest.raises(ValueError, match="rounds must be >= 1"):
-        parallel_env(evaluator=training_supernet(0), rounds=0)
+    with pytest.raises(ValueError, match="max_cycles must be >= 1"):
+        parallel_env(evaluator=training_supernet(0), max_cycles=0)
     env = parallel_env(evaluator=training_supernet(0))
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"missing \['syn_topic'\]"):
