@@ -1,7 +1,13 @@
 """Settings shared by every test."""
 
+import os
+
 import pytest
 import torch
+
+# Kernels keep their default layout in the tests: tuning one takes seconds of timing, and the
+# results are the same whatever the layout (tests/kernels/test_tuning.py tunes on purpose).
+os.environ["SKILLGYM_KERNEL_TUNING"] = "off"
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -14,8 +14,10 @@ from skillgym.kernels.actor_critic import (
 )
 from skillgym.kernels.device import KernelBuildError, OpenCLDevice, select_device
 from skillgym.kernels.spec import InputLayout, NetworkSpec
+from skillgym.kernels.tuning import DEFAULT_TILING, Tiling, TuningCache, TuningResult
 
 __all__ = [
+    "DEFAULT_TILING",
     "KERNEL_MIN_BATCH",
     "ActorCriticKernel",
     "ActorCriticOutput",
@@ -25,5 +27,8 @@ __all__ = [
     "NetworkSpec",
     "OpenCLDevice",
     "kernel_source",
+    "Tiling",
+    "TuningCache",
+    "TuningResult",
     "select_device",
 ]

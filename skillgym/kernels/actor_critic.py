@@ -8,14 +8,17 @@ same semantics).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from typing import Any, NamedTuple
 
 import numpy as np
+from rich.console import Console
 
-from skillgym.kernels.device import OpenCLDevice, select_device
+from skillgym.kernels.device import OpenCLDevice, select_device, vector_build_options
 from skillgym.kernels.numpy_path import actor_critic_numpy
 from skillgym.kernels.spec import (
     InputLayout,
@@ -25,26 +28,37 @@ from skillgym.kernels.spec import (
     pad_to,
     value_head_is_column,
 )
+from skillgym.kernels.tuning import (
+    DEFAULT_TILING,
+    MAX_TRIALS,
+    Tiling,
+    TuningCache,
+    TuningResult,
+    search,
+    tuning_enabled,
+)
 
 # Below this many samples the numpy path beats a launch (PoCL wakes its threads for every
 # call, 15-70 us). Measured on the 2-core test machine with sampling (docs/kernels.md): numpy
 # won only at B = 1 (60 us against 67 us); from B = 2 the kernel was faster (59 against 83 us).
 KERNEL_MIN_BATCH = 2
 
-# float8: PoCL 3.0's LLVM 14 names this Zen 4 CPU znver3 and compiles for AVX2, where float16
-# costs two registers per value (64-64 policy, B = 4,096, one thread: 1.99 ms either way), and
-# a target attribute cannot bring AVX-512 to the code that runs (docs/kernels.md).
-DEFAULT_VECTOR_WIDTH = 8
-
-# The register block: TILE samples x BLOCK output vectors of accumulators. Measured with
-# float8 on the 64-64 policy at B = 4,096 (CPU ms, one thread): 4 x 2 1.91, 2 x 4 2.15,
-# 3 x 2 2.31, 4 x 3 2.35, 6 x 2 2.51 (larger blocks spill AVX2's 16 registers).
-DEFAULT_TILE = 4
-DEFAULT_BLOCK = 2
-BLOCKS = (1, 2, 3, 4)
+# Tuning times layouts on the first call of at least this many samples: below it a launch is
+# mostly its fixed cost, whatever the layout.
+TUNE_MIN_BATCH = 256
+# Each layout is timed over at least this many launches and this many seconds (the fastest
+# launch counts): a few milliseconds a layout, next to half a second of building it.
+TUNING_LAUNCHES = 5
+TUNING_SECONDS = 0.02
+# Seconds between two progress lines while tuning.
+TUNING_LINE_SECONDS = 2.0
+# The ``tiling`` choices by name (see ActorCriticKernel).
+TILING_CHOICES = ("auto", "default")
 
 # The SIMT baseline's fixed work-group size: PoCL vectorises across the work-items of a group.
 SIMT_GROUP = 16
+# The SIMT kernel is scalar and per sample: its weights are packed one lane wide.
+SIMT_TILING = Tiling(vector_width=1, tile=1, block=1)
 
 VARIANTS = ("simd", "simt")
 
@@ -154,19 +168,21 @@ def _network_macro(
 
 def kernel_source(
     spec: NetworkSpec,
-    vector_width: int,
-    tile: int,
+    tiling: Tiling,
     variant: str,
-    block: int = DEFAULT_BLOCK,
     layout: InputLayout | None = None,
 ) -> str:
     """The OpenCL source for one network: generated ``#define`` lines, ``common.cl``, then the
-    variant's kernel (``"simd"``: ``actor_critic.cl``; ``"simt"``: ``simt_actor_critic.cl``).
-    With a ``layout`` (``"simd"`` only), the kernel reads coded observations."""
+    variant's kernel (``"simd"``: ``actor_critic.cl``, in ``tiling``'s vector width and register
+    block; ``"simt"``: ``simt_actor_critic.cl``, which ignores ``tiling``). With a ``layout``
+    (``"simd"`` only), the kernel reads coded observations."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     if layout is not None and variant != "simd":
         raise ValueError(f"an input layout needs variant 'simd', got {variant!r}")
+    if variant == "simt":
+        tiling = SIMT_TILING
+    vector_width, tile, block = tiling.vector_width, tiling.tile, tiling.block
     widths = [pad_to(layer.n_out, vector_width) for layer in spec.layers()]
     hidden = [w for w, la in zip(widths, spec.layers(), strict=True) if la.activation is not None]
     suffix = "" if vector_width == 1 else str(vector_width)
@@ -213,6 +229,22 @@ def kernel_source(
     )
 
 
+class _Program:
+    """The kernel built for one vector width and register block, with the buffers that belong
+    to that build: the weights packed at its vector width and the ``"simd"`` kernel's counter
+    of tiles."""
+
+    def __init__(
+        self, device: OpenCLDevice, source: str, simd: bool, options: tuple[str, ...] = ()
+    ) -> None:
+        # pyopencl returns a new kernel object per attribute access: keep one.
+        self.kernel = device.build(source, options).actor_critic
+        self.params: _Shared | None = None
+        self.next_tile = _Shared(device, (1,), np.int32) if simd else None
+        if self.next_tile is not None:
+            self.kernel.set_arg(_ARG_INDEX["next_tile"], self.next_tile.arg)
+
+
 class ActorCriticKernel:
     """One actor-critic network, run by the fused kernel (or by numpy, with the same semantics).
 
@@ -226,13 +258,20 @@ class ActorCriticKernel:
         min_kernel_batch: batches smaller than this run on the numpy path.
         variant: ``"simd"`` (the explicit-SIMD kernel) or ``"simt"`` (the one-work-item-per-sample
             baseline, for comparisons).
-        vector_width: lanes per vector of the ``"simd"`` kernel: 1, 2, 4, 8 or 16.
-        tile: samples per register block of the ``"simd"`` kernel.
-        block: output vectors per register block of the ``"simd"`` kernel: 1 to 4.
-        work_items: concurrent work-items of the ``"simd"`` kernel; default: the device's
-            compute units.
+        tiling: the ``"simd"`` kernel's layout: a :class:`~skillgym.kernels.tuning.Tiling`;
+            ``"auto"`` to tune it on the first call of at least :data:`TUNE_MIN_BATCH` samples
+            (the fastest layout on this device for this network and workload, cached on disk:
+            :mod:`skillgym.kernels.tuning`); ``"default"`` for
+            :data:`~skillgym.kernels.tuning.DEFAULT_TILING`; ``None`` for ``"auto"`` unless
+            ``SKILLGYM_KERNEL_TUNING=off``. Results agree whatever the layout (up to float32
+            rounding in the log-probabilities' sums).
         layout: observations come as :class:`CodedObs` in this layout (``"simd"`` only)
             instead of ``[B, obs_dim]`` floats; :meth:`coded_inputs` gives arrays to fill.
+        tuning_cache: where tuned layouts are kept; default ``tuning.json`` in the kernel cache.
+
+    Attributes:
+        tiling: the layout in use (``None`` on the numpy path).
+        tuning: what tuning did (:class:`~skillgym.kernels.tuning.TuningResult`), once it ran.
     """
 
     def __init__(
@@ -242,11 +281,9 @@ class ActorCriticKernel:
         device: str | OpenCLDevice | None = None,
         min_kernel_batch: int = KERNEL_MIN_BATCH,
         variant: str = "simd",
-        vector_width: int = DEFAULT_VECTOR_WIDTH,
-        tile: int = DEFAULT_TILE,
-        block: int = DEFAULT_BLOCK,
-        work_items: int | None = None,
+        tiling: Tiling | str | None = None,
         layout: InputLayout | None = None,
+        tuning_cache: TuningCache | None = None,
     ) -> None:
         if layout is not None and layout.obs_dim != spec.obs_dim:
             raise ValueError(
@@ -256,12 +293,10 @@ class ActorCriticKernel:
             raise ValueError(f"an input layout needs variant 'simd', got {variant!r}")
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        if vector_width not in (1, 2, 4, 8, 16):
-            raise ValueError(f"vector_width must be one of 1, 2, 4, 8, 16, got {vector_width!r}")
-        if tile < 1:
-            raise ValueError(f"tile must be a positive integer, got {tile!r}")
-        if block not in BLOCKS:
-            raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
+        if not (tiling is None or isinstance(tiling, Tiling) or tiling in TILING_CHOICES):
+            raise ValueError(
+                f"tiling must be a Tiling, one of {TILING_CHOICES} or None, got {tiling!r}"
+            )
         if min_kernel_batch < 0:
             raise ValueError(f"min_kernel_batch must be >= 0, got {min_kernel_batch!r}")
         self.spec = spec
@@ -270,26 +305,25 @@ class ActorCriticKernel:
         self.min_kernel_batch = int(min_kernel_batch)
         self.variant = variant
         self.device = select_device(device)
+        self._tuning_cache = tuning_cache
+        self.tuning: TuningResult | None = None
         self._capacity = 0
         self._obs_in_place: Any = None  # a buffer over the last call's observations, if any
-        self._range: tuple[tuple[int], tuple[int]] | None = None
+        self._batch: int | None = None  # the last OpenCL call's batch size
         self._scalars: dict[str, int] | None = None
-        if self.device is None:
-            self.vector_width, self.tile = 1, 1
-        else:
-            simd = variant == "simd"
-            self.vector_width = int(vector_width) if simd else 1
-            self.tile = int(tile) if simd else 1
-            self._work_items = int(work_items or self.device.compute_units)
-            if self._work_items < 1:
-                raise ValueError(f"work_items must be a positive integer, got {work_items!r}")
-            source = kernel_source(spec, self.vector_width, self.tile, variant, block, layout)
-            # pyopencl returns a new kernel object per attribute access: keep one.
-            self._kernel = self.device.build(source).actor_critic
-            if simd:
-                self._next_tile = _Shared(self.device, (1,), np.int32)
-                self._bind(next_tile=self._next_tile.arg)
-            self._params: _Shared | None = None
+        # Every argument bound so far, by name, to bind again when the program changes.
+        self._args: dict[str, Any] = {}
+        self._programs: dict[Tiling, _Program] = {}
+        self.tiling: Tiling | None = None
+        self._weights: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._tune_pending = False
+        if self.device is not None:
+            if variant == "simt":
+                tiling = SIMT_TILING
+            elif tiling is None:
+                tiling = "auto" if tuning_enabled() else "default"
+            self._tune_pending = tiling == "auto"
+            self._switch(DEFAULT_TILING if isinstance(tiling, str) else tiling)
         self.set_weights(weights)
 
     @property
@@ -305,12 +339,31 @@ class ActorCriticKernel:
             for w, b in weights
         ]
         if self.device is not None:
-            packed = pack_weights(self.spec, weights, self.vector_width)
-            if self._params is None or self._params.host.shape != packed.shape:
-                self._params = _Shared(self.device, packed.shape, np.float32)
-                self._bind(params=self._params.arg)
-            self._params.host[...] = packed
-            self._params.upload(len(packed))
+            self._pack(self._program)
+
+    def _pack(self, program: _Program) -> None:
+        """Write the weights into ``program``'s parameter buffer, at its vector width."""
+        packed = pack_weights(self.spec, self._weights, self.tiling.vector_width)
+        if program.params is None or program.params.host.shape != packed.shape:
+            program.params = _Shared(self.device, packed.shape, np.float32)
+            program.kernel.set_arg(_ARG_INDEX["params"], program.params.arg)
+        program.params.host[...] = packed
+        program.params.upload(len(packed))
+
+    def _switch(self, tiling: Tiling) -> None:
+        """Run on ``tiling`` from now on: build its program (or reuse an earlier build of the
+        same code), bind every argument bound so far, and pack the weights into it."""
+        code = replace(tiling, work_items=None)  # work-items change the launch, not the code
+        fresh = code not in self._programs
+        if fresh:
+            source = kernel_source(self.spec, code, self.variant, self.layout)
+            options = vector_build_options(code.vector_width)
+            self._programs[code] = _Program(self.device, source, self.variant == "simd", options)
+        self._program, self.tiling = self._programs[code], tiling
+        for name, value in self._args.items():
+            self._program.kernel.set_arg(_ARG_INDEX[name], value)
+        if self._weights is not None:
+            self._pack(self._program)
 
     def __call__(
         self,
@@ -406,7 +459,7 @@ class ActorCriticKernel:
     def relaunch(self) -> float:
         """Run the kernel again on the inputs of the last OpenCL call, without staging them or
         reading the outputs; return the wall time in seconds. For timing the kernel alone."""
-        if self._range is None:
+        if self._batch is None:
             raise RuntimeError("relaunch() needs an earlier call that ran on the OpenCL device")
         start = time.perf_counter()
         self._launch()
@@ -414,17 +467,98 @@ class ActorCriticKernel:
 
     def _bind(self, **args: Any) -> None:
         """Set kernel arguments by their names in the OpenCL source (:data:`KERNEL_ARGS`)."""
+        self._args.update(args)
         for name, value in args.items():
-            self._kernel.set_arg(_ARG_INDEX[name], value)
+            self._program.kernel.set_arg(_ARG_INDEX[name], value)
 
     def _launch(self) -> None:
-        """Launch the kernel over ``self._range`` on the bound arguments and wait for it to
-        finish. The ``"simd"`` kernel's work-items take tiles from a shared counter, which
+        """Launch the kernel on the bound arguments for the last call's batch and wait for it
+        to finish. The ``"simd"`` kernel's work-items take tiles from a shared counter, which
         each launch starts at zero."""
+        counter = self._program.next_tile
+        if counter is not None:
+            counter.host[0] = 0
+            counter.upload(1)
         if self.variant == "simd":
-            self._next_tile.host[0] = 0
-            self._next_tile.upload(1)
-        self.device.cl.enqueue_nd_range_kernel(self.device.queue, self._kernel, *self._range).wait()
+            tiles = -(-self._batch // self.tiling.tile)
+            work_items = self.tiling.work_items or self.device.compute_units
+            sizes = ((min(work_items, tiles),), (1,))
+        else:
+            sizes = ((pad_to(self._batch, SIMT_GROUP),), (SIMT_GROUP,))
+        cl, queue = self.device.cl, self.device.queue
+        cl.enqueue_nd_range_kernel(queue, self._program.kernel, *sizes).wait()
+
+    def tuning_key(self, batch: int, masks: bool, sample: bool) -> str:
+        """The tuning cache's key for this kernel on its device: the device and its driver, a
+        digest of the generated source (the kernel files, the network's shape and the input
+        layout), the batch size rounded up to a power of two, and whether the calls mask and
+        sample."""
+        source = kernel_source(self.spec, DEFAULT_TILING, self.variant, self.layout)
+        digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+        bucket = 1 << max(batch - 1, 0).bit_length()
+        return (
+            f"{self.device.name} | {self.device.driver} | source {digest} | batch {bucket} | "
+            f"masks {int(masks)} | sample {int(sample)}"
+        )
+
+    def _tune(self, masks: bool, sample: bool) -> None:
+        """Choose the layout for the last call's inputs, from the cache or by timing
+        candidates on them (:func:`~skillgym.kernels.tuning.search`), and switch to it."""
+        from skillgym.progress import LineProgress
+
+        self._tune_pending = False
+        key = self.tuning_key(self._batch, masks, sample)
+        cache = self._tuning_cache or TuningCache()
+        cached = cache.get(key)
+        if cached is not None:
+            self.tuning = TuningResult(cached, {}, cached=True)
+            self._switch(cached)
+            return
+        progress = LineProgress(Console(stderr=True), interval=TUNING_LINE_SECONDS)
+        task = progress.add_task(
+            f"tuning the policy kernel ({self.device.name}, batch {self._batch})",
+            total=MAX_TRIALS, status="",
+        )
+        fastest: dict[Tiling, float] = {}
+
+        def measure(tiling: Tiling) -> float:
+            self._switch(tiling)
+            seconds = self._time_launches()
+            if tiling not in fastest:
+                progress.advance(task)  # the count is of layouts; the finals time some again
+            fastest[tiling] = min(seconds, fastest.get(tiling, seconds))
+            best = min(fastest, key=fastest.__getitem__)
+            status = f"fastest so far {best.label}, {fastest[best] * 1e6:,.0f} µs"
+            progress.update(task, status=status)
+            return seconds
+
+        chosen, times = search(
+            measure, self.device.compute_units, start=self.tiling, max_trials=MAX_TRIALS
+        )
+        progress.update(task, total=len(times), status=f"chose {chosen.label}")
+        progress.stop()
+        spec = self.spec
+        network = (f"obs {spec.obs_dim}, pi {list(spec.pi_layers)}, vf {list(spec.vf_layers)}, "
+                   f"actions {list(spec.action_dims)}, {spec.activation}")
+        if self.layout is not None:
+            network += f", {self.layout.n_codes} codes + {self.layout.n_dense} dense inputs"
+        cache.put(key, chosen, times, self.device.name, network=network, batch=self._batch,
+                  masks=masks, sample=sample)
+        self.tuning = TuningResult(chosen, times, cached=False)
+        # Builds of the layouts not chosen are not needed again.
+        self._programs = {}
+        self._switch(chosen)
+
+    def _time_launches(self) -> float:
+        """The fastest of several launches on the bound inputs, in seconds: at least
+        :data:`TUNING_LAUNCHES` launches and :data:`TUNING_SECONDS` of them, after one that is
+        not timed (the first launch of a build compiles it for the work-group size)."""
+        self._launch()
+        times: list[float] = []
+        deadline = time.perf_counter() + TUNING_SECONDS
+        while len(times) < TUNING_LAUNCHES or time.perf_counter() < deadline:
+            times.append(self.relaunch())
+        return min(times)
 
     def _reserve(self, batch: int) -> None:
         """Grow the device arrays to hold ``batch`` samples (to the next power of two)."""
@@ -517,12 +651,9 @@ class ActorCriticKernel:
         if scalars != self._scalars:  # setting an argument costs more than a comparison
             self._bind(**{name: np.int32(value) for name, value in scalars.items()})
             self._scalars = scalars
-        if self.variant == "simd":
-            tiles = -(-batch // self.tile)
-            global_size, local_size = min(self._work_items, tiles), 1
-        else:
-            global_size, local_size = pad_to(batch, SIMT_GROUP), SIMT_GROUP
-        self._range = ((global_size,), (local_size,))
+        self._batch = batch
+        if self._tune_pending and batch >= TUNE_MIN_BATCH:
+            self._tune(masks is not None, uniforms is not None)
         self._launch()
         return ActorCriticOutput(
             self._actions.download(batch),

@@ -63,6 +63,8 @@ class OpenCLDevice:
         fine_grained_svm: whether host arrays can be shared with kernels without copies.
         host_memory: whether the device computes in host memory (a CPU device), so that a
             buffer made over a host array lets kernels read the array itself.
+        driver: the driver's and the device's version strings (a new driver may compile the
+            same source into faster or slower code: tuned layouts are kept per driver).
     """
 
     cl: Any
@@ -73,6 +75,7 @@ class OpenCLDevice:
     compute_units: int
     fine_grained_svm: bool
     host_memory: bool = False
+    driver: str = ""
 
     def build(self, source: str, options: tuple[str, ...] = ()) -> Any:
         """Build ``source``, or load it from the disk cache.
@@ -87,6 +90,16 @@ class OpenCLDevice:
             raise KernelBuildError(
                 f"building an OpenCL program for device {self.name!r} failed:\n{error}"
             ) from error
+
+
+def vector_build_options(vector_width: int) -> tuple[str, ...]:
+    """Build options for a program computing on ``vector_width``-lane vectors.
+
+    Without AVX-512, clang warns once per function that a float16 argument "changes the ABI":
+    harmless in these kernels (PoCL inlines every function into the kernel), and a dozen lines
+    on stderr for every float16 program, so float16 programs build with warnings off.
+    """
+    return ("-w",) if vector_width >= 16 else ()
 
 
 def _describe(cl: Any) -> list[tuple[Any, Any]]:
@@ -158,6 +171,7 @@ def _open(choice: str) -> OpenCLDevice | None:
         compute_units=int(device.max_compute_units),
         fine_grained_svm=bool(svm & cl.device_svm_capabilities.FINE_GRAIN_BUFFER),
         host_memory=bool(device.type & cl.device_type.CPU),
+        driver=f"{device.driver_version}; {device.version}",
     )
 
 

@@ -1,19 +1,29 @@
 """Measure a device's peak multiply-add throughput with a register-only OpenCL kernel.
 
 Used by ``benchmarks/policy_forward.py`` to report kernels as a fraction of what the machine
-can do. On a shared machine the best of several repeats is the least disturbed estimate.
+can do. The peak is the best over vector widths and numbers of independent chains
+(:func:`fma_peaks`): the width that reaches it is the device's own, and a kernel compared with
+a narrower width's peak would look better than it is (on a CPU with AVX-512, float16 reaches
+about twice float8's rate). On a shared machine the best of several repeats is the least
+disturbed estimate.
 """
 
 from __future__ import annotations
 
 import time
 from importlib import resources
+from typing import NamedTuple
 
 import numpy as np
 
-from skillgym.kernels.device import OpenCLDevice
+from skillgym.kernels.device import OpenCLDevice, vector_build_options
 
 ACCUMULATORS = 12
+# The widths and chain counts fma_peaks tries: enough chains to hide the FMA latency on two
+# pipes, few enough to stay in the registers, at each width (float16 on AVX2 takes two
+# registers a chain, so its best is 6 chains; on AVX-512 it is 8 to 12).
+PEAK_WIDTHS = (4, 8, 16)
+PEAK_ACCUMULATORS = (6, 8, 12)
 
 
 def fma_peak_source(vector_width: int = 8, accumulators: int = ACCUMULATORS) -> str:
@@ -42,18 +52,24 @@ class FmaPeak:
         work_items: int,
         vector_width: int = 8,
         iterations: int = 1_000_000,
+        accumulators: int = ACCUMULATORS,
     ) -> None:
         if work_items < 1:
             raise ValueError(f"work_items must be a positive integer, got {work_items!r}")
+        if accumulators < 1:
+            raise ValueError(f"accumulators must be a positive integer, got {accumulators!r}")
         cl = self._cl = device.cl
         self._queue = device.queue
-        self._kernel = device.build(fma_peak_source(vector_width)).fma_peak
+        source = fma_peak_source(vector_width, accumulators)
+        self._kernel = device.build(source, vector_build_options(vector_width)).fma_peak
         # Kept as an attribute: a kernel argument does not keep its buffer alive.
         self._out = cl.Buffer(device.context, cl.mem_flags.WRITE_ONLY, 4 * work_items)
         args = (self._out, np.int32(iterations), np.float32(0.9999), np.float32(1e-4))
         self._kernel.set_args(*args)
         self._range = ((work_items,), (1,))
-        self.flops = 2 * vector_width * ACCUMULATORS * iterations * work_items
+        self.vector_width = vector_width
+        self.accumulators = accumulators
+        self.flops = 2 * vector_width * accumulators * iterations * work_items
         self.launch()  # the first launch compiles for this work-group size
 
     def launch(self) -> float:
@@ -61,6 +77,18 @@ class FmaPeak:
         start = time.perf_counter()
         self._cl.enqueue_nd_range_kernel(self._queue, self._kernel, *self._range).wait()
         return time.perf_counter() - start
+
+    def gflops(self, repeats: int) -> float:
+        """Best GFLOP/s over ``repeats`` launches."""
+        return self.flops / min(self.launch() for _ in range(repeats)) / 1e9
+
+
+class WidthPeak(NamedTuple):
+    """The best rate at one vector width, and the number of chains that reached it."""
+
+    vector_width: int
+    gflops: float
+    accumulators: int
 
 
 def measure_fma_peak(
@@ -70,6 +98,27 @@ def measure_fma_peak(
     iterations: int = 1_000_000,
     repeats: int = 5,
 ) -> float:
-    """Best GFLOP/s (one multiply-add = 2 FLOP) of ``work_items`` concurrent work-items."""
-    peak = FmaPeak(device, work_items, vector_width, iterations)
-    return max(peak.flops / peak.launch() / 1e9 for _ in range(repeats))
+    """Best GFLOP/s (one multiply-add = 2 FLOP) of ``work_items`` concurrent work-items at one
+    vector width, with :data:`ACCUMULATORS` chains."""
+    return FmaPeak(device, work_items, vector_width, iterations).gflops(repeats)
+
+
+def fma_peaks(
+    device: OpenCLDevice,
+    work_items: int,
+    widths: tuple[int, ...] = PEAK_WIDTHS,
+    accumulators: tuple[int, ...] = PEAK_ACCUMULATORS,
+    iterations: int = 200_000,
+    repeats: int = 5,
+) -> dict[int, WidthPeak]:
+    """The peak at each vector width: the best over the numbers of chains. The largest of
+    them is the device's peak, and its width the device's native one."""
+    peaks = {}
+    for width in widths:
+        rates = [
+            (FmaPeak(device, work_items, width, iterations, chains).gflops(repeats), chains)
+            for chains in accumulators
+        ]
+        gflops, chains = max(rates)
+        peaks[width] = WidthPeak(width, gflops, chains)
+    return peaks

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 # Sub-command modules, in the order ``skillgym --help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    "list", "train", "eval", "bench", "report", "demo", "rewards", "mtnas", "keye")
+    "list", "train", "eval", "bench", "report", "demo", "rewards", "mtnas", "keye", "kernels")
 
 
 class CLIError(Exception):

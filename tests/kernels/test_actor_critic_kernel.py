@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from kernel_oracle import oracle, random_weights
 
-from skillgym.kernels import ActorCriticKernel, CodedObs, InputLayout, NetworkSpec
+from skillgym.kernels import ActorCriticKernel, CodedObs, InputLayout, NetworkSpec, Tiling
+from skillgym.kernels.tuning import BLOCKS, SEARCH_TILES, SEARCH_WIDTHS
 
 SPECS = {
     "sb3-default": NetworkSpec(64, (64, 64), (64, 64), (8,)),
@@ -70,17 +71,39 @@ def test_matches_float64_oracle(name, device_choice):
             assert (actions_host[batch:] == -7).all()
 
 
-@pytest.mark.parametrize(("vector_width", "tile", "block"), [(8, 6, 4), (4, 3, 3), (2, 1, 1)])
-def test_other_register_blocks_match_oracle(opencl_device, vector_width, tile, block):
+def covering_layouts():
+    """Layouts covering every pair of (vector width, tile, block) values the tuner searches,
+    with twice the work-items on some, and the narrow widths it does not search."""
+    layouts = []
+    for i, width in enumerate(SEARCH_WIDTHS):
+        for j, tile in enumerate(SEARCH_TILES):
+            block = BLOCKS[(i + j) % len(BLOCKS)]
+            layouts.append(Tiling(width, tile, block, work_items=4 if j == 0 else None))
+    missing = {(t, b) for t in SEARCH_TILES for b in BLOCKS} - {(t.tile, t.block) for t in layouts}
+    layouts += [Tiling(8, tile, block) for tile, block in sorted(missing)]
+    return layouts + [Tiling(1, 2, 3), Tiling(2, 1, 1)]
+
+
+@pytest.mark.parametrize("tiling", covering_layouts(), ids=lambda t: t.label)
+def test_every_layout_matches_oracle(opencl_device, tiling):
     spec = SPECS["wide"]
-    kernel, weights = make_kernel(
-        spec, "auto", vector_width=vector_width, tile=tile, block=block
-    )
-    obs = np.random.default_rng(16).normal(size=(301, spec.obs_dim)).astype(np.float32)
+    kernel, weights = make_kernel(spec, "auto", tiling=tiling)
+    rng = np.random.default_rng(16)
+    obs = rng.normal(size=(301, spec.obs_dim)).astype(np.float32)
     out = kernel(obs, return_log_probs=True)
     log_probs, values = oracle(spec, weights, obs)
+    assert kernel.tiling == tiling
     np.testing.assert_allclose(out.log_probs, log_probs, atol=1e-5, rtol=0)
     np.testing.assert_allclose(out.values, values, atol=1e-5, rtol=0)
+    # Under masks, without every log-probability, the head computes only the allowed vectors.
+    masks = rng.random((301, spec.n_logits)) < 0.1
+    masks[:, spec.head_starts[:-1]] = True  # every component allows an action
+    masked = kernel(obs, masks=masks)
+    log_probs, _ = oracle(spec, weights, obs, masks)
+    np.testing.assert_array_equal(masked.actions, head_argmax(spec, log_probs))
+    np.testing.assert_allclose(
+        masked.log_prob, chosen_log_prob(spec, log_probs, masked.actions), atol=1e-5, rtol=0
+    )
 
 
 def test_simt_baseline_matches_oracle(opencl_device):
@@ -318,9 +341,7 @@ def test_bad_inputs_are_rejected(device_choice):
         ActorCriticKernel(spec, weights, device=device_choice).relaunch()  # nothing launched yet
     for kwargs, message in (
         ({"variant": "simd2"}, "variant must be one of"),
-        ({"vector_width": 3}, "vector_width must be one of"),
-        ({"tile": 0}, "tile must be a positive integer"),
-        ({"block": 5}, r"block must be one of \(1, 2, 3, 4\)"),
+        ({"tiling": "fastest"}, r"tiling must be a Tiling, one of \('auto', 'default'\)"),
         ({"min_kernel_batch": -1}, "min_kernel_batch must be >= 0"),
     ):
         with pytest.raises(ValueError, match=message):
