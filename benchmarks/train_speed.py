@@ -10,7 +10,10 @@ one run is steadier than two numbers from two):
   over a ``DummyVecEnv``, MaskablePPO); both with the same PPO settings (``--set`` changes
   them for both). Reports wall-clock, environment steps, steps/s and steps to the target.
 * ``hierarchy``: the whole ``aec-hierarchy`` recipe (``--skills``) with ``policy=kernel`` and
-  ``policy=torch``: wall-clock and the accuracy table each ends with (which must agree).
+  ``policy=torch``: wall-clock and the accuracy table each ends with (which must agree). With
+  ``--before DIR`` (an export of older code, e.g. ``git archive REV | tar -x -C DIR``) the
+  same two setups also run on that code, taking turns with the current ones, and the
+  speed-ups are against the older code's ``policy=torch``: the recipe before and after.
 
 Writes ``benchmarks/results/train_speed.json``.
 
@@ -21,7 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +49,8 @@ ENV_ID = "skillgym/AEC-Add-v0"
 # The fast road is the recipes' defaults; the stock setup is one option away.
 SETUPS = {"fast": [], "stock": ["policy=torch", "env.vec=dummy"]}
 HIERARCHY_SETUPS = {"kernel": ["policy=kernel"], "torch": ["policy=torch"]}
+# Marks a hierarchy setup that runs the --before code.
+BEFORE = "before"
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,6 +65,8 @@ def parse_args() -> argparse.Namespace:
                         help="ppo recipe overrides for both AEC-Add setups, e.g. env.n_envs=64")
     parser.add_argument("--skills", default='["EVAL"]',
                         help="the hierarchy part's skills (a TOML list)")
+    parser.add_argument("--before", type=Path, default=None, metavar="DIR",
+                        help="a source tree of older code: the hierarchy part runs it too")
     parser.add_argument("--runs", type=Path, default=Path("runs/train_speed"),
                         help="where the hierarchy part's run folders go")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -85,13 +95,20 @@ def train_add(setup: list[str], seed: int, args: argparse.Namespace) -> dict[str
 
 
 def train_hierarchy(setup: list[str], seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    """The whole aec-hierarchy recipe: wall-clock and the final accuracy table."""
-    name = "-".join(part.split("=")[1] for part in setup)
-    folder = args.runs / f"hierarchy-{name}-seed{seed}"
+    """The whole aec-hierarchy recipe: wall-clock and the final accuracy table. A setup that
+    starts with ``before`` runs ``--before``'s code in a process of its own."""
+    name = "-".join(part.split("=")[-1] for part in setup)
+    folder = (args.runs / f"hierarchy-{name}-seed{seed}").resolve()
     shutil.rmtree(folder, ignore_errors=True)
+    command = ["train", "aec-hierarchy", f"skills={args.skills}", f"seed={seed}",
+               *(part for part in setup if part != BEFORE), "--run-dir", str(folder)]
     start = time.perf_counter()
-    code = skillgym_main(["train", "aec-hierarchy", f"skills={args.skills}", f"seed={seed}",
-                          *setup, "--run-dir", str(folder)])
+    if BEFORE in setup:
+        env = {**os.environ, "PYTHONPATH": str(args.before.resolve())}
+        code = subprocess.run([sys.executable, "-m", "skillgym", *command], env=env,
+                              cwd=args.before).returncode
+    else:
+        code = skillgym_main(command)
     seconds = time.perf_counter() - start
     if code != 0:
         raise SystemExit(f"the aec-hierarchy run {folder} failed (exit code {code})")
@@ -125,10 +142,10 @@ def add_table(rows: list[dict[str, Any]], max_level: int) -> Table:
 
 def hierarchy_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title=f"aec-hierarchy recipe, {cpu_name()}")
-    for column in ("seed", "policy", "wall s", "speed-up", "accuracy table equal"):
+    for column in ("seed", "setup", "wall s", "speed-up", "accuracy table equal"):
         table.add_column(column, justify="right")
     for seed, pair in _by_seed(rows).items():
-        stock = pair.get("torch")
+        stock = pair.get("before torch", pair.get("torch"))
         for setup, row in pair.items():
             speedup = "" if stock is None else f"{stock['seconds'] / row['seconds']:.2f}x"
             equal = "" if stock is None else str(stock["accuracy"] == row["accuracy"])
@@ -142,8 +159,12 @@ def main() -> None:
     results: dict[str, Any] = {"machine": machine(), "args": {
         key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}}
     # part: (its setups, one run of a setup and seed, its table)
+    hierarchy_setups = dict(HIERARCHY_SETUPS)
+    if args.before is not None:
+        hierarchy_setups.update({f"{BEFORE} {name}": [BEFORE, *setup]
+                                 for name, setup in HIERARCHY_SETUPS.items()})
     parts = {"add": (SETUPS, train_add, lambda rows: add_table(rows, args.max_level)),
-             "hierarchy": (HIERARCHY_SETUPS, train_hierarchy, hierarchy_table)}
+             "hierarchy": (hierarchy_setups, train_hierarchy, hierarchy_table)}
     for part in args.parts:
         setups, train, table = parts[part]
         rows = []

@@ -41,7 +41,7 @@ from skillgym.envs.aec.skills import (
 )
 from skillgym.envs.aec.solve import compute
 from skillgym.envs.aec.tasks import TASKS
-from skillgym.policies import KernelMaskablePolicy
+from skillgym.policies import KernelMaskablePolicy, action_log_probs
 
 HIERARCHY_FILE = "hierarchy.json"
 FORMAT_VERSION = 1
@@ -307,7 +307,7 @@ def behaviour_clone(
     obs, _ = policy.obs_to_tensor(demonstrations.observations)
     actions = torch.as_tensor(demonstrations.actions)
     masks = np.tile(mask, (len(actions), 1))
-    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate, fused=True)
     if isinstance(policy, KernelMaskablePolicy):
         policy.watch_optimizer(optimizer)
     size = len(actions)
@@ -342,9 +342,9 @@ def _fit(policy: MaskableMultiInputActorCriticPolicy, obs: dict[str, torch.Tenso
     """How well ``policy`` takes ``actions``: the fraction whose argmax it is, and the smallest
     probability it gives one of them."""
     with torch.no_grad():
-        distribution = policy.get_distribution(obs, action_masks=masks)
-        chosen = distribution.get_actions(deterministic=True)
-        least = distribution.log_prob(actions).exp().min()
+        log_probs = action_log_probs(policy, obs, masks)
+        chosen = log_probs.argmax(-1)
+        least = log_probs.gather(-1, actions.reshape(-1, 1)).exp().min()
     return float((chosen == actions).float().mean()), float(least)
 
 

@@ -138,6 +138,22 @@ class ObservationCoder:
             self._raise_out_of_range(values)
         np.add(values, self._offsets, out=out.codes, casting="unsafe")
 
+    def features(self, obs: Any, device: th.device | str = "cpu") -> th.Tensor:
+        """SB3's features of the batch ``obs`` (its one-hot preprocessing, flattened and
+        concatenated), float32 ``[B, obs_dim]``: ones scattered at the codes, the dense values
+        at their inputs. Exactly SB3's numbers; SB3 builds a one-hot tensor per categorical
+        entry in a Python loop (AEC's observation: 16 calls a batch, most of the time a
+        small network's update spends before its first layer)."""
+        batch = self.batch_size(obs)
+        coded = CodedObs(np.empty((batch, self.layout.n_codes), np.int64),
+                         np.empty((batch, self.layout.n_dense), np.float32))
+        self.encode(obs, coded)
+        features = th.zeros((batch, self.layout.obs_dim), device=device)
+        features.scatter_(1, th.from_numpy(coded.codes).to(device), 1.0)
+        if self.layout.n_dense:
+            features[:, list(self.layout.dense_inputs)] = th.from_numpy(coded.dense).to(device)
+        return features
+
     def _raise_out_of_range(self, values: np.ndarray) -> None:
         """Name the first part with a value outside its space, and the values it holds."""
         for part in self._categorical:
