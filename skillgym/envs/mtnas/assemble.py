@@ -13,11 +13,13 @@ from skillgym.envs.mtnas.supernet import synthetic_supernet
 
 
 def evaluation_info(evaluation: Evaluation, assignment: np.ndarray) -> dict[str, Any]:
-    """The ``info`` of a scored assignment (shared by every mtnas environment)."""
+    """The ``info`` of a scored assignment (shared by every mtnas environment). Whether the
+    score came from the evaluator's cache is left out: it depends on earlier episodes (of this
+    env or of any other sharing the evaluator), not on the seed and the actions; the envs count
+    it in ``cache_hits`` instead."""
     return {
         "accuracy": dict(evaluation.validation),
         "mean_accuracy": evaluation.mean,
-        "cache_hit": evaluation.cache_hit,
         "shared_parameters": evaluation.shared_parameters,
         "assignment": assignment.copy(),
     }
@@ -60,9 +62,10 @@ class MTNASAssembleEnv(gym.Env):
 
     ## Info
 
-    The last step's `info` holds `accuracy` (per task), `mean_accuracy`, `cache_hit`,
-    `shared_parameters` (parameters used by two or more tasks) and `assignment`
-    (`tasks × layers` array).
+    The last step's `info` holds `accuracy` (per task), `mean_accuracy`, `shared_parameters`
+    (parameters used by two or more tasks) and `assignment` (`tasks × layers` array). How many
+    scores came from the evaluator's cache is the attribute `cache_hits` (it depends on earlier
+    episodes, not on the seed and actions, so it stays out of `info`).
 
     ## Arguments
 
@@ -86,6 +89,7 @@ class MTNASAssembleEnv(gym.Env):
         )
         self._assignment = np.full(self.space_spec.shape, options, dtype=np.int64)
         self._cursor = self.slots
+        self.cache_hits = 0
 
     def _observation(self) -> np.ndarray:
         return np.append(self._assignment.reshape(-1), self._cursor)
@@ -112,5 +116,6 @@ class MTNASAssembleEnv(gym.Env):
         if self._cursor < self.slots:
             return self._observation(), 0.0, False, False, {}
         evaluation = self.evaluator.reward(self._assignment, self.np_random)
+        self.cache_hits += int(evaluation.cache_hit)
         info = evaluation_info(evaluation, self._assignment)
         return self._observation(), evaluation.mean, True, False, info

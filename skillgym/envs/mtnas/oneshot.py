@@ -41,10 +41,10 @@ class MTNASOneShotEnv(gym.Env):
 
     ## Info
 
-    `accuracy` (per task), `mean_accuracy`, `shared_parameters`, `assignment`. Unlike the
-    assembly env, no `cache_hit`: a one-step episode's info must depend only on the seed and the
-    action (Gymnasium's determinism check), and whether the score was cached depends on the
-    episodes before.
+    `accuracy` (per task), `mean_accuracy`, `shared_parameters`, `assignment`. As in every mtnas
+    env, whether the score came from the evaluator's cache is counted in the attribute
+    `cache_hits`, not in `info`: a one-step episode's info must depend only on the seed and the
+    action (Gymnasium's determinism check).
 
     ## Arguments
 
@@ -62,6 +62,7 @@ class MTNASOneShotEnv(gym.Env):
             [self.space_spec.num_options] * (tasks * layers), dtype=np.int64
         )
         self.observation_space = spaces.Discrete(1)
+        self.cache_hits = 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start the (one-step) episode; ``seed`` seeds ``np_random``."""
@@ -78,6 +79,5 @@ class MTNASOneShotEnv(gym.Env):
             )
         assignment = self.space_spec.validate(flat.reshape(self.space_spec.shape))
         evaluation = self.evaluator.reward(assignment, self.np_random)
-        info = evaluation_info(evaluation, assignment)
-        del info["cache_hit"]
-        return 0, evaluation.mean, True, False, info
+        self.cache_hits += int(evaluation.cache_hit)
+        return 0, evaluation.mean, True, False, evaluation_info(evaluation, assignment)

@@ -84,8 +84,10 @@ class MTNASParallelEnv(ParallelEnv):
     ):
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-        if max_cycles < 1:
-            raise ValueError(f"max_cycles must be >= 1, got {max_cycles}")
+        if isinstance(max_cycles, bool) or not isinstance(max_cycles, int | np.integer) or (
+            max_cycles < 1
+        ):
+            raise ValueError(f"max_cycles must be an integer >= 1, got {max_cycles!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, "
