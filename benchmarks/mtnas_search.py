@@ -73,6 +73,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--budget", type=int, default=120, help="evaluations per search")
     parser.add_argument("--batch-size", type=int, default=8, help="assignments per search round")
     parser.add_argument("--rerank", type=int, default=5)
+    parser.add_argument("--finalists", type=int,
+                        default=mtnas_search.DEFAULTS["final"]["finalists"],
+                        help="re-scored candidates each search trains from scratch at the end, "
+                             "beside single-task training and hard sharing (0: the supernet "
+                             "decides)")
     parser.add_argument("--warmup", type=int, default=1000, help="supernet warm-up steps")
     parser.add_argument("--validation-limit", type=int, default=0,
                         help="validation examples per task in a supernet score (0: all)")
@@ -95,6 +100,7 @@ def search(args: argparse.Namespace, config: dict, seed: int, method: str) -> di
                    "rerank": args.rerank},
         "supernet": {"warmup_steps": args.warmup, "validation_limit": args.validation_limit,
                      "finetune_steps": args.finetune_steps},
+        "final": {"finalists": args.finalists},
         "train": {"checkpoint_every": args.checkpoint_every},
     }
     path = args.runs / f"seed{seed}-{method}"
@@ -125,8 +131,12 @@ def run_seed(args, config, corpus, space, seed: int, console: Console) -> dict:
         result = search(args, config, seed, name)
         picks[name] = space.parse(result["assignment"])
         record["methods"][name] = {
+            # The search and its stand-alone ranking of the finalists, whose share is in the
+            # run's timing.json.
             "search_seconds": time.perf_counter() - start,
+            "supernet_choice": result["supernet_choice"],
             "supernet_reward": result["supernet_reward"],
+            "final_ranking": result.get("final_ranking", []),
             "best_per_budget": result["best_per_budget"],
             "evaluations": result["evaluations"],
             "run": str(args.runs / f"seed{seed}-{name}"),
@@ -160,8 +170,8 @@ def run_seed(args, config, corpus, space, seed: int, console: Console) -> dict:
 
 def settings(args: argparse.Namespace, config: dict) -> dict:
     """What a seed's record depends on (a saved record is reused only if it matches)."""
-    keys = ("searchers", "budget", "batch_size", "rerank", "warmup", "validation_limit",
-            "finetune_steps", "epochs")
+    keys = ("searchers", "budget", "batch_size", "rerank", "finalists", "warmup",
+            "validation_limit", "finetune_steps", "epochs")
     return {**{key: getattr(args, key) for key in keys}, "data": config["data"],
             "space": config["space"]}
 

@@ -54,6 +54,7 @@ class SearchResult:
             batch: the best assignment found per evaluation budget.
         rewards: every reward, in evaluation order.
         evaluations: evaluations spent, re-scoring included.
+        finals: ``(assignment text, reward)`` of every re-scored candidate, best first.
     """
 
     best: np.ndarray
@@ -61,6 +62,7 @@ class SearchResult:
     best_per_budget: list[tuple[int, float, str]] = field(default_factory=list)
     rewards: list[float] = field(default_factory=list)
     evaluations: int = 0
+    finals: list[tuple[str, float]] = field(default_factory=list)
 
 
 class SearchHistory:
@@ -198,13 +200,35 @@ def finish_search(
         candidates.setdefault(history.space.format(assignment), assignment)
     finals = [evaluation.mean for evaluation in evaluator.evaluate(list(candidates.values()))]
     index = int(np.argmax(finals))
+    ranked = sorted(zip(candidates, finals, strict=True), key=lambda item: -item[1])
     return SearchResult(
         best=list(candidates.values())[index],
         best_reward=finals[index],
         best_per_budget=history.best_per_budget,
         rewards=history.rewards,
         evaluations=history.evaluations + len(candidates),
+        finals=ranked,
     )
+
+
+def finalists(
+    result: SearchResult, space: SearchSpace, count: int, fixed_schemes: bool = True
+) -> list[np.ndarray]:
+    """The candidates a stand-alone ranking decides between: the ``count`` best re-scored ones
+    by the search's reward and, with ``fixed_schemes``, single-task training (every task on its
+    private modules) and hard sharing (every task on pool instance 0 at every layer), distinct.
+
+    The search's reward ranks assignments only roughly (a supernet's scores come from shared
+    weights, not from training each one); training the few that matter from scratch picks the
+    one that really trains best, and the fixed schemes among them mean the search never
+    chooses an assignment that trains worse than they do on validation."""
+    chosen = [space.parse(text) for text, _ in result.finals[:count]]
+    if fixed_schemes:
+        chosen += [space.all_private(), space.hard_sharing()]
+    unique: dict[str, np.ndarray] = {}
+    for assignment in chosen:
+        unique.setdefault(space.format(assignment), assignment)
+    return list(unique.values())
 
 
 class RandomSearch:

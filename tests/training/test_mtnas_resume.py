@@ -112,7 +112,7 @@ def test_report_reads_a_search_run(tmp_path, capsys, monkeypatch):
              for line in out.splitlines() if "│" in line]
     result = json.loads((run.path / "result.json").read_text())
     assert ["search.budget", "8"] in cells and ["space.pool", "['cnn3', 'identity']"] in cells
-    assert ["eval/final_assignment", result["assignment"], "8"] in cells
+    assert ["eval/final_assignment", result["supernet_choice"], "8"] in cells
     assert ["eval/final_reward", f"{result['supernet_reward']:.4g}", "8"] in cells
     assert "checkpoints (2): 4, 8" in out
     assert (run.plots_dir / "learning_curves.png").is_file()

@@ -5,13 +5,19 @@ assignments: the searcher (``search.method``: REINFORCE controller, random searc
 evolution or PPO) proposes them, the supernet (:class:`~skillgym.envs.mtnas.supernet.
 SupernetEvaluator`, warmed up first) trains on them and scores them, and the searcher learns from
 the scores, until ``search.budget`` assignments are scored; then the ``search.rerank`` best are
-scored again with the final shared weights and the best of them is the result.
+scored again with the final shared weights. Last, the stand-alone ranking (``final``): the
+``final.finalists`` best of those by the supernet, single-task training and hard sharing are
+each trained from scratch for every ``final.seeds`` seed (:class:`~skillgym.envs.mtnas.reference.
+ReferenceEvaluator`), and the best mean validation accuracy is the result (``final.finalists =
+0``: the supernet's choice is).
 
 The run folder holds, besides ``config.toml``, ``metrics.jsonl`` (a row per round: the best
 reward so far and its assignment, the round's mean reward), ``reward_cache.jsonl`` (every
-score), ``result.json`` (the chosen assignment, its modules by name, its reward, the best per
-evaluation budget) and checkpoints every ``train.checkpoint_every`` evaluations, named by the
-evaluations done. A checkpoint (``search.pt``) holds the searcher's state (its weights,
+score), ``final_cache.jsonl`` (the stand-alone scores), ``result.json`` (the chosen assignment,
+its modules by name, the supernet's choice and reward, the best per evaluation budget, every
+finalist's stand-alone validation accuracy), ``timing.json`` (the wall-clock seconds of the
+search and of the ranking) and checkpoints every ``train.checkpoint_every`` evaluations, named
+by the evaluations done. A checkpoint (``search.pt``) holds the searcher's state (its weights,
 optimiser and random state), the search history, the supernet's weights, optimiser, random state
 and version, and the length of the reward cache, so a run killed at any moment and resumed ends
 with exactly the result of one never stopped.
@@ -20,13 +26,14 @@ with exactly the result of one never stopped.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from skillgym.agents.mtnas_search import Search, Searcher, SearchResult
+from skillgym.agents.mtnas_search import Search, Searcher, SearchResult, finalists
 from skillgym.envs.mtnas.modules import SearchSpace
 from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 from skillgym.training.config import Config, ConfigError, get
@@ -50,6 +57,8 @@ from skillgym.training.recipes.mtnas_options import (
 from skillgym.training.run import Checkpoint, RunDir
 
 CACHE_FILE = "reward_cache.jsonl"
+FINAL_CACHE_FILE = "final_cache.jsonl"
+TIMING_FILE = "timing.json"
 STATE_FILE = "search.pt"
 RESULT_FILE = "result.json"
 
@@ -107,6 +116,17 @@ DEFAULTS: dict[str, Any] = {
         # Steps on an assignment alone before its score, then undone (0: none).
         "finetune_steps": 0,
     },
+    "final": {
+        # Re-scored candidates, best by the supernet, trained from scratch at the end (0: the
+        # supernet's choice is the result).
+        "finalists": 3,
+        # Single-task training and hard sharing join the finalists.
+        "fixed_schemes": True,
+        # One network trained from scratch per seed and finalist, for this many epochs (an
+        # epoch: the largest task's training split once); mean validation accuracy decides.
+        "seeds": [0, 1],
+        "epochs": 3,
+    },
     "network": dict(NETWORK_DEFAULTS),
     "train": {
         # Evaluations between checkpoints (at the end of the round that reaches them); a
@@ -124,6 +144,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--budget", "search.budget", "assignments to evaluate"),
     Option("--batch-size", "search.batch_size", "assignments per round"),
     Option("--rerank", "search.rerank", "candidates re-scored at the end"),
+    Option("--finalists", "final.finalists",
+           "re-scored candidates trained from scratch at the end (0: the supernet decides)"),
+    Option("--final-seeds", "final.seeds", "seeds of the stand-alone ranking"),
+    Option("--final-epochs", "final.epochs", "epochs of the stand-alone ranking"),
     Option("--warmup", "supernet.warmup_steps", "supernet warm-up steps"),
     Option("--validation-limit", "supernet.validation_limit",
            "validation examples per task in each score (0: all)"),
@@ -151,6 +175,13 @@ def check(config: Config) -> None:
     for key in ("search.budget", "search.batch_size", "search.rerank", "train.checkpoint_every"):
         if get(config, key) < 1:
             raise ConfigError(f"{key} must be a positive integer, got {get(config, key)}")
+    if get(config, "final.finalists") < 0:
+        raise ConfigError(f"final.finalists must be >= 0, got {get(config, 'final.finalists')}")
+    if get(config, "final.epochs") < 1:
+        raise ConfigError(f"final.epochs must be a positive integer, got "
+                          f"{get(config, 'final.epochs')}")
+    if not get(config, "final.seeds"):
+        raise ConfigError("final.seeds must list at least one seed")
     for key in ("supernet.warmup_steps", "supernet.steps_per_prepare", "supernet.validation_limit",
                 "supernet.finetune_steps"):
         if get(config, key) < 0:
@@ -174,10 +205,70 @@ def _result(config: Config, space: SearchSpace, result: SearchResult) -> dict[st
         "method": get(config, "search.method"),
         "assignment": space.format(result.best),
         "modules": describe(space, result.best),
+        "supernet_choice": space.format(result.best),
         "supernet_reward": result.best_reward,
         "evaluations": result.evaluations,
         "best_per_budget": [list(row) for row in result.best_per_budget],
     }
+
+
+def _scheme(space: SearchSpace, assignment: np.ndarray) -> str:
+    """How a finalist came: a fixed scheme's name, or ``"search"``."""
+    if np.array_equal(assignment, space.all_private()):
+        return "single-task"
+    if np.array_equal(assignment, space.hard_sharing()):
+        return "hard sharing"
+    return "search"
+
+
+def rank_finalists(
+    run: RunDir, config: Config, space: SearchSpace, result: SearchResult, console: Any
+) -> dict[str, Any]:
+    """Train every finalist from scratch for every ``final.seeds`` seed (cached in the run
+    folder, so that a resumed run trains only the rest) and return the ranking: the result's
+    new ``assignment`` and ``modules`` (the best mean validation accuracy) and a row per
+    finalist."""
+    from skillgym.envs.mtnas.reference import ReferenceEvaluator
+    from skillgym.progress import progress_bar
+
+    final = get(config, "final")
+    candidates = finalists(result, space, final["finalists"], final["fixed_schemes"])
+    supernet = dict(result.finals)
+    seeds, epochs = final["seeds"], final["epochs"]
+    progress = progress_bar(console)
+    progress.start()
+    task = progress.add_task("stand-alone ranking", total=len(candidates) * len(seeds) * epochs,
+                             status="")
+    done = {"assignments": 0}
+
+    def advance(seed_index: int, epoch: int) -> None:
+        steps = (done["assignments"] * len(seeds) + seed_index) * epochs + epoch + 1
+        progress.update(task, completed=steps)
+
+    judge = ReferenceEvaluator(load_corpus(get(config, "data")), space, epochs, seeds,
+                               train_settings(config), cache_path=run.path / FINAL_CACHE_FILE,
+                               progress=advance)
+    rows = []
+    try:
+        for assignment in candidates:
+            text = space.format(assignment)
+            progress.update(task, completed=done["assignments"] * len(seeds) * epochs,
+                            status=text)
+            evaluation = judge.evaluate([assignment])[0]
+            rows.append({"assignment": text, "scheme": _scheme(space, assignment),
+                         "supernet_reward": supernet.get(text),
+                         "validation_mean": evaluation.mean,
+                         "validation": evaluation.validation,
+                         "validation_std": evaluation.validation_std})
+            done["assignments"] += 1
+    finally:
+        progress.stop()
+    best = max(range(len(rows)), key=lambda index: rows[index]["validation_mean"])
+    for index, row in enumerate(rows):
+        row["chosen"] = index == best
+    return {"assignment": rows[best]["assignment"],
+            "modules": describe(space, candidates[best]),
+            "final_ranking": rows, "final_seeds": seeds, "final_epochs": epochs}
 
 
 def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
@@ -189,6 +280,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     from skillgym.progress import progress_bar
     from skillgym.training.logs import run_logger
 
+    started = time.perf_counter()
     apply_threads(config)
     space = search_space(config)
     state = None if resume is None else torch.load(resume.path / STATE_FILE, weights_only=True)
@@ -240,9 +332,21 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     if result is None:  # resumed from the last checkpoint: only the re-scoring was left
         result = search.finish()
     summary = _result(config, space, result)
+    searched = time.perf_counter()
+    if get(config, "final.finalists"):
+        summary.update(rank_finalists(run, config, space, result, console))
     (run.path / RESULT_FILE).write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"best assignment {summary['assignment']}  supernet validation accuracy "
+    # Apart from the result, which a resumed run writes exactly as an uninterrupted one; of
+    # this process only (a resumed run's search seconds cover its last part).
+    seconds = {"search": searched - started, "final_ranking": time.perf_counter() - searched}
+    (run.path / TIMING_FILE).write_text(json.dumps(seconds, indent=1) + "\n")
+    print(f"supernet's choice {summary['supernet_choice']}  supernet validation accuracy "
           f"{result.best_reward:.4f}  ({result.evaluations} evaluations)")
+    for row in summary.get("final_ranking", []):
+        mark = "  <- chosen" if row["chosen"] else ""
+        print(f"  stand-alone validation {row['validation_mean']:.4f}  {row['assignment']} "
+              f"({row['scheme']}){mark}")
+    print(f"best assignment {summary['assignment']}")
     for name, modules in summary["modules"].items():
         print(f"  {name}: {' -> '.join(modules)}")
 
