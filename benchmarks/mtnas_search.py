@@ -100,7 +100,9 @@ def search(args: argparse.Namespace, config: dict, seed: int, method: str) -> di
                    "rerank": args.rerank},
         "supernet": {"warmup_steps": args.warmup, "validation_limit": args.validation_limit,
                      "finetune_steps": args.finetune_steps},
-        "final": {"finalists": args.finalists},
+        # The ranking trains as long as the final training below, so that it ranks what is
+        # then measured.
+        "final": {"finalists": args.finalists, "epochs": args.epochs},
         "train": {"checkpoint_every": args.checkpoint_every},
     }
     path = args.runs / f"seed{seed}-{method}"
