@@ -546,7 +546,8 @@ class ActorCriticKernel:
                   masks=masks, sample=sample)
         self.tuning = TuningResult(chosen, times, cached=False)
         # Builds of the layouts not chosen are not needed again.
-        self._programs = {}
+        code = replace(chosen, work_items=None)
+        self._programs = {code: self._programs[code]}
         self._switch(chosen)
 
     def _time_launches(self) -> float:
