@@ -116,6 +116,13 @@ class _KernelRollouts:
         self._kernel_stale = True
 
     @property
+    def kernel_layout(self) -> str | None:
+        """The layout the kernel runs in (e.g. ``"float8 4x2"``, tuned on its first large
+        batch), once it has run on an OpenCL device; ``None`` before, or on the numpy path."""
+        tiling = None if self._kernel_policy is None else self._kernel_policy.kernel.tiling
+        return None if tiling is None else tiling.label
+
+    @property
     def kernel_policy(self) -> KernelPolicy:
         """The kernel runner, built on first use and re-synced after parameter changes."""
         # Assigning to an nn.Module attribute costs microseconds: only when the state changes.

@@ -111,6 +111,10 @@ def save_training_state(model: BaseAlgorithm, folder: Path) -> None:
     with (folder / STATE_FILE).open("wb") as handle:
         cloudpickle.dump(state, handle)
     meta = {"algorithm": algorithm_name(model), "step": int(model.num_timesteps)}
+    # The kernel policies' layout, chosen per device: what the rollouts ran on.
+    layout = getattr(model.policy, "kernel_layout", None)
+    if layout is not None:
+        meta["kernel_layout"] = layout
     (folder / META_FILE).write_text(json.dumps(meta) + "\n")
 
 

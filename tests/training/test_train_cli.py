@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
 from training_helpers import TINY, assert_bitwise_equal, learning_rows, training_state
 
+from skillgym.kernels import select_device
 from skillgym.training.cli import main
 from skillgym.training.recipes import RECIPES, get_recipe, recipes, resolve_target
 from skillgym.training.run import RunDir
@@ -26,6 +28,10 @@ def test_run_folder_holds_config_metrics_checkpoints_tensorboard_and_plots(cartp
     assert "train/loss" in rows[1] and "rollout/ep_rew_mean" in rows[0]
     assert list(cartpole_run.tensorboard_dir.glob("events.out.tfevents.*"))
     assert (cartpole_run.plots_dir / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    # The kernel policy's layout (the default one: the tests keep tuning off) is recorded.
+    meta = json.loads((cartpole_run.checkpoints()[-1].path / "meta.json").read_text())
+    expected = None if select_device() is None else "float8 4x2"
+    assert meta.get("kernel_layout") == expected
 
 
 def test_config_file_then_overrides(tmp_path):
