@@ -18,7 +18,12 @@ from typing import Any, NamedTuple
 import numpy as np
 from rich.console import Console
 
-from skillgym.kernels.device import OpenCLDevice, select_device, vector_build_options
+from skillgym.kernels.device import (
+    KernelBuildError,
+    OpenCLDevice,
+    select_device,
+    vector_build_options,
+)
 from skillgym.kernels.numpy_path import actor_critic_numpy
 from skillgym.kernels.spec import (
     InputLayout,
@@ -522,8 +527,14 @@ class ActorCriticKernel:
         fastest: dict[Tiling, float] = {}
 
         def measure(tiling: Tiling) -> float:
-            self._switch(tiling)
-            seconds = self._time_launches()
+            try:
+                self._switch(tiling)
+            except KernelBuildError:
+                # A layout this device cannot build (a driver without float16 vectors, say)
+                # is never chosen; the search goes on with the others.
+                seconds = float("inf")
+            else:
+                seconds = self._time_launches()
             if tiling not in fastest:
                 progress.advance(task)  # the count is of layouts; the finals time some again
             fastest[tiling] = min(seconds, fastest.get(tiling, seconds))

@@ -9,6 +9,7 @@ import pytest
 from kernel_oracle import oracle, random_weights
 
 from skillgym.kernels import ActorCriticKernel, NetworkSpec, Tiling, TuningCache, actor_critic
+from skillgym.kernels.device import KernelBuildError
 from skillgym.kernels.tuning import (
     DEFAULT_TILING,
     FINALISTS,
@@ -216,3 +217,22 @@ def test_tuning_off_keeps_the_default_layout(opencl_device, tmp_path, monkeypatc
     kernel(obs)
     assert kernel.tiling == DEFAULT_TILING and kernel.tuning is None
     assert cache.entries() == {}
+
+
+def test_a_layout_the_device_cannot_build_is_skipped(opencl_device, tmp_path, monkeypatch):
+    monkeypatch.setattr(actor_critic, "MAX_TRIALS", 4)
+    original = actor_critic._Program.__init__
+
+    def no_float16(self, device, source, simd, options=()):
+        if "#define VW 16\n" in source:
+            raise KernelBuildError("float16 is not supported here")
+        original(self, device, source, simd, options)
+
+    monkeypatch.setattr(actor_critic._Program, "__init__", no_float16)
+    cache = TuningCache(tmp_path / "tuning.json")
+    kernel, weights, obs = kernel_and_inputs(cache)
+    assert_matches_oracle(kernel, weights, obs)
+    failed = [t for t, s in kernel.tuning.seconds.items() if s == float("inf")]
+    assert failed and all(t.vector_width == 16 for t in failed)
+    assert kernel.tiling.vector_width != 16
+    assert TuningCache(cache.path).get(next(iter(cache.entries()))) == kernel.tiling
