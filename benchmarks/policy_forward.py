@@ -81,7 +81,7 @@ def build_methods(threads: int):
 
     from skillgym.kernels import ActorCriticKernel, NetworkSpec, select_device
     from skillgym.kernels.numpy_path import actor_critic_numpy
-    from skillgym.kernels.peak import FmaPeak, fma_peaks
+    from skillgym.kernels.peak import FmaPeak, device_peak, fma_peaks
 
     torch.set_num_threads(threads)
     spec = NetworkSpec(64, (64, 64), (64, 64), (8,))
@@ -128,7 +128,7 @@ def build_methods(threads: int):
 
     simt = ActorCriticKernel(spec, weights, device=device, min_kernel_batch=0, variant="simt")
     peaks = fma_peaks(device, work_items=threads, iterations=PEAK_ITERATIONS)
-    best = max(peaks.values(), key=lambda p: p.gflops)
+    best = device_peak(peaks)
     peak = FmaPeak(device, threads, best.vector_width, PEAK_ITERATIONS, best.accumulators)
     methods = {
         "torch": torch_forward,

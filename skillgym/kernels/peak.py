@@ -91,18 +91,6 @@ class WidthPeak(NamedTuple):
     accumulators: int
 
 
-def measure_fma_peak(
-    device: OpenCLDevice,
-    work_items: int,
-    vector_width: int = 8,
-    iterations: int = 1_000_000,
-    repeats: int = 5,
-) -> float:
-    """Best GFLOP/s (one multiply-add = 2 FLOP) of ``work_items`` concurrent work-items at one
-    vector width, with :data:`ACCUMULATORS` chains."""
-    return FmaPeak(device, work_items, vector_width, iterations).gflops(repeats)
-
-
 def fma_peaks(
     device: OpenCLDevice,
     work_items: int,
@@ -122,3 +110,8 @@ def fma_peaks(
         gflops, chains = max(rates)
         peaks[width] = WidthPeak(width, gflops, chains)
     return peaks
+
+
+def device_peak(peaks: dict[int, WidthPeak]) -> WidthPeak:
+    """The device's peak among :func:`fma_peaks`' results: the best width's."""
+    return max(peaks.values(), key=lambda peak: peak.gflops)

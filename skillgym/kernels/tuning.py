@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -226,8 +227,10 @@ class TuningCache:
             "device": device,
             "tiling": tiling.as_dict(),
             "label": tiling.label,
-            # Pairs, fastest first (a JSON object's keys are written sorted).
-            "seconds": [[t.label, s] for t, s in sorted(times.items(), key=lambda i: i[1])],
+            # Pairs, fastest first (a JSON object's keys are written sorted); layouts the
+            # device failed to build (infinite time) are left out, as JSON has no infinity.
+            "seconds": [[t.label, s] for t, s in sorted(times.items(), key=lambda i: i[1])
+                        if math.isfinite(s)],
             "tuned_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ def action_log_probs(
     ``Discrete`` action space (sb3-contrib's masking when ``action_masks`` is given), without
     building a torch ``Distribution``: ``get_distribution``'s numbers to float32 rounding, with
     one ``log_softmax`` instead of a ``logsumexp`` per (re-)initialisation and no argument
-    validation (a third of the time on small networks)."""
+    validation."""
     if not isinstance(policy.action_space, spaces.Discrete):
         raise TypeError(
             f"action_log_probs needs a Discrete action space, got {policy.action_space}"
@@ -80,8 +80,8 @@ class _KernelRollouts:
             dict_obs = isinstance(observation_space, spaces.Dict)
             kwargs["features_extractor_class"] = CombinedExtractor if dict_obs else FlattenExtractor
         if kwargs.get("optimizer_class", th.optim.Adam) is th.optim.Adam:
-            # One fused kernel for every parameter instead of a Python loop over them: the
-            # loop was a third of a small network's update time. eps as SB3 sets it for Adam.
+            # One fused kernel for every parameter instead of a Python loop over them, whose
+            # per-parameter overhead dominates a small network's step. eps as SB3 sets it.
             given = kwargs.get("optimizer_kwargs")
             kwargs["optimizer_kwargs"] = {"fused": True, **(given if given else {"eps": 1e-5})}
         super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)
@@ -197,10 +197,11 @@ class _KernelRollouts:
     ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """SB3's ``evaluate_actions`` (values, the actions' log-probabilities, entropies; the
         maskable policy's ``action_masks`` too), computed from one masked ``log_softmax``
-        instead of through a torch ``Distribution``: PPO's and behaviour cloning's updates
-        spend most of their time here on small networks (64-64 policy, 304 actions, batch
-        64: 4.4 ms a step with SB3's path and its optimizer, 1.6 ms with this and fused Adam).
-        The numbers are SB3's to float32 rounding. ``MultiDiscrete`` actions take SB3's path.
+        instead of through a torch ``Distribution``, which re-initialises under masks
+        (normalising twice) and validates its arguments on every call: on small networks
+        PPO's and behaviour cloning's updates spend much of their time there
+        (``benchmarks/train_speed.py --before``). The numbers are SB3's to float32 rounding.
+        ``MultiDiscrete`` actions take SB3's path.
         """
         if not isinstance(self.action_space, spaces.Discrete):
             if action_masks is None:

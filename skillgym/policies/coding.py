@@ -142,8 +142,7 @@ class ObservationCoder:
         """SB3's features of the batch ``obs`` (its one-hot preprocessing, flattened and
         concatenated), float32 ``[B, obs_dim]``: ones scattered at the codes, the dense values
         at their inputs. Exactly SB3's numbers; SB3 builds a one-hot tensor per categorical
-        entry in a Python loop (AEC's observation: 16 calls a batch, most of the time a
-        small network's update spends before its first layer)."""
+        entry in a Python loop (AEC's observation: 16 calls a batch)."""
         batch = self.batch_size(obs)
         coded = CodedObs(np.empty((batch, self.layout.n_codes), np.int64),
                          np.empty((batch, self.layout.n_dense), np.float32))

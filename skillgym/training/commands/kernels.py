@@ -32,10 +32,10 @@ def run_show(args: argparse.Namespace) -> int:
     console.print(f"cache: {cache_dir()}")
     console.print(f"tuning: {tuning}")
     if args.peak and device is not None:
-        from skillgym.kernels.peak import fma_peaks
+        from skillgym.kernels.peak import device_peak, fma_peaks
 
         peaks = fma_peaks(device, work_items=device.compute_units)
-        native = max(peaks.values(), key=lambda p: p.gflops)
+        native = device_peak(peaks)
         for peak in peaks.values():
             mark = "  <- the device's own width" if peak is native else ""
             console.print(f"FMA peak, float{peak.vector_width}: {peak.gflops:.1f} GFLOP/s "
