@@ -41,7 +41,7 @@ from skillgym.envs.aec.skills import (
 )
 from skillgym.envs.aec.solve import compute
 from skillgym.envs.aec.tasks import TASKS
-from skillgym.policies import KernelMaskablePolicy, action_log_probs
+from skillgym.policies import KernelMaskablePolicy, taken_log_probs
 
 HIERARCHY_FILE = "hierarchy.json"
 FORMAT_VERSION = 1
@@ -317,8 +317,8 @@ def behaviour_clone(
         for start in range(0, size, batch_size):
             rows = order[start : start + batch_size]
             batch = {name: value[rows] for name, value in obs.items()}
-            _, log_prob, _ = policy.evaluate_actions(batch, actions[rows], masks[rows.numpy()])
-            loss = -log_prob.mean()
+            log_probs, taken = taken_log_probs(policy, batch, actions[rows], masks[rows.numpy()])
+            loss = -log_probs.gather(-1, taken.reshape(-1, 1)).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -342,10 +342,9 @@ def _fit(policy: MaskableMultiInputActorCriticPolicy, obs: dict[str, torch.Tenso
     """How well ``policy`` takes ``actions``: the fraction whose argmax it is, and the smallest
     probability it gives one of them."""
     with torch.no_grad():
-        log_probs = action_log_probs(policy, obs, masks)
-        chosen = log_probs.argmax(-1)
-        least = log_probs.gather(-1, actions.reshape(-1, 1)).exp().min()
-    return float((chosen == actions).float().mean()), float(least)
+        log_probs, taken = taken_log_probs(policy, obs, actions, masks)
+        least = log_probs.gather(-1, taken.reshape(-1, 1)).exp().min()
+    return float((log_probs.argmax(-1) == taken).float().mean()), float(least)
 
 
 class ImitationAnchor(BaseCallback):

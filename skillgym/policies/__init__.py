@@ -5,14 +5,14 @@ through the fused kernel; ``KernelPolicy.from_sb3(model).act(obs)`` is fast infe
 trained model.
 """
 
-from skillgym.policies.actor_critic import KernelMaskablePolicy, KernelMlpPolicy, action_log_probs
+from skillgym.policies.actor_critic import KernelMaskablePolicy, KernelMlpPolicy, taken_log_probs
 from skillgym.policies.kernel_policy import KernelPolicy, network_spec, policy_weights
 
 __all__ = [
     "KernelMaskablePolicy",
     "KernelMlpPolicy",
     "KernelPolicy",
-    "action_log_probs",
     "network_spec",
     "policy_weights",
+    "taken_log_probs",
 ]

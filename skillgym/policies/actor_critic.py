@@ -35,31 +35,57 @@ def _features(policy: ActorCriticPolicy, obs: Any) -> tuple[th.Tensor, th.Tensor
     return (features, features) if policy.share_features_extractor else features
 
 
-def _masked_log_softmax(
-    logits: th.Tensor, action_masks: np.ndarray | th.Tensor | None
-) -> th.Tensor:
-    """Normalized log-probabilities, masked actions at sb3-contrib's masked logit first."""
-    if action_masks is not None:
-        masks = th.as_tensor(action_masks, dtype=th.bool, device=logits.device)
-        logits = logits.masked_fill(~masks.reshape(logits.shape), MASKED_LOGIT)
-    return th.log_softmax(logits, dim=-1)
+def _allowed_log_probs(
+    action_net: th.nn.Module, latent_pi: th.Tensor, action_masks: np.ndarray | th.Tensor | None,
+    actions: th.Tensor,
+) -> tuple[th.Tensor, th.Tensor]:
+    """Masked log-probabilities over only the actions some sample of the batch allows (or
+    took), and each taken action's column among them.
+
+    The other actions' probabilities are exactly 0 in float32 (``exp(-1e8)``), so leaving them
+    out changes no number beyond rounding; where a skill allows 4 of 304 actions it saves the
+    head's matrix product over the rest and the element-wise work on them, which dominates a
+    small network's update (``exp`` of ``-1e8`` takes a slow path on x86: ~10x an ordinary one).
+    """
+    if action_masks is None:
+        return th.log_softmax(action_net(latent_pi), dim=-1), actions
+    # Rollout buffers hold masks as floats: summed as they are, then only the kept columns
+    # compared, which costs a tenth of converting the whole matrix to bool and reducing that.
+    masks = th.as_tensor(action_masks, device=latent_pi.device).reshape(len(latent_pi), -1)
+    allowed = masks.sum(0) != 0
+    allowed[actions] = True  # a taken action keeps sb3-contrib's number even if masked
+    if isinstance(action_net, th.nn.Linear) and not allowed.all():
+        keep = allowed.nonzero().squeeze(1)
+        bias = None if action_net.bias is None else action_net.bias[keep]
+        logits = th.nn.functional.linear(latent_pi, action_net.weight[keep], bias)
+        masks, actions = masks[:, keep], (allowed.cumsum(0) - 1)[actions]
+    else:
+        logits = action_net(latent_pi)
+    return th.log_softmax(logits.masked_fill(masks == 0, MASKED_LOGIT), dim=-1), actions
 
 
-def action_log_probs(
-    policy: ActorCriticPolicy, obs: Any, action_masks: np.ndarray | th.Tensor | None = None
-) -> th.Tensor:
-    """Every action's log-probability ``[B, n]`` under an SB3 actor-critic policy with a
-    ``Discrete`` action space (sb3-contrib's masking when ``action_masks`` is given), without
-    building a torch ``Distribution``: ``get_distribution``'s numbers to float32 rounding, with
-    one ``log_softmax`` instead of a ``logsumexp`` per (re-)initialisation and no argument
-    validation."""
+def taken_log_probs(
+    policy: ActorCriticPolicy, obs: Any, actions: th.Tensor,
+    action_masks: np.ndarray | th.Tensor | None = None,
+) -> tuple[th.Tensor, th.Tensor]:
+    """The policy's side of ``evaluate_actions`` for an SB3 actor-critic policy with a
+    ``Discrete`` action space, without the value head or a torch ``Distribution``.
+
+    Returns ``(log_probs, columns)``: log-probabilities ``[B, k]`` (sb3-contrib's masking when
+    ``action_masks`` is given) over the ``k`` actions that some sample allows or took, in
+    action order (all ``n`` without masks), and the column of each sample's taken action
+    ``[B]``; so ``log_probs.gather(-1, columns[:, None])`` is ``evaluate_actions``' log-prob
+    and ``log_probs.argmax(-1) == columns`` tells where the taken action is the most likely
+    one. ``get_distribution``'s numbers to float32 rounding.
+    """
     if not isinstance(policy.action_space, spaces.Discrete):
         raise TypeError(
-            f"action_log_probs needs a Discrete action space, got {policy.action_space}"
+            f"taken_log_probs needs a Discrete action space, got {policy.action_space}"
         )
     pi_features, _ = _features(policy, obs)
     latent_pi = policy.mlp_extractor.forward_actor(pi_features)
-    return _masked_log_softmax(policy.action_net(latent_pi), action_masks)
+    return _allowed_log_probs(policy.action_net, latent_pi, action_masks,
+                              th.as_tensor(actions).long().reshape(-1))
 
 
 class _KernelRollouts:
@@ -208,10 +234,11 @@ class _KernelRollouts:
                 return super().evaluate_actions(obs, actions)
             return super().evaluate_actions(obs, actions, action_masks)
         pi_features, vf_features = _features(self, obs)
-        logits = self.action_net(self.mlp_extractor.forward_actor(pi_features))
-        log_probs = _masked_log_softmax(logits, action_masks)
+        latent_pi = self.mlp_extractor.forward_actor(pi_features)
+        log_probs, column = _allowed_log_probs(self.action_net, latent_pi, action_masks,
+                                               actions.long().reshape(-1))
         values = self.value_net(self.mlp_extractor.forward_critic(vf_features))
-        log_prob = log_probs.gather(-1, actions.long().reshape(-1, 1)).squeeze(-1)
+        log_prob = log_probs.gather(-1, column.reshape(-1, 1)).squeeze(-1)
         # A masked action's probability is exactly 0 in float32 (exp(-1e8)): no term of its own.
         entropy = -(log_probs.exp() * log_probs).sum(-1)
         return values, log_prob, entropy

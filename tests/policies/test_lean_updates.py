@@ -10,7 +10,7 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from test_kernel_policies import OBS_SPACES, sample_batch
 
-from skillgym.policies import KernelMaskablePolicy, KernelMlpPolicy, action_log_probs
+from skillgym.policies import KernelMaskablePolicy, KernelMlpPolicy, taken_log_probs
 
 ACTIONS = spaces.Discrete(13)
 
@@ -36,18 +36,43 @@ def grads(policy, outputs):
     return [p.grad.clone() for p in policy.parameters()]
 
 
+def few_allowed(size):
+    """Masks allowing only actions 2, 5 and 11 (the batch's other columns drop out of the
+    head) and an allowed action per sample."""
+    masks = np.zeros((size, ACTIONS.n), dtype=bool)
+    masks[:, [2, 5, 11]] = np.random.default_rng(1).random((size, 3)) < 0.7
+    masks[:, 2] |= ~masks.any(1)
+    return masks, th.as_tensor([int(np.flatnonzero(row)[-1]) for row in masks])
+
+
 @pytest.mark.parametrize("obs_name", ["box", "dict-mixed"])
-@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@pytest.mark.parametrize("masked", ["unmasked", "masked", "few-allowed"])
 def test_maskable_evaluate_actions_matches_sb3(obs_name, masked):
     policy = make(KernelMaskablePolicy, OBS_SPACES[obs_name])
     obs, actions, masks = batch(policy)
-    masks = masks if masked else None
+    if masked == "few-allowed":
+        masks, actions = few_allowed(len(actions))
+    masks = None if masked == "unmasked" else masks
     lean = policy.evaluate_actions(obs, actions, masks)
     sb3 = MaskableActorCriticPolicy.evaluate_actions(policy, obs, actions, masks)
     for ours, theirs in zip(lean, sb3, strict=True):
         th.testing.assert_close(ours, theirs, atol=2e-6, rtol=1e-6)
     for ours, theirs in zip(grads(policy, lean), grads(policy, sb3), strict=True):
         th.testing.assert_close(ours, theirs, atol=2e-6, rtol=1e-5)
+
+
+def test_a_masked_taken_action_keeps_sb3s_log_probability():
+    """A taken action its mask forbids (never sampled, but a caller may pass one) keeps
+    sb3-contrib's -1e8 logit even where no sample of the batch allows it."""
+    policy = make(KernelMaskablePolicy, OBS_SPACES["box"])
+    obs, actions, _ = batch(policy)
+    masks, actions = few_allowed(len(actions))
+    actions[0] = 7
+    lean = policy.evaluate_actions(obs, actions, masks)
+    sb3 = MaskableActorCriticPolicy.evaluate_actions(policy, obs, actions, masks)
+    assert lean[1][0] < -1e7
+    for ours, theirs in zip(lean, sb3, strict=True):
+        th.testing.assert_close(ours, theirs, atol=2e-6, rtol=1e-6)
 
 
 def test_mlp_evaluate_actions_and_log_probs_match_sb3():
@@ -58,10 +83,14 @@ def test_mlp_evaluate_actions_and_log_probs_match_sb3():
     for ours, theirs in zip(lean, sb3, strict=True):
         th.testing.assert_close(ours, theirs, atol=2e-6, rtol=1e-6)
     maskable = make(KernelMaskablePolicy, OBS_SPACES["dict"])
-    with th.no_grad():
-        ours = action_log_probs(maskable, obs, masks)
-        theirs = maskable.get_distribution(obs, action_masks=masks).distribution.logits
-    th.testing.assert_close(ours, theirs, atol=2e-6, rtol=1e-6)
+    for allowed, taken_actions in ((masks, actions), few_allowed(len(actions))):
+        with th.no_grad():
+            ours, taken = taken_log_probs(maskable, obs, taken_actions, allowed)
+            theirs = maskable.get_distribution(obs, action_masks=allowed).distribution.logits
+        # the columns are the allowed actions in order: the taken ones land on their own
+        kept = th.as_tensor(allowed).any(0).nonzero().squeeze(1)
+        th.testing.assert_close(ours, theirs[:, kept], atol=2e-6, rtol=1e-6)
+        assert th.equal(kept[taken], taken_actions)
 
 
 def test_multidiscrete_actions_take_sb3s_path_and_log_probs_need_discrete():
@@ -73,8 +102,8 @@ def test_multidiscrete_actions_take_sb3s_path_and_log_probs_need_discrete():
     sb3 = MaskableActorCriticPolicy.evaluate_actions(policy, obs, actions)
     for ours, theirs in zip(lean, sb3, strict=True):
         th.testing.assert_close(ours, theirs, atol=0, rtol=0)
-    with pytest.raises(TypeError, match="action_log_probs needs a Discrete action space"):
-        action_log_probs(policy, obs)
+    with pytest.raises(TypeError, match="taken_log_probs needs a Discrete action space"):
+        taken_log_probs(policy, obs, actions)
 
 
 def test_adam_is_fused_with_sb3s_eps_unless_told_otherwise():

@@ -86,7 +86,8 @@ class AECEnv(gym.Env):
 
     ``sparse``: +1 when the skill returns with the correct result, else 0. ``digit`` (the Gym
     algorithmic schedule, for skills that write each result cell once: ADD1, SUB1, MUL1, CARRY,
-    BORROW, CMP1, ADD, SUB, MULD): +1 per correct write on a result row, -0.5 and the episode ends
+    BORROW, CMP1, ADD, SUB, MULD): +1 the first time each result cell is written with its correct
+    token (a rewrite earns nothing), -0.5 and the episode ends
     on a wrong write or a return with a wrong result, -1 on time-out. Both subtract
     ``illegal_penalty`` per illegal action.
 
@@ -190,6 +191,7 @@ class AECEnv(gym.Env):
         self.instance: Instance | None = None
         self._top = None  # the env's skill frame, observable after it has returned
         self._targets: dict[int, np.ndarray] = {}
+        self._credited: set[tuple[int, int]] = set()  # digit mode: result cells already paid for
         self._steps = 0
         self._limit = 0
 
@@ -226,6 +228,7 @@ class AECEnv(gym.Env):
                 self.task.row(r, self.instance): targets[r] for r in self.task.digit_rows
             }
             self.machine.watched = frozenset(self._targets)
+            self._credited = set()
         self._limit = math.ceil(self.max_steps_factor * self._oracle_steps())
         self._steps = 0
         return self.machine.observe(self._top), {"level": self.level}
@@ -264,7 +267,10 @@ class AECEnv(gym.Env):
         if machine.writes:
             for row, column, token in machine.writes:
                 if token == self._targets[row][column]:
-                    reward += 1.0
+                    # Once per cell: were a rewrite paid again, calling ADD1 until time-out would
+                    # out-earn finishing the sum.
+                    reward += float((row, column) not in self._credited)
+                    self._credited.add((row, column))
                 else:
                     reward -= 0.5
                     terminated = True

@@ -198,6 +198,8 @@ class AECVectorEnv(VectorEnv):
         self._row_start = self._env_start + self._rows * self._stride
         self._prev = np.full(n, NO_ACTION, dtype=np.int64)
         self._target = np.full((n, self._stride), BLANK, dtype=np.int8)  # ADD/SUB: the OUT row
+        # digit mode: the OUT cells already paid for (once each, as in the single env)
+        self._credited = np.zeros((n, self._stride), dtype=bool)
         self._expected = np.zeros((n, width), dtype=np.int64)  # MUL: the product's digits
         self._steps = np.zeros(n, dtype=np.int64)
         self._limit = np.zeros(n, dtype=np.int64)
@@ -333,6 +335,7 @@ class AECVectorEnv(VectorEnv):
                 self._level[promote] += 1
                 self._recorded[promote] = 0
         self._grid[rows] = BLANK
+        self._credited[rows] = False
         self._ptrs[rows] = self._start_ptrs
         self._prev[rows] = NO_ACTION
         self._steps[rows] = 0
@@ -419,8 +422,8 @@ class AECVectorEnv(VectorEnv):
     def _write(self, idx: np.ndarray, row: np.ndarray, column: np.ndarray, token) -> None:
         """Write tokens (the machine ignores writes on the blank row); score watched writes.
 
-        As in the single env, a sub-env's writes of one step score +1 if right and -0.5 if
-        wrong, and none after its first wrong one.
+        As in the single env, a sub-env's writes of one step score +1 if right in a cell not
+        yet paid for (0 in one that was), -0.5 if wrong, and none after its first wrong one.
         """
         bound = row != self._blank_row
         if not bound.all():
@@ -433,7 +436,9 @@ class AECVectorEnv(VectorEnv):
         idx, column = idx[scored], column[scored]
         token = token[scored] if np.ndim(token) else token
         correct = token == self._target[idx, column]
-        self._write_reward[idx] += np.where(correct, 1.0, -0.5)
+        fresh = ~self._credited[idx, column]
+        self._write_reward[idx] += np.where(correct, fresh.astype(np.float64), -0.5)
+        self._credited[idx, column] |= correct
         self._wrong_write[idx] |= ~correct
 
     def _call(

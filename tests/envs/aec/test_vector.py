@@ -237,3 +237,19 @@ def test_bad_steps_and_resets_are_named():
     actions[2] = 0  # MOVE(IN1, +1): not one of ADD's actions
     with pytest.raises(ValueError, match=r"actions \[0\] of sub-envs \[2\] are not allowed"):
         envs.step(actions)
+
+
+def test_digit_reward_pays_each_result_cell_once():
+    """Calling ADD1 over and over on one column rewrites the same right digit: +1 the first time
+    only, in the twin as in the single env (else looping out-earns finishing the sum)."""
+    batched, sync = make_pair(skill="ADD", level=1, reward_mode="digit", curriculum=False)
+    add1 = call_action("ADD1", ("IN1", "IN2", "CARRY", "OUT"))
+    actions = np.full(NUM_ENVS, add1)
+    assert_same(batched.reset(seed=0), sync.reset(seed=0), "after reset")
+    rewards = []
+    for t in range(3):  # within the time limit of a 1-digit sum (2x its 3 or 4 oracle steps)
+        out = batched.step(actions)
+        assert_same(out, sync.step(actions), f"at step {t}")
+        rewards.append(out[1])
+    np.testing.assert_array_equal(rewards[0], np.ones(NUM_ENVS))
+    np.testing.assert_array_equal(rewards[1:], np.zeros((2, NUM_ENVS)))
