@@ -5,10 +5,11 @@ one run is steadier than two numbers from two):
 
 * ``add``: the ``ppo`` recipe on ``skillgym/AEC-Add-v0`` with curriculum up to ``--max-level``
   digits, trained until 95 % of the last 100 episodes at the top level succeed (or
-  ``--max-steps``), with the recipe's defaults (kernel policy, native batched twin) and with
-  SB3's stock setup (``policy=torch env.vec=dummy``: ``MaskableMultiInputActorCriticPolicy``
-  over a ``DummyVecEnv``, MaskablePPO); both with the same PPO settings (``--set`` changes
-  them for both). Reports wall-clock, environment steps, steps/s and steps to the target.
+  ``--max-steps``), as ``skillgym train skillgym/AEC-Add-v0`` configures it (the settings tuned
+  for the env; kernel policy, native batched twin) and with SB3's stock setup
+  (``policy=torch env.vec=dummy``: ``MaskableMultiInputActorCriticPolicy`` over a
+  ``DummyVecEnv``, MaskablePPO); both with the same PPO settings (``--set`` changes them for
+  both). Reports wall-clock, environment steps, steps/s and steps to the target.
 * ``hierarchy``: the whole ``aec-hierarchy`` recipe (``--skills``) with ``policy=kernel`` and
   ``policy=torch``: wall-clock and the accuracy table each ends with (which must agree). With
   ``--before DIR`` (an export of older code, e.g. ``git archive REV | tar -x -C DIR``) the
@@ -39,8 +40,7 @@ import skillgym  # noqa: F401  (registers the ids)
 from skillgym.agents.aec_hierarchy import CurriculumTracker
 from skillgym.training.bench import cpu_name, machine
 from skillgym.training.cli import main as skillgym_main
-from skillgym.training.config import resolve
-from skillgym.training.recipes import apply_threads, get_recipe
+from skillgym.training.recipes import apply_threads, configure, get_recipe
 from skillgym.training.recipes.aec_hierarchy import LEVELS_FILE
 from skillgym.training.recipes.ppo import make_env, make_model
 
@@ -59,7 +59,7 @@ def parse_args() -> argparse.Namespace:
                         default=["add", "hierarchy"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-level", type=int, default=3, help="AEC-Add's top level (digits)")
-    parser.add_argument("--max-steps", type=int, default=200_000,
+    parser.add_argument("--max-steps", type=int, default=600_000,
                         help="environment steps at most per AEC-Add run")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="ppo recipe overrides for both AEC-Add setups, e.g. env.n_envs=64")
@@ -76,7 +76,7 @@ def parse_args() -> argparse.Namespace:
 def train_add(setup: list[str], seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """One AEC-Add run to the target: wall-clock, steps, steps/s and steps to the target."""
     recipe = get_recipe("ppo")
-    config = resolve(recipe.defaults, None, [
+    config = configure(recipe, None, [
         f"env.id={ENV_ID}", f"env.kwargs={{max_level={args.max_level}}}", f"seed={seed}",
         *args.set, *setup])
     recipe.check(config)

@@ -173,10 +173,12 @@ def resolve(
     defaults: Mapping[str, Any],
     file: Mapping[str, Any] | None = None,
     overrides: Iterable[str] = (),
+    base: Mapping[str, Any] | None = None,
 ) -> Config:
-    """The configuration: ``defaults``, updated by the tables of a TOML file, then each override.
-    """
-    config = copy.deepcopy(dict(defaults))
+    """The configuration: ``base`` (``defaults`` unless given, a configuration of their shape),
+    updated by the tables of a TOML file, then each override; keys and types checked against
+    ``defaults``."""
+    config = copy.deepcopy(dict(defaults if base is None else base))
     if file is not None:
         config = merge(defaults, config, file)
     for text in overrides:

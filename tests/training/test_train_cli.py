@@ -10,7 +10,8 @@ from training_helpers import TINY, assert_bitwise_equal, learning_rows, training
 
 from skillgym.kernels import select_device
 from skillgym.training.cli import main
-from skillgym.training.recipes import RECIPES, get_recipe, recipes, resolve_target
+from skillgym.training.config import resolve
+from skillgym.training.recipes import RECIPES, configure, get_recipe, recipes, resolve_target
 from skillgym.training.run import RunDir
 
 
@@ -45,6 +46,36 @@ def test_config_file_then_overrides(tmp_path):
     assert config["seed"] == 6
     assert config["ppo"]["learning_rate"] == 0.01
     assert [c.step for c in run.checkpoints()] == [64]
+
+
+@pytest.mark.parametrize("env_id", ["skillgym/AEC-Add-v0", "skillgym/AEC-Sub-v0"])
+def test_tuned_settings_lie_between_the_defaults_and_the_users_layers(env_id):
+    recipe = get_recipe("ppo")
+    tuned = configure(recipe, None, [f"env.id={env_id}"])
+    assert tuned["ppo"]["learning_rate"] == 1e-3 and tuned["env"]["n_envs"] == 64
+    assert tuned["env"]["kwargs"] == {"reward_mode": "digit"}
+    assert tuned["ppo"]["gamma"] == recipe.defaults["ppo"]["gamma"]  # not tuned: the default
+    # a config file and overrides still win, key by key (free-form kwargs merge)
+    file = {"ppo": {"learning_rate": 5e-4}}
+    mine = configure(recipe, file, [f"env.id={env_id}", "env.kwargs={max_level=3}",
+                                    "env.n_envs=8"])
+    assert mine["ppo"]["learning_rate"] == 5e-4 and mine["env"]["n_envs"] == 8
+    assert mine["env"]["kwargs"] == {"reward_mode": "digit", "max_level": 3}
+    assert mine["ppo"]["batch_size"] == 1024
+    # an id without tuned settings gets the defaults
+    assert configure(recipe, None, ["env.id=CartPole-v1"]) == resolve(
+        recipe.defaults, None, ["env.id=CartPole-v1"])
+
+
+def test_a_runs_config_records_the_tuned_settings(tmp_path):
+    run = RunDir(tmp_path / "run")
+    assert main(["train", "skillgym/AEC-Add-v0", "train.total_timesteps=64",
+                 "train.checkpoint_every=64", "env.n_envs=2", "ppo.n_steps=32",
+                 "ppo.batch_size=32", "ppo.n_epochs=1", "--run-dir", str(run.path)]) == 0
+    config = run.config()
+    assert config["ppo"]["learning_rate"] == 1e-3 and config["ppo"]["ent_coef"] == 0.01
+    assert config["env"]["kwargs"] == {"reward_mode": "digit"}
+    assert config["env"]["n_envs"] == 2
 
 
 def test_a_runs_own_config_file_reproduces_it_bit_for_bit(cartpole_run, tmp_path):

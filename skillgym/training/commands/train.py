@@ -13,8 +13,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from skillgym.training.cli import CLIError
-from skillgym.training.config import Config, ConfigError, load_toml, merge, resolve
-from skillgym.training.recipes import RECIPES, Recipe, RecipeError, get_recipe, resolve_target
+from skillgym.training.config import Config, ConfigError, load_toml, merge
+from skillgym.training.recipes import (
+    RECIPES,
+    Recipe,
+    RecipeError,
+    configure,
+    get_recipe,
+    resolve_target,
+)
 from skillgym.training.run import RECIPE_KEY, Checkpoint, RunDir, RunError
 
 USER_ERRORS = (ConfigError, RecipeError, RunError)
@@ -30,7 +37,7 @@ def _new_run(args: argparse.Namespace) -> tuple[RunDir, Recipe, Config, Checkpoi
     named = file.pop(RECIPE_KEY, recipe.name)
     if named != recipe.name:
         raise CLIError(f"config file '{args.config}' is for recipe '{named}', not '{recipe.name}'")
-    config = resolve(recipe.defaults, file, [*implied, *args.overrides])
+    config = configure(recipe, file, [*implied, *args.overrides])
     recipe.check(config)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = args.run_dir or Path("runs") / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.target)}-{stamp}"
@@ -109,7 +116,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train on an env id or a named recipe; --resume continues a run",
         description="Train on an environment id (with the 'ppo' recipe) or a named recipe "
-        f"({', '.join(RECIPES)}). Configuration: the recipe's defaults, then --config FILE, "
+        f"({', '.join(RECIPES)}). Configuration: the recipe's defaults, then the settings it "
+        "has tuned for the environment (skillgym/AEC-Add-v0's, say), then --config FILE, "
         "then KEY=VALUE overrides with dotted keys (e.g. ppo.learning_rate=1e-3), which follow "
         "the target directly: skillgym train [OPTIONS] TARGET [KEY=VALUE ...] [OPTIONS].",
     )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from skillgym.threads import Threads, set_threads
-from skillgym.training.config import Config, ConfigError
+from skillgym.training.config import Config, ConfigError, merge, resolve
 from skillgym.training.run import Checkpoint, RunDir
 
 # Recipe names, in the order ``skillgym train --help`` lists them.
@@ -51,6 +51,9 @@ class Recipe:
         agent_env_kwargs: keyword arguments a loaded agent needs in the environment it plays
             (given the agent and the env id), e.g. a skill hierarchy's learned children; raises
             :class:`EvalError` for an env the agent cannot play.
+        tuned: settings tuned for what a configuration trains on (PPO's hyperparameters for an
+            environment id, as rl-baselines3-zoo keeps them), a layer between the defaults and
+            the config file: see :func:`configure`.
     """
 
     name: str
@@ -60,6 +63,20 @@ class Recipe:
     load_agent: Callable[[Path], Agent]
     env_of: Callable[[Config], tuple[str, dict[str, Any]]]
     agent_env_kwargs: Callable[[Agent, str], dict[str, Any]] = lambda agent, env_id: {}
+    tuned: Callable[[Config], Mapping[str, Any]] = lambda config: {}
+
+
+def configure(recipe: Recipe, file: Mapping[str, Any] | None = None,
+              overrides: Sequence[str] = ()) -> Config:
+    """The configuration a new run of ``recipe`` trains with: the recipe's defaults, then the
+    settings it has tuned for the target the file and overrides name (:attr:`Recipe.tuned`),
+    then the config file, then each override (so a user's value always wins)."""
+    config = resolve(recipe.defaults, file, overrides)
+    tuned = recipe.tuned(config)
+    if not tuned:
+        return config
+    base = merge(recipe.defaults, recipe.defaults, tuned)
+    return resolve(recipe.defaults, file, overrides, base=base)
 
 
 #: Every recipe's ``threads`` table: the sizes of torch's, the BLAS library's and PoCL's thread
