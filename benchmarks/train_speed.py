@@ -1,15 +1,19 @@
 """What the fast road buys in training: `skillgym train`'s defaults against SB3's stock setup.
 
-Two parts, each side by side in one run, seed after seed (the machine is shared: a ratio from
-one run is steadier than two numbers from two):
+Three parts, each side by side in one run, seed after seed (the machine is shared: a ratio
+from one run is steadier than two numbers from two):
 
+* ``update``: one PPO minibatch update of ``--batch`` AEC-Add observations (``evaluate_actions``
+  under the action masks, backward, Adam) with the recipe's kernel policy and with SB3's stock
+  policy, in turns: what the updates of the ``add`` part cost per sample.
 * ``add``: the ``ppo`` recipe on ``skillgym/AEC-Add-v0`` with curriculum up to ``--max-level``
   digits, trained until 95 % of the last 100 episodes at the top level succeed (or
   ``--max-steps``), as ``skillgym train skillgym/AEC-Add-v0`` configures it (the settings tuned
   for the env; kernel policy, native batched twin) and with SB3's stock setup
   (``policy=torch env.vec=dummy``: ``MaskableMultiInputActorCriticPolicy`` over a
   ``DummyVecEnv``, MaskablePPO); both with the same PPO settings (``--set`` changes them for
-  both). Reports wall-clock, environment steps, steps/s and steps to the target.
+  both). Reports wall-clock (and the part spent collecting rollouts), environment steps,
+  steps/s and steps to the target.
 * ``hierarchy``: the whole ``aec-hierarchy`` recipe (``--skills``) with ``policy=kernel`` and
   ``policy=torch``: wall-clock and the accuracy table each ends with (which must agree). With
   ``--before DIR`` (an export of older code, e.g. ``git archive REV | tar -x -C DIR``) the
@@ -18,7 +22,7 @@ one run is steadier than two numbers from two):
 
 Writes ``benchmarks/results/train_speed.json``.
 
-    python benchmarks/train_speed.py --parts add hierarchy --seeds 0 1 2
+    python benchmarks/train_speed.py --parts update add hierarchy --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -33,8 +37,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch as th
 from rich.console import Console
 from rich.table import Table
+from sb3_contrib.common.maskable.utils import get_action_masks
+from stable_baselines3.common.callbacks import BaseCallback
 
 import skillgym  # noqa: F401  (registers the ids)
 from skillgym.agents.aec_hierarchy import CurriculumTracker
@@ -55,8 +63,11 @@ BEFORE = "before"
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", choices=("add", "hierarchy"),
-                        default=["add", "hierarchy"])
+    parser.add_argument("--parts", nargs="+", choices=("update", "add", "hierarchy"),
+                        default=["update", "add", "hierarchy"])
+    parser.add_argument("--batch", type=int, default=1024,
+                        help="the update part's minibatch (AEC-Add samples)")
+    parser.add_argument("--repeats", type=int, default=5, help="the update part's rounds")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-level", type=int, default=3, help="AEC-Add's top level (digits)")
     parser.add_argument("--max-steps", type=int, default=600_000,
@@ -84,14 +95,64 @@ def train_add(setup: list[str], seed: int, args: argparse.Namespace) -> dict[str
     start = time.perf_counter()
     env = make_env(config)
     model = make_model(config, env)
-    tracker = CurriculumTracker(args.max_level, stop=True)
-    model.learn(args.max_steps, callback=tracker)
+    tracker, clock = CurriculumTracker(args.max_level, stop=True), RolloutClock()
+    model.learn(args.max_steps, callback=[tracker, clock])
     seconds = time.perf_counter() - start
     env.close()
     return {"seed": seed, "seconds": seconds, "steps": int(model.num_timesteps),
             "steps_per_second": model.num_timesteps / seconds,
+            "rollout_seconds": clock.seconds,
             "steps_to_target": tracker.steps_to_target,
             "reached": tracker.steps_to_target is not None}
+
+
+class RolloutClock(BaseCallback):
+    """Wall-clock seconds spent collecting rollouts (the rest of ``learn`` is updates and
+    set-up)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def _on_rollout_start(self) -> None:
+        self._started = time.perf_counter()
+
+    def _on_rollout_end(self) -> None:
+        self.seconds += time.perf_counter() - self._started
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def time_updates(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One PPO minibatch update (``evaluate_actions``, backward, Adam) of ``--batch`` AEC-Add
+    samples with the recipe's kernel policy and with SB3's stock one, in turns, best of
+    ``--repeats`` rounds of 20 updates each."""
+    recipe = get_recipe("ppo")
+    timings = {}
+    for name, setup in SETUPS.items():
+        config = configure(recipe, None, [f"env.id={ENV_ID}", f"env.n_envs={args.batch}",
+                                          f"ppo.batch_size={args.batch}", *args.set, *setup])
+        apply_threads(config)
+        env = make_env(config)
+        model = make_model(config, env)
+        obs, _ = model.policy.obs_to_tensor(env.reset())
+        masks = get_action_masks(env)
+        actions = th.as_tensor([np.flatnonzero(row)[0] for row in masks])
+        timings[name] = (model.policy, obs, actions, masks)
+    best = dict.fromkeys(timings, float("inf"))
+    for _ in range(args.repeats):
+        for name, (policy, obs, actions, masks) in timings.items():
+            start = time.perf_counter()
+            for _ in range(20):
+                values, log_prob, entropy = policy.evaluate_actions(obs, actions, masks)
+                loss = -log_prob.mean() + 0.5 * values.pow(2).mean() - 0.01 * entropy.mean()
+                policy.optimizer.zero_grad()
+                loss.backward()
+                policy.optimizer.step()
+            best[name] = min(best[name], (time.perf_counter() - start) / 20)
+    return [{"seed": 0, "setup": name, "seconds": seconds} for name, seconds in best.items()]
 
 
 def train_hierarchy(setup: list[str], seed: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -125,15 +186,27 @@ def _by_seed(rows: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, Any]]]
     return grouped
 
 
+def update_table(rows: list[dict[str, Any]], batch: int) -> Table:
+    table = Table(title=f"One PPO update of {batch:,} AEC-Add samples, {cpu_name()}")
+    for column in ("setup", "ms", "ratio"):
+        table.add_column(column, justify="right")
+    stock = next(row["seconds"] for row in rows if row["setup"] == "stock")
+    for row in rows:
+        table.add_row(row["setup"], f"{row['seconds'] * 1e3:.2f}",
+                      f"{stock / row['seconds']:.2f}x")
+    return table
+
+
 def add_table(rows: list[dict[str, Any]], max_level: int) -> Table:
     table = Table(title=f"AEC-Add to 95 % at {max_level} digits, {cpu_name()}")
-    for column in ("seed", "setup", "wall s", "env steps", "steps/s", "steps to 95 %",
-                   "wall ratio"):
+    for column in ("seed", "setup", "wall s", "rollouts s", "env steps", "steps/s",
+                   "steps to 95 %", "wall ratio"):
         table.add_column(column, justify="right")
     for seed, pair in _by_seed(rows).items():
         for setup, row in pair.items():
             ratio = pair["stock"]["seconds"] / row["seconds"] if "stock" in pair else None
-            table.add_row(str(seed), setup, f"{row['seconds']:.1f}", f"{row['steps']:,}",
+            table.add_row(str(seed), setup, f"{row['seconds']:.1f}",
+                          f"{row['rollout_seconds']:.1f}", f"{row['steps']:,}",
                           f"{row['steps_per_second']:,.0f}",
                           f"{row['steps_to_target']:,}" if row["reached"] else "not reached",
                           "" if ratio is None else f"{ratio:.2f}x")
@@ -166,6 +239,10 @@ def main() -> None:
     parts = {"add": (SETUPS, train_add, lambda rows: add_table(rows, args.max_level)),
              "hierarchy": (hierarchy_setups, train_hierarchy, hierarchy_table)}
     for part in args.parts:
+        if part == "update":
+            results[part] = time_updates(args)
+            console.print(update_table(results[part], args.batch))
+            continue
         setups, train, table = parts[part]
         rows = []
         for seed in args.seeds:  # the setups take turns, seed after seed

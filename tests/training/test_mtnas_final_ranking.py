@@ -63,15 +63,18 @@ def test_interrupted_ranking_resumes_without_training_a_finalist_twice(tmp_path,
     whole, stopped = RunDir(tmp_path / "whole"), RunDir(tmp_path / "stopped")
     assert main([*SEARCH, "--run-dir", str(whole.path)]) == 0
     with monkeypatch.context() as patch:
-        # Killed while the second finalist trains: the first is in the cache.
-        _stop_on_call(patch, ReferenceEvaluator, "_train_and_score", 2, after=False)
+        # Killed while the second finalist trains (its first of two seeds): the first
+        # finalist is in the cache.
+        _stop_on_call(patch, ReferenceEvaluator, "run_seed", 3, after=False)
         assert main([*SEARCH, "--run-dir", str(stopped.path)]) == 130
     assert len((stopped.path / "final_cache.jsonl").read_text().splitlines()) == 1
     trained = []
-    original = ReferenceEvaluator._train_and_score
-    monkeypatch.setattr(ReferenceEvaluator, "_train_and_score",
-                        lambda self, a: trained.append(a) or original(self, a))
+    original = ReferenceEvaluator.run_seed
+    monkeypatch.setattr(ReferenceEvaluator, "run_seed",
+                        lambda self, a, *rest: trained.append(a.tobytes()) or original(self, a,
+                                                                                       *rest))
     assert main(["mtnas", "search", "--resume", str(stopped.path)]) == 0
     result = (stopped.path / "result.json").read_text()
     assert result == (whole.path / "result.json").read_text()
-    assert len(trained) == len(json.loads(result)["final_ranking"]) - 1
+    assert len(trained) == 2 * (len(json.loads(result)["final_ranking"]) - 1)
+    assert len(set(trained)) == len(json.loads(result)["final_ranking"]) - 1

@@ -6,8 +6,10 @@ else: this is the only place test data is read.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from skillgym.envs.mtnas.corpus import Corpus
 from skillgym.envs.mtnas.evaluator import Evaluation, Evaluator
 from skillgym.envs.mtnas.modules import MultitaskNetwork, SearchSpace
 from skillgym.envs.mtnas.trainer import TrainConfig, Trainer
+from skillgym.executors import Executor, LocalExecutor
 from skillgym.threads import torch_threads
 
 
@@ -38,16 +41,20 @@ class ReferenceEvaluator(Evaluator):
         seeds: the seeds (at least one; use three or more for a reported number).
         config: network and optimiser settings.
         cache_path: a JSON-lines file persisting results across runs.
-        progress: called with ``(seed_index, epoch)`` after every epoch, for progress bars.
+        progress: called with ``(seed_index, epoch)`` after every epoch, for progress bars (of
+            runs in this process: a remote executor's workers report nothing until done).
         epoch_steps: gradient steps per epoch (default: the largest task's split once). Give
             single-task baselines the multitask space's count, so that every architecture
             compared trains for the same number of steps on every task.
+        executor: runs the (assignment, seed) trainings (:mod:`skillgym.executors`; default: one
+            after another in this process). Each depends on its assignment and seed alone, so
+            the scores do not depend on where they ran.
     """
 
     def __init__(
         self, corpus: Corpus, space: SearchSpace, epochs: int = 3, seeds: Sequence[int] = (0, 1, 2),
         config: TrainConfig | None = None, cache_path: str | Path | None = None,
-        progress=None, epoch_steps: int | None = None,
+        progress=None, epoch_steps: int | None = None, executor: Executor | None = None,
     ):
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -63,6 +70,7 @@ class ReferenceEvaluator(Evaluator):
         self.config = config or TrainConfig()
         self.cache = RewardCache(cache_path)
         self.progress = progress
+        self.executor = executor or LocalExecutor()
         self.epoch_steps = epoch_steps or steps_per_epoch(self.tasks, self.config.batch_size)
         sizes = [(task.name, len(task.train), len(task.validation)) for task in self.tasks]
         fingerprinted = [space, self.config, self.epochs, self.seeds, sizes]
@@ -74,13 +82,31 @@ class ReferenceEvaluator(Evaluator):
     def evaluate(
         self, assignments: Sequence[np.ndarray], rng: np.random.Generator | None = None
     ) -> list[Evaluation]:
-        """Train and score every assignment (cached by assignment)."""
+        """Train and score every assignment not in the cache, each over every seed."""
         checked = [self.space.validate(a) for a in assignments]
-        return [
-            self.cache.get_or_compute(f"{self._fingerprint}|{self.space.format(a)}",
-                                      lambda a=a: self._train_and_score(a))
-            for a in checked
-        ]
+        keys = [f"{self._fingerprint}|{self.space.format(a)}" for a in checked]
+        found = {index: self.cache.get(key) for index, key in enumerate(keys)}
+        todo = [index for index, evaluation in found.items() if evaluation is None]
+        pairs = [(checked[index], seed) for index in todo for seed in range(len(self.seeds))]
+        runs: dict[int, list] = {index: [None] * len(self.seeds) for index in todo}
+        for number, run in self.seed_runs(pairs):
+            index, seed = todo[number // len(self.seeds)], number % len(self.seeds)
+            runs[index][seed] = run
+            if all(done is not None for done in runs[index]):
+                found[index] = self.combine(checked[index], runs[index])
+                self.cache.put(keys[index], found[index])
+        return [found[index] for index in range(len(checked))]
+
+    def seed_runs(
+        self, pairs: Sequence[tuple[np.ndarray, int]]
+    ) -> Iterator[tuple[int, tuple[list[float], list[float]]]]:
+        """Train each ``(assignment, seed index)`` pair on the executor; yield ``(pair index,``
+        :meth:`run_seed`'s result``)`` as each finishes."""
+        # Remote workers get a copy without what only this process can use.
+        portable = self if not self.executor.remote else copy.copy(self)
+        if portable is not self:
+            portable.progress, portable.cache, portable.executor = None, RewardCache(), None
+        yield from self.executor.map(functools.partial(_train_seed, portable), pairs)
 
     def run_seed(self, assignment: np.ndarray, seed: int, seed_index: int = 0):
         """One seed: ``(validation, test)`` per-task accuracies at the best validation epoch."""
@@ -106,11 +132,6 @@ class ReferenceEvaluator(Evaluator):
                 self.progress(seed_index, epoch)
         return best[1], best[2]
 
-    def _train_and_score(self, assignment: np.ndarray) -> Evaluation:
-        with torch_threads(self.config.num_threads):
-            runs = [self.run_seed(assignment, seed, i) for i, seed in enumerate(self.seeds)]
-        return self.combine(assignment, runs)
-
     def combine(self, assignment: np.ndarray, runs: Sequence) -> Evaluation:
         """The evaluation of ``assignment`` from its :meth:`run_seed` results, one per seed:
         mean and standard deviation over seeds of each task's accuracies."""
@@ -130,3 +151,11 @@ class ReferenceEvaluator(Evaluator):
             test_std=dict(zip(names, test.std(0).tolist(), strict=True)),
             shared_parameters=shared,
         )
+
+
+def _train_seed(reference: ReferenceEvaluator,
+                pair: tuple[np.ndarray, int]) -> tuple[list[float], list[float]]:
+    """One of :meth:`ReferenceEvaluator.seed_runs`' trainings, on the evaluator's threads."""
+    assignment, index = pair
+    with torch_threads(reference.config.num_threads):
+        return reference.run_seed(assignment, reference.seeds[index], index)

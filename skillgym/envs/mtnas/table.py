@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from skillgym.envs.mtnas.evaluator import Evaluation, Evaluator
 from skillgym.envs.mtnas.modules import SearchSpace
 from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 from skillgym.envs.mtnas.trainer import TrainConfig
+from skillgym.executors import Executor, LocalExecutor
 
 TABLE_FORMAT = "skillgym.mtnas.table/1"
 MODES = ("mean", "stochastic")
@@ -51,40 +52,79 @@ def all_assignments(space: SearchSpace, limit: int = 5000) -> list[np.ndarray]:
     ]
 
 
+class _ScoreCells:
+    """A work item's job: score some assignments of one seed (picklable, so that remote
+    workers can run it). The evaluator of the last seed is kept, so that a local run scoring
+    one cell per item builds and warms up each seed's evaluator once."""
+
+    def __init__(self, space: SearchSpace, evaluator_for_seed: Callable[[int], Evaluator]):
+        self.space = space
+        self.evaluator_for_seed = evaluator_for_seed
+        self._last: tuple[int, Evaluator] | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_last": None}
+
+    def __call__(self, cells: tuple[int, tuple[str, ...]]) -> list[Evaluation]:
+        seed, texts = cells
+        if self._last is None or self._last[0] != seed:
+            self._last = (seed, self.evaluator_for_seed(seed))
+        evaluator = self._last[1]
+        return [evaluator.evaluate([self.space.parse(text)])[0] for text in texts]
+
+
 def build_table(
     space: SearchSpace,
     evaluator_for_seed: Callable[[int], Evaluator],
     seeds: Sequence[int],
     backend: str,
-    progress: Callable[[], None] | None = None,
+    on_score: Callable[[int, str, Evaluation], None] | None = None,
+    *,
+    executor: Executor | None = None,
+    cells_per_item: int | None = 1,
+    scored: Mapping[tuple[int, str], Evaluation] | None = None,
 ) -> dict:
     """Score every assignment of ``space`` with one evaluator per seed; returns the table dict.
 
+    The cells (seed, assignment) are scored as work items of ``cells_per_item`` cells of one
+    seed each, by ``executor``, and put together in a fixed order: the table is the same
+    whatever runs them and in whatever order they finish, as long as each score depends only on
+    its seed and assignment.
+
     Args:
         space: the (small) search space.
-        evaluator_for_seed: builds the evaluator of one seed.
+        evaluator_for_seed: builds the evaluator of one seed (picklable, for a remote
+            executor).
         seeds: the seeds; the table keeps one score row per seed.
         backend: a name recorded in the table (``"supernet"`` or ``"reference"``).
-        progress: called after each scored assignment of each seed.
+        on_score: called with ``(seed, assignment text, evaluation)`` as each score arrives.
+        executor: runs the work items (default: :class:`~skillgym.executors.LocalExecutor`).
+        cells_per_item: cells per work item; ``None``: a seed's whole row, which on remote
+            workers builds each seed's evaluator (a supernet's warm-up) once.
+        scored: cells scored before (a resumed build): not scored again.
     """
     if not seeds:
         raise ValueError("seeds must list at least one seed")
-    assignments = all_assignments(space)
-    scores: list[list[Evaluation]] = []
+    texts = [space.format(assignment) for assignment in all_assignments(space)]
+    scores = dict(scored or {})
+    items = []
     for seed in seeds:
-        evaluator = evaluator_for_seed(seed)
-        row = []
-        for assignment in assignments:
-            row.append(evaluator.evaluate([assignment])[0])
-            if progress is not None:
-                progress()
-        scores.append(row)
+        missing = tuple(text for text in texts if (seed, text) not in scores)
+        size = cells_per_item or len(missing) or 1
+        items += [(int(seed), missing[i : i + size]) for i in range(0, len(missing), size)]
+    job = _ScoreCells(space, evaluator_for_seed)
+    for index, found in (executor or LocalExecutor()).map(job, items):
+        seed, chunk = items[index]
+        for text, evaluation in zip(chunk, found, strict=True):
+            scores[(seed, text)] = evaluation
+            if on_score is not None:
+                on_score(seed, text, evaluation)
     entries = []
-    for index, assignment in enumerate(assignments):
-        per_seed = [row[index] for row in scores]
+    for text in texts:
+        per_seed = [scores[(int(seed), text)] for seed in seeds]
         entries.append(
             {
-                "assignment": space.format(assignment),
+                "assignment": text,
                 "validation": [[e.validation[t] for t in space.tasks] for e in per_seed],
                 "shared_parameters": per_seed[0].shared_parameters,
             }

@@ -25,12 +25,16 @@ from skillgym.training.recipes.mtnas_options import (
     DATA_DEFAULTS,
     DATA_OPTIONS,
     NETWORK_DEFAULTS,
+    RAY_DEFAULTS,
+    RAY_OPTION,
     SPACE_DEFAULTS,
     SPACE_OPTIONS,
     Option,
     check_data,
     check_network,
+    check_ray,
     describe,
+    executor_of,
     load_corpus,
     not_an_agent,
     search_space,
@@ -52,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "space": dict(SPACE_DEFAULTS),
     "network": dict(NETWORK_DEFAULTS),
     "threads": THREADS_DEFAULTS,
+    "ray": dict(RAY_DEFAULTS),
 }
 
 #: ``skillgym mtnas evaluate``'s options.
@@ -61,6 +66,7 @@ OPTIONS: tuple[Option, ...] = (
     *SPACE_OPTIONS,
     Option("--epochs", "epochs", "training epochs per seed"),
     Option("--seeds", "seeds", "one network trained from scratch per seed"),
+    RAY_OPTION,
 )
 
 
@@ -73,6 +79,7 @@ def check(config: Config) -> None:
         raise ConfigError(f"seeds must list distinct seeds, at least one, got {seeds}")
     check_data(config)
     check_network(config)
+    check_ray(config)
     if not get(config, "assignment"):
         raise ConfigError("assignment is required: each task's options joined by '/', "
                           "e.g. assignment=\"0,0/6,1\"")
@@ -98,6 +105,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     runs = [] if resume is None else json.loads((resume.path / RUNS_FILE).read_text())
     logger = run_logger(run, resume.step if resume else None)
     progress = progress_bar(Console(stderr=True))
+    executor = executor_of(config)
     try:
         progress.start()
         task = progress.add_task("stand-alone training", total=len(seeds) * epochs,
@@ -105,23 +113,33 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
         reference = ReferenceEvaluator(
             load_corpus(get(config, "data")), space, epochs, seeds, train_settings(config),
             progress=lambda index, epoch: progress.update(task, completed=index * epochs
-                                                          + epoch + 1),
+                                                          + epoch + 1, status=f"seed "
+                                                          f"{seeds[index]}"),
+            executor=executor,
         )
-        for index in range(len(runs), len(seeds)):
-            progress.update(task, status=f"seed {seeds[index]}")
-            validation, test = reference.run_seed(assignment, seeds[index], index)
-            runs.append([validation, test])
-            logger.record("eval/seed", seeds[index])
-            logger.record("eval/validation_mean", float(np.mean(validation)))
-            logger.record("eval/test_mean", float(np.mean(test)))
-            for name, value in zip(space.tasks, test, strict=True):
-                logger.record(f"eval/test_{name}", value)
-            logger.dump(index + 1)
-            with run.new_checkpoint(index + 1) as folder:
-                (folder / RUNS_FILE).write_text(json.dumps(runs) + "\n")
+        # Seeds may finish out of order on Ray; each is logged and checkpointed once all
+        # before it are, so that a checkpoint always holds the first seeds.
+        remaining = list(range(len(runs), len(seeds)))
+        finished: dict[int, list] = {}
+        for number, found in reference.seed_runs([(assignment, i) for i in remaining]):
+            finished[remaining[number]] = list(found)
+            progress.update(task, completed=(len(runs) + len(finished)) * epochs)
+            while len(runs) in finished:
+                index = len(runs)
+                validation, test = finished.pop(index)
+                runs.append([validation, test])
+                logger.record("eval/seed", seeds[index])
+                logger.record("eval/validation_mean", float(np.mean(validation)))
+                logger.record("eval/test_mean", float(np.mean(test)))
+                for name, value in zip(space.tasks, test, strict=True):
+                    logger.record(f"eval/test_{name}", value)
+                logger.dump(index + 1)
+                with run.new_checkpoint(index + 1) as folder:
+                    (folder / RUNS_FILE).write_text(json.dumps(runs) + "\n")
     finally:
         progress.stop()
         logger.close()
+        getattr(executor, "close", lambda: None)()
     evaluation = reference.combine(assignment, runs)
     result = {"assignment": space.format(assignment), "modules": describe(space, assignment),
               "seeds": seeds, **evaluation.to_json()}

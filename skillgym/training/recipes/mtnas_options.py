@@ -26,6 +26,7 @@ from skillgym.envs.mtnas.readers import delimiter_character
 from skillgym.envs.mtnas.synthetic import SYNTHETIC_TASKS
 from skillgym.envs.mtnas.tasks import RawTask
 from skillgym.envs.mtnas.trainer import TrainConfig
+from skillgym.executors import Executor, LocalExecutor
 from skillgym.training.config import Config, ConfigError, get, merge
 from skillgym.training.recipes import EvalError, threads_of
 
@@ -75,6 +76,7 @@ class Option:
         metavar: the value's name in ``--help``.
         repeat: the option may be given several times, each adding one item to the list
             (options setting the same list key add to it in the order they are listed).
+        const: the value of the flag given alone (its value is then optional).
     """
 
     flag: str
@@ -83,6 +85,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
     repeat: bool = False
+    const: str | None = None
 
     @property
     def dest(self) -> str:
@@ -144,6 +147,8 @@ def add_options(parser: argparse.ArgumentParser, options: Sequence[Option],
             extra["nargs"] = "+"
         elif positional:
             extra["nargs"] = "?"  # a positional a resumed run does without
+        elif option.const is not None:
+            extra.update(nargs="?", const=option.const)
         shown = "" if option.repeat or positional else f" (default: {_shown(default)})"
         parser.add_argument(option.flag, type=kind, choices=option.choices,
                             metavar=option.metavar, default=argparse.SUPPRESS,
@@ -253,6 +258,35 @@ def search_space(config: Config) -> SearchSpace:
     space = get(config, "space")
     return SearchSpace(tuple(task_name(entry) for entry in get(config, "data.tasks")),
                        space["layers"], tuple(space["pool"]), space["private_kind"])
+
+
+#: Where the recipes' stand-alone trainings and table cells run: ``address`` ``""`` here, one
+#: after another; ``"local"`` a Ray cluster started on this machine; else a cluster's address.
+RAY_DEFAULTS: dict[str, Any] = {"address": "", "memory_mb": 0, "max_retries": 3}
+
+RAY_OPTION = Option("--ray", "ray.address", "train on Ray: on a cluster started on this machine, "
+                    "or on the one at ADDRESS (auto, HOST:PORT, ray://HOST:10001); needs the ray "
+                    "extra", metavar="ADDRESS", const="local")
+
+
+def check_ray(config: Config) -> None:
+    """Reject a bad ``ray`` table."""
+    for key in ("ray.memory_mb", "ray.max_retries"):
+        if get(config, key) < 0:
+            raise ConfigError(f"{key} must be >= 0, got {get(config, key)}")
+
+
+def executor_of(config: Config) -> Executor:
+    """Where ``config``'s heavy pieces run: here, or as Ray tasks of ``threads.torch`` CPUs
+    (``ray.address``)."""
+    address = get(config, "ray.address")
+    if not address:
+        return LocalExecutor()
+    from skillgym.integrations.ray_executor import RayExecutor
+
+    return RayExecutor(None if address == "local" else address, cpus=threads_of(config).torch,
+                       memory_mb=get(config, "ray.memory_mb"),
+                       max_retries=get(config, "ray.max_retries"))
 
 
 def train_settings(config: Config) -> TrainConfig:

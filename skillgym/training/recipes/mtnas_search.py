@@ -42,12 +42,16 @@ from skillgym.training.recipes.mtnas_options import (
     DATA_DEFAULTS,
     DATA_OPTIONS,
     NETWORK_DEFAULTS,
+    RAY_DEFAULTS,
+    RAY_OPTION,
     SPACE_DEFAULTS,
     SPACE_OPTIONS,
     Option,
     check_data,
     check_network,
+    check_ray,
     describe,
+    executor_of,
     keep_lines,
     load_corpus,
     not_an_agent,
@@ -134,6 +138,8 @@ DEFAULTS: dict[str, Any] = {
         "checkpoint_every": 24,
     },
     "threads": THREADS_DEFAULTS,
+    # Where the stand-alone ranking's trainings run (the search itself stays here).
+    "ray": dict(RAY_DEFAULTS),
 }
 
 #: ``skillgym mtnas search``'s options.
@@ -153,6 +159,7 @@ OPTIONS: tuple[Option, ...] = (
            "validation examples per task in each score (0: all)"),
     Option("--checkpoint-every", "train.checkpoint_every", "evaluations between checkpoints"),
     Option("--seed", "seed", "seed of the searcher and the supernet"),
+    RAY_OPTION,
 )
 
 
@@ -188,6 +195,7 @@ def check(config: Config) -> None:
             raise ConfigError(f"{key} must be >= 0, got {get(config, key)}")
     check_data(config)
     check_network(config)
+    check_ray(config)
     try:
         supernet_config(config)
     except ValueError as error:
@@ -239,30 +247,26 @@ def rank_finalists(
     progress.start()
     task = progress.add_task("stand-alone ranking", total=len(candidates) * len(seeds) * epochs,
                              status="")
-    done = {"assignments": 0}
 
     def advance(seed_index: int, epoch: int) -> None:
-        steps = (done["assignments"] * len(seeds) + seed_index) * epochs + epoch + 1
-        progress.update(task, completed=steps)
+        progress.advance(task)
 
+    executor = executor_of(config)
     judge = ReferenceEvaluator(load_corpus(get(config, "data")), space, epochs, seeds,
                                train_settings(config), cache_path=run.path / FINAL_CACHE_FILE,
-                               progress=advance)
-    rows = []
+                               progress=advance, executor=executor)
     try:
-        for assignment in candidates:
-            text = space.format(assignment)
-            progress.update(task, completed=done["assignments"] * len(seeds) * epochs,
-                            status=text)
-            evaluation = judge.evaluate([assignment])[0]
-            rows.append({"assignment": text, "scheme": _scheme(space, assignment),
-                         "supernet_reward": supernet.get(text),
-                         "validation_mean": evaluation.mean,
-                         "validation": evaluation.validation,
-                         "validation_std": evaluation.validation_std})
-            done["assignments"] += 1
+        # All at once, so that a remote executor trains every finalist and seed side by side;
+        # here, one after another, each finalist cached as soon as its seeds are done.
+        evaluations = judge.evaluate(candidates)
     finally:
         progress.stop()
+        getattr(executor, "close", lambda: None)()
+    rows = [{"assignment": space.format(assignment), "scheme": _scheme(space, assignment),
+             "supernet_reward": supernet.get(space.format(assignment)),
+             "validation_mean": evaluation.mean, "validation": evaluation.validation,
+             "validation_std": evaluation.validation_std}
+            for assignment, evaluation in zip(candidates, evaluations, strict=True)]
     best = max(range(len(rows)), key=lambda index: rows[index]["validation_mean"])
     for index, row in enumerate(rows):
         row["chosen"] = index == best

@@ -8,31 +8,43 @@ the run folder). Every score goes to the run's ``reward_cache.jsonl`` as it is m
 ``train.checkpoint_every`` scores records how many are done and the cache's length. A resumed
 run reads the scores made before its checkpoint from the cache and computes the rest, which
 depend on the assignment and seed alone, so the table is the one an uninterrupted run writes.
+
+With ``ray.address`` set (``--ray [ADDRESS]``) the cells are Ray tasks (the ``ray`` extra,
+:mod:`skillgym.integrations.ray_executor`): one per cell for the reference backend, one per seed
+for the supernet backend (whose warm-up a seed's cells share), each asking for
+``threads.torch`` CPUs and ``ray.memory_mb``. Only this process writes the cache, as results
+arrive, so no cell is computed twice, and the table is the one a local run writes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from skillgym.envs.mtnas.cache import RewardCache, fingerprint
+from skillgym.envs.mtnas.corpus import Corpus
 from skillgym.envs.mtnas.evaluator import Evaluation, Evaluator
+from skillgym.envs.mtnas.modules import SearchSpace
 from skillgym.envs.mtnas.reference import ReferenceEvaluator
 from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 from skillgym.envs.mtnas.table import all_assignments, build_table, save_table
+from skillgym.envs.mtnas.trainer import TrainConfig
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, apply_threads
 from skillgym.training.recipes.mtnas_options import (
     DATA_DEFAULTS,
     DATA_OPTIONS,
     NETWORK_DEFAULTS,
+    RAY_DEFAULTS,
+    RAY_OPTION,
     SPACE_OPTIONS,
     Option,
     check_data,
     check_network,
+    check_ray,
+    executor_of,
     keep_lines,
     load_corpus,
     not_an_agent,
@@ -60,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "network": dict(NETWORK_DEFAULTS),
     "train": {"checkpoint_every": 20},
     "threads": THREADS_DEFAULTS,
+    "ray": dict(RAY_DEFAULTS),
 }
 
 #: ``skillgym mtnas build-table``'s options.
@@ -72,6 +85,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--epochs", "reference.epochs", "training epochs of the reference backend"),
     Option("--warmup", "supernet.warmup_steps", "warm-up steps of the supernet backend"),
     Option("--checkpoint-every", "train.checkpoint_every", "scores between checkpoints"),
+    RAY_OPTION,
 )
 
 
@@ -80,6 +94,7 @@ def check(config: Config) -> None:
     if get(config, "backend") not in BACKENDS:
         raise ConfigError(f"backend must be one of {list(BACKENDS)}, got "
                           f"{get(config, 'backend')!r}")
+    check_ray(config)
     for key in ("reference.epochs", "supernet.validation_limit", "train.checkpoint_every"):
         if get(config, key) < 1:
             raise ConfigError(f"{key} must be a positive integer, got {get(config, key)}")
@@ -102,25 +117,47 @@ def output_path(run: RunDir, config: Config) -> Path:
     return Path(get(config, "output") or run.path / TABLE_FILE)
 
 
-class _Reported(Evaluator):
-    """Scores with ``inner`` and reports every score (to log, show and checkpoint it)."""
+@dataclass
+class SeedEvaluator:
+    """Builds one seed's evaluator as a configuration says; picklable, so that remote workers
+    build their own. Scores are cached by the recipe, not by the evaluators."""
 
-    def __init__(self, inner: Evaluator, report: Callable[[Evaluator, Evaluation], None]):
-        self.inner = inner
-        self.space = inner.space
-        self.report = report
+    corpus: Corpus
+    space: SearchSpace
+    backend: str
+    settings: TrainConfig
+    epochs: int
+    warmup_steps: int
+    validation_limit: int
 
-    def evaluate(self, assignments: Sequence[np.ndarray],
-                 rng: np.random.Generator | None = None) -> list[Evaluation]:
-        """The inner evaluator's scores, each reported."""
-        found = self.inner.evaluate(assignments, rng)
-        for evaluation in found:
-            self.report(self.inner, evaluation)
-        return found
+    @classmethod
+    def of(cls, config: Config, corpus: Corpus, space: SearchSpace) -> SeedEvaluator:
+        """The evaluators ``config`` describes."""
+        return cls(corpus, space, get(config, "backend"), train_settings(config),
+                   get(config, "reference.epochs"), get(config, "supernet.warmup_steps"),
+                   get(config, "supernet.validation_limit"))
+
+    def __call__(self, seed: int) -> Evaluator:
+        if self.backend == "reference":
+            return ReferenceEvaluator(self.corpus, self.space, self.epochs, (seed,),
+                                      self.settings)
+        return SupernetEvaluator(
+            self.corpus, self.space,
+            SupernetConfig(self.settings, warmup_steps=self.warmup_steps, steps_per_prepare=0,
+                           validation_limit=self.validation_limit),
+            seed=seed)
+
+    def key(self) -> str:
+        """What every score depends on but its seed and assignment (the cache keys' prefix)."""
+        sizes = [(task.name, len(task.train), len(task.validation))
+                 for task in self.corpus.subset(self.space.tasks)]
+        settings = ((self.epochs,) if self.backend == "reference"
+                    else (self.warmup_steps, self.validation_limit))
+        return fingerprint(self.backend, self.space, self.settings, settings, sizes)
 
 
 def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
-    """Score every assignment for every seed (the ones before the checkpoint from the cache)."""
+    """Score every cell (seed, assignment) not in the cache up to the checkpoint."""
     # Imported here: logging and progress bring stable-baselines3 and TensorBoard, which the
     # command line's parser, importing this module, does not need.
     from rich.console import Console
@@ -129,54 +166,50 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     from skillgym.training.logs import run_logger
 
     apply_threads(config)
-    corpus, space = load_corpus(get(config, "data")), search_space(config)
-    cache = run.path / CACHE_FILE
+    space = search_space(config)
+    evaluators = SeedEvaluator.of(config, load_corpus(get(config, "data")), space)
+    prefix = evaluators.key()
+    path = run.path / CACHE_FILE
     state = (None if resume is None
              else json.loads((resume.path / PROGRESS_FILE).read_text()))
-    keep_lines(cache, 0 if state is None else state["cache_records"])
+    keep_lines(path, 0 if state is None else state["cache_records"])
+    cache = RewardCache(path)
     seeds, backend = get(config, "seeds"), get(config, "backend")
+    texts = [space.format(assignment) for assignment in all_assignments(space)]
+    before = {(seed, text): found for seed in seeds for text in texts
+              if (found := cache.get(f"{prefix}|{seed}|{text}")) is not None}
     every = get(config, "train.checkpoint_every")
-    total = len(all_assignments(space)) * len(seeds)
-    settings = train_settings(config)
-    done = 0 if state is None else state["scored"]
-    scored = 0
+    total = len(texts) * len(seeds)
+    scored = len(before)
     logger = run_logger(run, resume.step if resume else None)
     progress = progress_bar(Console(stderr=True))
 
-    def report(evaluator: Evaluator, evaluation: Evaluation) -> None:
+    def report(seed: int, text: str, evaluation: Evaluation) -> None:
         nonlocal scored
+        cache.put(f"{prefix}|{seed}|{text}", evaluation)
         scored += 1
-        if scored <= done:  # logged and checkpointed before the resume
-            return
         logger.record("eval/reward", evaluation.mean)
         logger.dump(scored)
         if scored // every > (scored - 1) // every or scored == total:
             with run.new_checkpoint(scored) as folder:
                 (folder / PROGRESS_FILE).write_text(json.dumps(
-                    {"scored": scored, "cache_records": len(evaluator.cache)}) + "\n")
-        progress.update(task, completed=scored)
+                    {"scored": scored, "cache_records": len(cache)}) + "\n")
+        progress.update(task, completed=scored, status=f"seed {seed}")
 
-    def evaluator_for_seed(seed: int) -> Evaluator:
-        if backend == "reference":
-            inner = ReferenceEvaluator(corpus, space, get(config, "reference.epochs"), (seed,),
-                                       settings, cache_path=cache)
-        else:
-            inner = SupernetEvaluator(
-                corpus, space, SupernetConfig(
-                    settings, warmup_steps=get(config, "supernet.warmup_steps"),
-                    steps_per_prepare=0,
-                    validation_limit=get(config, "supernet.validation_limit")),
-                seed=seed, cache_path=cache)
-        progress.update(task, status=f"seed {seed}")
-        return _Reported(inner, report)
-
+    executor = executor_of(config)
     try:
         progress.start()
-        task = progress.add_task(f"{backend} table", total=total, completed=done, status="")
-        table = build_table(space, evaluator_for_seed, seeds, backend)
+        where = getattr(executor, "describe", lambda: "here")()
+        task = progress.add_task(f"{backend} table ({where})", total=total, completed=scored,
+                                 status="")
+        # A remote supernet seed is one task: its cells share one warm-up.
+        per_item = None if executor.remote and backend == "supernet" else 1
+        table = build_table(space, evaluators, seeds, backend, report, executor=executor,
+                            cells_per_item=per_item, scored=before)
     finally:
         progress.stop()
         logger.close()
+        getattr(executor, "close", lambda: None)()
     output = output_path(run, config)
     save_table(table, output)
     print(f"wrote {len(table['entries'])} assignments × {len(seeds)} seeds to {output}")

@@ -1,0 +1,1 @@
+"""Optional integrations with other systems (Ray): each imports its library only when used."""

@@ -1,0 +1,106 @@
+"""The multitask table on Ray: the same table as a local build, on a simulated cluster of three
+nodes, one of them lost mid-build; importing skillgym never imports Ray."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from skillgym.envs.mtnas.table import build_table  # noqa: E402
+from skillgym.integrations.ray_executor import RayExecutor  # noqa: E402
+from skillgym.training.cli import main  # noqa: E402
+from skillgym.training.config import resolve  # noqa: E402
+from skillgym.training.recipes import get_recipe  # noqa: E402
+from skillgym.training.recipes.mtnas_options import load_corpus, search_space  # noqa: E402
+from skillgym.training.recipes.mtnas_table import CACHE_FILE, SeedEvaluator  # noqa: E402
+
+TABLE = ["mtnas", "build-table", "--tasks", "syn_pos", "syn_topic", "--layers", "1", "--pool",
+         "cnn3", "identity", "--private-kind", "cnn3", "--seeds", "0", "1", "--epochs", "1",
+         "--warmup", "2"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head and two worker nodes of one CPU each, in this machine, for this module."""
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    workers = [nodes.add_node(num_cpus=1) for _ in range(2)]
+    nodes.wait_for_nodes()
+    ray.init(address=nodes.address)
+    yield nodes, workers
+    ray.shutdown()
+    nodes.shutdown()
+
+
+def build(tmp_path, name: str, *extra: str) -> tuple[str, list[str]]:
+    """Build the small table into ``tmp_path/name``: its text and its cache's keys."""
+    run = tmp_path / name
+    assert main([*TABLE, *extra, "--run-dir", str(run)]) == 0
+    keys = [json.loads(line)["key"] for line in (run / CACHE_FILE).read_text().splitlines()]
+    return (run / "table.json").read_text(), keys
+
+
+@pytest.mark.parametrize("backend", ["reference", "supernet"])
+def test_a_table_built_on_three_nodes_is_the_local_one(cluster, tmp_path, backend):
+    local, local_keys = build(tmp_path, "local", "--backend", backend)
+    remote, remote_keys = build(tmp_path, "ray", "--backend", backend, "--ray",
+                                cluster[0].address)
+    assert remote == local
+    # every cell scored once, by whichever node
+    assert sorted(remote_keys) == sorted(local_keys) and len(set(remote_keys)) == 9 * 2
+
+
+SPACE = ["--tasks", "syn_pos", "syn_topic", "--layers", "1", "--pool", "cnn3", "identity",
+         "--private-kind", "cnn3"]
+
+
+@pytest.mark.parametrize("command", [
+    ["mtnas", "evaluate", "0/1", "--epochs", "1", "--seeds", "0", "1", "2", *SPACE],
+    ["mtnas", "search", "--budget", "4", "--batch-size", "4", "--rerank", "2", "--warmup", "2",
+     "--final-epochs", "1", "--final-seeds", "0", "1", *SPACE],
+], ids=["evaluate", "search-ranking"])
+def test_stand_alone_trainings_on_three_nodes_give_the_local_result(cluster, tmp_path, command):
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    assert main([*command, "--run-dir", str(local)]) == 0
+    assert main([*command, "--ray", cluster[0].address, "--run-dir", str(remote)]) == 0
+    assert (remote / "result.json").read_text() == (local / "result.json").read_text()
+
+
+def test_a_node_lost_mid_build_costs_no_cell(cluster, tmp_path):
+    """A worker node removed once the first cells are in: its tasks run again elsewhere and
+    the table is complete, equal to the local one, each cell reported once."""
+    nodes, workers = cluster
+    config = resolve(get_recipe("mtnas-table").defaults, None, [
+        'data.tasks=["syn_pos","syn_topic"]', "space.layers=1", 'space.pool=["cnn3","identity"]',
+        "backend=\"reference\"", "reference.epochs=1", "seeds=[0,1]"])
+    space = search_space(config)
+    evaluators = SeedEvaluator.of(config, load_corpus(config["data"]), space)
+    local = build_table(space, evaluators, [0, 1], "reference")
+    reported, lost = [], threading.Event()
+
+    def on_score(seed, text, evaluation):
+        reported.append((seed, text))
+        if not lost.is_set():
+            lost.set()
+            nodes.remove_node(workers[-1])
+
+    with RayExecutor(nodes.address) as executor:
+        remote = build_table(space, evaluators, [0, 1], "reference", on_score,
+                             executor=executor)
+    assert lost.is_set()
+    assert remote == local
+    assert sorted(reported) == sorted(set(reported)) and len(reported) == 18
+
+
+def test_importing_skillgym_never_imports_ray():
+    code = ("import sys, skillgym, skillgym.training.cli, skillgym.training.recipes.mtnas_table,"
+            " skillgym.integrations.ray_executor; print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
