@@ -5,9 +5,24 @@ import os
 import pytest
 import torch
 
+from skillgym.threads import POCL_THREADS_VARIABLE
+
 # Kernels keep their default layout in the tests: tuning one takes seconds of timing, and the
 # results are the same whatever the layout (tests/kernels/test_tuning.py tunes on purpose).
 os.environ["SKILLGYM_KERNEL_TUNING"] = "off"
+
+
+@pytest.fixture(autouse=True)
+def pocl_threads_as_they_were():
+    """Recipes size PoCL's threads through the environment, which PoCL reads when the process
+    first opens OpenCL: restored after each test, so that which test opens it first does not
+    decide the device the rest of the suite runs on."""
+    before = os.environ.get(POCL_THREADS_VARIABLE)
+    yield
+    if before is None:
+        os.environ.pop(POCL_THREADS_VARIABLE, None)
+    else:
+        os.environ[POCL_THREADS_VARIABLE] = before
 
 
 @pytest.fixture(autouse=True, scope="session")
