@@ -78,7 +78,8 @@ def test_a_node_lost_mid_build_costs_no_cell(cluster, tmp_path):
     nodes, workers = cluster
     config = resolve(get_recipe("mtnas-table").defaults, None, [
         'data.tasks=["syn_pos","syn_topic"]', "space.layers=1", 'space.pool=["cnn3","identity"]',
-        "backend=\"reference\"", "reference.epochs=1", "seeds=[0,1]"])
+        "backend=reference", "reference.epochs=1", "seeds=[0,1]"])
+    assert config["backend"] == "reference"
     space = search_space(config)
     evaluators = SeedEvaluator.of(config, load_corpus(config["data"]), space)
     local = build_table(space, evaluators, [0, 1], "reference")
