@@ -13,6 +13,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from skillgym.envs.mtnas.cache import RewardCache  # noqa: E402
 from skillgym.envs.mtnas.table import build_table  # noqa: E402
 from skillgym.integrations.ray_executor import RayExecutor  # noqa: E402
 from skillgym.training.cli import main  # noqa: E402
@@ -70,6 +71,30 @@ def test_stand_alone_trainings_on_three_nodes_give_the_local_result(cluster, tmp
     assert main([*command, "--run-dir", str(local)]) == 0
     assert main([*command, "--ray", cluster[0].address, "--run-dir", str(remote)]) == 0
     assert (remote / "result.json").read_text() == (local / "result.json").read_text()
+
+
+def test_a_build_interrupted_on_ray_resumes_to_the_local_table(cluster, tmp_path, monkeypatch):
+    """Ctrl-C in the driver after the 7th score (a checkpoint at 4): resumed on Ray, the
+    table is the local one and no cell is in the cache twice."""
+    local, _ = build(tmp_path, "local", "--backend", "reference")
+    run = tmp_path / "ray"
+    args = [*TABLE, "--backend", "reference", "--checkpoint-every", "4", "--ray",
+            cluster[0].address, "--run-dir", str(run)]
+    original, calls = RewardCache.put, []
+
+    def interrupting(self, key, evaluation):
+        original(self, key, evaluation)
+        calls.append(key)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RewardCache, "put", interrupting)
+        assert main(args) == 130
+    assert main(["train", "--resume", str(run)]) == 0
+    keys = [json.loads(line)["key"] for line in (run / CACHE_FILE).read_text().splitlines()]
+    assert (run / "table.json").read_text() == local
+    assert len(keys) == len(set(keys)) == 18
 
 
 def test_a_node_lost_mid_build_costs_no_cell(cluster, tmp_path):
