@@ -84,7 +84,7 @@ class ReferenceEvaluator(Evaluator):
     ) -> list[Evaluation]:
         """Train and score every assignment not in the cache, each over every seed."""
         checked = [self.space.validate(a) for a in assignments]
-        keys = [f"{self._fingerprint}|{self.space.format(a)}" for a in checked]
+        keys = [self.key(a) for a in checked]
         found = {index: self.cache.get(key) for index, key in enumerate(keys)}
         todo = [index for index, evaluation in found.items() if evaluation is None]
         pairs = [(checked[index], seed) for index in todo for seed in range(len(self.seeds))]
@@ -96,6 +96,10 @@ class ReferenceEvaluator(Evaluator):
                 found[index] = self.combine(checked[index], runs[index])
                 self.cache.put(keys[index], found[index])
         return [found[index] for index in range(len(checked))]
+
+    def key(self, assignment: np.ndarray) -> str:
+        """The cache key of ``assignment``'s score under these settings."""
+        return f"{self._fingerprint}|{self.space.format(assignment)}"
 
     def seed_runs(
         self, pairs: Sequence[tuple[np.ndarray, int]]

@@ -255,6 +255,8 @@ def rank_finalists(
     judge = ReferenceEvaluator(load_corpus(get(config, "data")), space, epochs, seeds,
                                train_settings(config), cache_path=run.path / FINAL_CACHE_FILE,
                                progress=advance, executor=executor)
+    cached = sum(judge.cache.get(judge.key(assignment)) is not None for assignment in candidates)
+    progress.update(task, completed=cached * len(seeds) * epochs)  # a resumed ranking's
     try:
         # All at once, so that a remote executor trains every finalist and seed side by side;
         # here, one after another, each finalist cached as soon as its seeds are done.
