@@ -28,6 +28,14 @@ class Executor(Protocol):
         """Yield ``(index, fn(items[index]))`` for every item, in the order they finish."""
         ...
 
+    def describe(self) -> str:
+        """Where the items run, in a few words (for progress bars)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the executor started."""
+        ...
+
 
 class LocalExecutor:
     """Runs every item in this process, in order."""
@@ -39,3 +47,10 @@ class LocalExecutor:
         """Yield ``(index, fn(item))`` for each item in turn."""
         for index, item in enumerate(items):
             yield index, fn(item)
+
+    def describe(self) -> str:
+        """``"this process"``."""
+        return "this process"
+
+    def close(self) -> None:
+        """Nothing to release."""

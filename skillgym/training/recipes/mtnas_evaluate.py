@@ -139,7 +139,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     finally:
         progress.stop()
         logger.close()
-        getattr(executor, "close", lambda: None)()
+        executor.close()
     evaluation = reference.combine(assignment, runs)
     result = {"assignment": space.format(assignment), "modules": describe(space, assignment),
               "seeds": seeds, **evaluation.to_json()}

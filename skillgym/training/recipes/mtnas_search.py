@@ -263,7 +263,7 @@ def rank_finalists(
         evaluations = judge.evaluate(candidates)
     finally:
         progress.stop()
-        getattr(executor, "close", lambda: None)()
+        executor.close()
     rows = [{"assignment": space.format(assignment), "scheme": _scheme(space, assignment),
              "supernet_reward": supernet.get(space.format(assignment)),
              "validation_mean": evaluation.mean, "validation": evaluation.validation,

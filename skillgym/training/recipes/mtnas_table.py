@@ -199,7 +199,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     executor = executor_of(config)
     try:
         progress.start()
-        where = getattr(executor, "describe", lambda: "here")()
+        where = executor.describe()
         task = progress.add_task(f"{backend} table ({where})", total=total, completed=scored,
                                  status="")
         # A remote supernet seed is one task: its cells share one warm-up.
@@ -209,7 +209,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     finally:
         progress.stop()
         logger.close()
-        getattr(executor, "close", lambda: None)()
+        executor.close()
     output = output_path(run, config)
     save_table(table, output)
     print(f"wrote {len(table['entries'])} assignments × {len(seeds)} seeds to {output}")
