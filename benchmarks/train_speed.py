@@ -13,7 +13,8 @@ from one run is steadier than two numbers from two):
   (``policy=torch env.vec=dummy``: ``MaskableMultiInputActorCriticPolicy`` over a
   ``DummyVecEnv``, MaskablePPO); both with the same PPO settings (``--set`` changes them for
   both). Reports wall-clock (and the part spent collecting rollouts), environment steps,
-  steps/s and steps to the target.
+  steps/s and steps to the target. ``--env`` runs the add and update parts on another AEC
+  column skill (``skillgym/AEC-Sub-v0``).
 * ``hierarchy``: the whole ``aec-hierarchy`` recipe (``--skills``) with ``policy=kernel`` and
   ``policy=torch``: wall-clock and the accuracy table each ends with (which must agree). With
   ``--before DIR`` (an export of older code, e.g. ``git archive REV | tar -x -C DIR``) the
@@ -53,7 +54,6 @@ from skillgym.training.recipes.aec_hierarchy import LEVELS_FILE
 from skillgym.training.recipes.ppo import make_env, make_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_speed.json"
-ENV_ID = "skillgym/AEC-Add-v0"
 # The fast road is the recipes' defaults; the stock setup is one option away.
 SETUPS = {"fast": [], "stock": ["policy=torch", "env.vec=dummy"]}
 HIERARCHY_SETUPS = {"kernel": ["policy=kernel"], "torch": ["policy=torch"]}
@@ -69,6 +69,8 @@ def parse_args() -> argparse.Namespace:
                         help="the update part's minibatch (AEC-Add samples)")
     parser.add_argument("--repeats", type=int, default=5, help="the update part's rounds")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--env", default="skillgym/AEC-Add-v0",
+                        help="the add and update parts' environment (an AEC column skill)")
     parser.add_argument("--max-level", type=int, default=3, help="AEC-Add's top level (digits)")
     parser.add_argument("--max-steps", type=int, default=600_000,
                         help="environment steps at most per AEC-Add run")
@@ -88,7 +90,7 @@ def train_add(setup: list[str], seed: int, args: argparse.Namespace) -> dict[str
     """One AEC-Add run to the target: wall-clock, steps, steps/s and steps to the target."""
     recipe = get_recipe("ppo")
     config = configure(recipe, None, [
-        f"env.id={ENV_ID}", f"env.kwargs={{max_level={args.max_level}}}", f"seed={seed}",
+        f"env.id={args.env}", f"env.kwargs={{max_level={args.max_level}}}", f"seed={seed}",
         *args.set, *setup])
     recipe.check(config)
     apply_threads(config)
@@ -132,7 +134,7 @@ def time_updates(args: argparse.Namespace) -> list[dict[str, Any]]:
     recipe = get_recipe("ppo")
     timings = {}
     for name, setup in SETUPS.items():
-        config = configure(recipe, None, [f"env.id={ENV_ID}", f"env.n_envs={args.batch}",
+        config = configure(recipe, None, [f"env.id={args.env}", f"env.n_envs={args.batch}",
                                           f"ppo.batch_size={args.batch}", *args.set, *setup])
         apply_threads(config)
         env = make_env(config)
@@ -186,8 +188,8 @@ def _by_seed(rows: list[dict[str, Any]]) -> dict[int, dict[str, dict[str, Any]]]
     return grouped
 
 
-def update_table(rows: list[dict[str, Any]], batch: int) -> Table:
-    table = Table(title=f"One PPO update of {batch:,} AEC-Add samples, {cpu_name()}")
+def update_table(rows: list[dict[str, Any]], env: str, batch: int) -> Table:
+    table = Table(title=f"One PPO update of {batch:,} {env} samples, {cpu_name()}")
     for column in ("setup", "ms", "ratio"):
         table.add_column(column, justify="right")
     stock = next(row["seconds"] for row in rows if row["setup"] == "stock")
@@ -197,8 +199,8 @@ def update_table(rows: list[dict[str, Any]], batch: int) -> Table:
     return table
 
 
-def add_table(rows: list[dict[str, Any]], max_level: int) -> Table:
-    table = Table(title=f"AEC-Add to 95 % at {max_level} digits, {cpu_name()}")
+def add_table(rows: list[dict[str, Any]], env: str, max_level: int) -> Table:
+    table = Table(title=f"{env} to 95 % at {max_level} digits, {cpu_name()}")
     for column in ("seed", "setup", "wall s", "rollouts s", "env steps", "steps/s",
                    "steps to 95 %", "wall ratio"):
         table.add_column(column, justify="right")
@@ -236,12 +238,12 @@ def main() -> None:
     if args.before is not None:
         hierarchy_setups.update({f"{BEFORE} {name}": [BEFORE, *setup]
                                  for name, setup in HIERARCHY_SETUPS.items()})
-    parts = {"add": (SETUPS, train_add, lambda rows: add_table(rows, args.max_level)),
+    parts = {"add": (SETUPS, train_add, lambda rows: add_table(rows, args.env, args.max_level)),
              "hierarchy": (hierarchy_setups, train_hierarchy, hierarchy_table)}
     for part in args.parts:
         if part == "update":
             results[part] = time_updates(args)
-            console.print(update_table(results[part], args.batch))
+            console.print(update_table(results[part], args.env, args.batch))
             continue
         setups, train, table = parts[part]
         rows = []

@@ -45,7 +45,7 @@ def _allowed_log_probs(
     The other actions' probabilities are exactly 0 in float32 (``exp(-1e8)``), so leaving them
     out changes no number beyond rounding; where a skill allows 4 of 304 actions it saves the
     head's matrix product over the rest and the element-wise work on them, which dominates a
-    small network's update (``exp`` of ``-1e8`` takes a slow path on x86: ~10x an ordinary one).
+    small network's update (``exp`` of ``-1e8`` takes a slow path in torch's CPU kernels).
     """
     if action_masks is None:
         return th.log_softmax(action_net(latent_pi), dim=-1), actions

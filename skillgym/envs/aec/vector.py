@@ -335,7 +335,8 @@ class AECVectorEnv(VectorEnv):
                 self._level[promote] += 1
                 self._recorded[promote] = 0
         self._grid[rows] = BLANK
-        self._credited[rows] = False
+        if self._watched:
+            self._credited[rows] = False
         self._ptrs[rows] = self._start_ptrs
         self._prev[rows] = NO_ACTION
         self._steps[rows] = 0

@@ -80,9 +80,10 @@ DEFAULTS: dict[str, Any] = {
 
 # Settings tuned per environment id (rl-baselines3-zoo keeps PPO's this way): a layer over
 # DEFAULTS that a config file and overrides still change (``skillgym.training.recipes.configure``).
-# AEC-Add learns from the per-digit reward: with the sparse one, PPO from scratch had not
-# cleared 1-digit sums after 300k steps; with these it reaches 95 % at 3 digits in about 175k
-# steps (``benchmarks/train_speed.py``). The same settings leave AEC-Sub at 2 digits after 600k.
+# AEC-Add learns from the per-digit reward: with these it reaches 95 % at 3 digits in about 175k
+# steps (``benchmarks/train_speed.py``); with the sparse reward (``--set
+# 'env.kwargs={reward_mode="sparse"}'``) and for AEC-Sub (``--env skillgym/AEC-Sub-v0``) the
+# same settings did not reach it within 300k and 600k steps.
 TUNED: dict[str, dict[str, Any]] = {
     "skillgym/AEC-Add-v0": {
         "env": {"n_envs": 64, "kwargs": {"reward_mode": "digit"}},
