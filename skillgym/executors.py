@@ -32,6 +32,10 @@ class Executor(Protocol):
         """Where the items run, in a few words (for progress bars)."""
         ...
 
+    def parallelism(self) -> int:
+        """How many items run at once (at least 1): how many pieces to cut work into."""
+        ...
+
     def close(self) -> None:
         """Release what the executor started."""
         ...
@@ -51,6 +55,10 @@ class LocalExecutor:
     def describe(self) -> str:
         """``"this process"``."""
         return "this process"
+
+    def parallelism(self) -> int:
+        """One item at a time."""
+        return 1
 
     def close(self) -> None:
         """Nothing to release."""

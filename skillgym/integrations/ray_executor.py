@@ -68,6 +68,7 @@ class RayExecutor:
                 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             ray.init(address=None if address in LOCAL else address, include_dashboard=False,
                      logging_level="WARNING")
+        self._cpus = cpus
         self._options: dict[str, Any] = {"num_cpus": cpus, "max_retries": max_retries,
                                          "retry_exceptions": False}
         if memory_mb:
@@ -78,6 +79,10 @@ class RayExecutor:
         ray = import_ray()
         nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
         return f"Ray, {nodes} node(s), {ray.cluster_resources().get('CPU', 0):g} CPUs"
+
+    def parallelism(self) -> int:
+        """How many tasks the cluster's CPUs run at once (its CPUs over each task's)."""
+        return max(1, int(import_ray().cluster_resources().get("CPU", 0) // self._cpus))
 
     def map(self, fn: Callable[[Item], Result],
             items: Sequence[Item]) -> Iterator[tuple[int, Result]]:

@@ -14,7 +14,11 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from skillgym.envs.mtnas.cache import RewardCache  # noqa: E402
-from skillgym.envs.mtnas.table import build_table  # noqa: E402
+from skillgym.envs.mtnas.modules import SearchSpace  # noqa: E402
+from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator  # noqa: E402
+from skillgym.envs.mtnas.table import all_assignments, build_table  # noqa: E402
+from skillgym.envs.mtnas.trainer import TrainConfig  # noqa: E402
+from skillgym.executors import LocalExecutor  # noqa: E402
 from skillgym.integrations.ray_executor import RayExecutor  # noqa: E402
 from skillgym.training.cli import main  # noqa: E402
 from skillgym.training.config import resolve  # noqa: E402
@@ -63,9 +67,9 @@ SPACE = ["--tasks", "syn_pos", "syn_topic", "--layers", "1", "--pool", "cnn3", "
 
 @pytest.mark.parametrize("command", [
     ["mtnas", "evaluate", "0/1", "--epochs", "1", "--seeds", "0", "1", "2", *SPACE],
-    ["mtnas", "search", "--budget", "4", "--batch-size", "4", "--rerank", "2", "--warmup", "2",
+    ["mtnas", "search", "--budget", "8", "--batch-size", "4", "--rerank", "2", "--warmup", "2",
      "--final-epochs", "1", "--final-seeds", "0", "1", *SPACE],
-], ids=["evaluate", "search-ranking"])
+], ids=["evaluate", "search-scores-and-ranking"])
 def test_stand_alone_trainings_on_three_nodes_give_the_local_result(cluster, tmp_path, command):
     local, remote = tmp_path / "local", tmp_path / "ray"
     assert main([*command, "--run-dir", str(local)]) == 0
@@ -122,6 +126,39 @@ def test_a_node_lost_mid_build_costs_no_cell(cluster, tmp_path):
     assert lost.is_set()
     assert remote == local
     assert sorted(reported) == sorted(set(reported)) and len(reported) == 18
+
+
+@pytest.mark.parametrize("finetune_steps", [0, 2])
+def test_supernet_scores_on_three_nodes_are_the_local_ones(cluster, monkeypatch,
+                                                          finetune_steps):
+    """An evaluate call's uncached scores, cut into pieces for the cluster's three CPUs: the
+    same evaluations, cache hits and cache order as scored here, also after the supernet has
+    trained on a round (a new version, so every score is fresh)."""
+    corpus = load_corpus(resolve(get_recipe("mtnas-table").defaults, None, [])["data"])
+    space = SearchSpace(("syn_pos", "syn_topic"), 1, ("cnn3", "identity"), "cnn3")
+    config = SupernetConfig(TrainConfig(dim=16, batch_size=8), warmup_steps=3,
+                            steps_per_prepare=1, finetune_steps=finetune_steps)
+    every = all_assignments(space)
+    rounds = [[*every[:5], every[1]], every[3:8]]  # a repeat within a call: a cache hit
+    # Scores made in this process (the workers import the module afresh, unpatched).
+    scored_here = []
+    score = SupernetEvaluator._score
+    monkeypatch.setattr(SupernetEvaluator, "_score",
+                        lambda self, a: scored_here.append(1) or score(self, a))
+    results, counts = [], []
+    with RayExecutor(cluster[0].address) as executor:
+        assert executor.parallelism() == 3
+        for where in (LocalExecutor(), executor):
+            evaluator = SupernetEvaluator(corpus, space, config, seed=4, executor=where)
+            found = []
+            for assignments in rounds:
+                evaluator.prepare(assignments)
+                found.append(evaluator.evaluate(assignments))
+            results.append((found, list(evaluator.cache._records)))
+            counts.append(len(scored_here))
+    assert results[1] == results[0]
+    assert counts == [10, 10]  # ten here, then none
+    assert [e.cache_hit for e in results[0][0][0]] == [False] * 5 + [True]
 
 
 def test_importing_skillgym_never_imports_ray():

@@ -3,12 +3,15 @@
 The module pool is one supernet, warmed up on random assignments; ``prepare`` runs a few
 gradient steps on the assignments about to be scored and bumps the supernet *version*;
 ``evaluate`` is a validation forward pass on fixed, seeded subsets, cached by
-``(assignment, version)`` in memory and optionally on disk.
+``(assignment, version)`` in memory and optionally on disk. Given a remote executor
+(:mod:`skillgym.executors`), the uncached assignments of an ``evaluate`` call are scored side by
+side on its workers, each piece by a copy of the supernet as it stands.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,7 @@ from skillgym.envs.mtnas.evaluator import Evaluation, Evaluator
 from skillgym.envs.mtnas.modules import SearchSpace
 from skillgym.envs.mtnas.synthetic import SYNTHETIC_TASKS, synthetic_corpus
 from skillgym.envs.mtnas.trainer import TrainConfig, Trainer
+from skillgym.executors import Executor, LocalExecutor
 from skillgym.threads import torch_threads
 
 
@@ -69,13 +73,17 @@ class SupernetEvaluator(Evaluator):
         config: weight-sharing settings.
         seed: seeds the weights, the batch order, the warm-up assignments and the subsets.
         cache_path: a JSON-lines file that persists the reward cache across runs.
+        executor: where the scores of an ``evaluate`` call run (default: here, one after
+            another); a remote one scores them in :meth:`Executor.parallelism` pieces, each on a
+            copy of the supernet, with the same results (warm-up and ``prepare`` stay here).
     """
 
     def __init__(
         self, corpus: Corpus, space: SearchSpace, config: SupernetConfig | None = None,
-        seed: int = 0, cache_path: str | Path | None = None,
+        seed: int = 0, cache_path: str | Path | None = None, executor: Executor | None = None,
     ):
         self.space = space
+        self.executor = executor or LocalExecutor()
         self.config = config or SupernetConfig()
         self.seed = int(seed)
         self.tasks = corpus.subset(space.tasks)
@@ -144,9 +152,41 @@ class SupernetEvaluator(Evaluator):
     ) -> list[Evaluation]:
         """Validation accuracy on the fixed subsets with the current shared weights (cached)."""
         checked = [self.space.validate(a) for a in assignments]
-        return [
-            self.cache.get_or_compute(self.key(a), lambda a=a: self._score(a)) for a in checked
-        ]
+        fresh = self._score_remotely(checked) if self.executor.remote else {}
+        results = []
+        for assignment in checked:
+            key = self.key(assignment)
+            if key in fresh:
+                # As scored here: the first of a key's occurrences is no cache hit, the rest are.
+                results.append(fresh.pop(key))
+            else:
+                results.append(self.cache.get_or_compute(key, lambda a=assignment: self._score(a)))
+        return results
+
+    def _score_remotely(self, assignments: Sequence[np.ndarray]) -> dict[str, Evaluation]:
+        """Score the uncached ``assignments`` on the executor; cache and return them by key."""
+        missing: dict[str, np.ndarray] = {}
+        for assignment in assignments:
+            key = self.key(assignment)
+            if key not in missing and self.cache.get(key) is None:
+                missing[key] = assignment
+        if len(missing) < 2:
+            return {}
+        self.trainer  # noqa: B018  (warmed up here, before it is copied to the workers)
+        portable = copy.copy(self)
+        portable.cache, portable.executor = RewardCache(), LocalExecutor()
+        keys = list(missing)
+        pieces = min(len(keys), self.executor.parallelism())
+        chunks = [keys[i::pieces] for i in range(pieces)]
+        fresh: dict[str, Evaluation] = {}
+        for index, evaluations in self.executor.map(
+            functools.partial(_score_all, portable), [[missing[k] for k in c] for c in chunks]
+        ):
+            for key, evaluation in zip(chunks[index], evaluations, strict=True):
+                fresh[key] = evaluation
+        for key in keys:  # in a fixed order, so that the cache file does not depend on timing
+            self.cache.put(key, fresh[key])
+        return fresh
 
     def _score(self, assignment: np.ndarray) -> Evaluation:
         trainer = self.trainer
@@ -174,6 +214,11 @@ class SupernetEvaluator(Evaluator):
                 trainer.torch_state = saved[2]
         shared = trainer.network.shared_parameter_count(assignment)
         return Evaluation(validation, shared_parameters=shared)
+
+
+def _score_all(evaluator: SupernetEvaluator, assignments: list[np.ndarray]) -> list[Evaluation]:
+    """A remote piece of :meth:`SupernetEvaluator.evaluate`: its own copy scores each."""
+    return [evaluator._score(assignment) for assignment in assignments]
 
 
 def synthetic_supernet(seed: int = 0, num_layers: int = 2) -> SupernetEvaluator:

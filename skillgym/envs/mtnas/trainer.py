@@ -102,11 +102,22 @@ class Trainer:
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.torch_state = state["torch_state"]
+        self._replay_streams(state["stream_steps"])
+
+    def _replay_streams(self, steps: int) -> None:
         self.streams = self._new_streams()
-        for _ in range(state["stream_steps"]):
+        for _ in range(steps):
             for stream in self.streams:
                 next(stream)
-        self.stream_steps = state["stream_steps"]
+        self.stream_steps = steps
+
+    def __getstate__(self) -> dict:
+        # Pickled (a copy sent to another process) without the generators, which cannot be.
+        return {**self.__dict__, "streams": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._replay_streams(state["stream_steps"])
 
     def step(self, assignment: np.ndarray, rng: np.random.Generator | None = None) -> float:
         """One gradient step on a batch of every task through ``assignment``; returns the loss.

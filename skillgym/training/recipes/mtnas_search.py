@@ -21,6 +21,12 @@ by the evaluations done. A checkpoint (``search.pt``) holds the searcher's state
 optimiser and random state), the search history, the supernet's weights, optimiser, random state
 and version, and the length of the reward cache, so a run killed at any moment and resumed ends
 with exactly the result of one never stopped.
+
+With ``ray.address`` set (``--ray [ADDRESS]``, the ``ray`` extra) each round's uncached scores
+run as Ray tasks, cut into as many pieces as the cluster runs at once, each on a copy of the
+supernet as it stands (warm-up and the supernet's training stay in this process), and the
+stand-alone ranking trains every finalist and seed as a task of its own; the result is the one
+a local run gives.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import torch
 from skillgym.agents.mtnas_search import Search, Searcher, SearchResult, finalists
 from skillgym.envs.mtnas.modules import SearchSpace
 from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
+from skillgym.executors import Executor
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, apply_threads
 from skillgym.training.recipes.mtnas_options import (
@@ -230,7 +237,8 @@ def _scheme(space: SearchSpace, assignment: np.ndarray) -> str:
 
 
 def rank_finalists(
-    run: RunDir, config: Config, space: SearchSpace, result: SearchResult, console: Any
+    run: RunDir, config: Config, space: SearchSpace, result: SearchResult, console: Any,
+    executor: Executor,
 ) -> dict[str, Any]:
     """Train every finalist from scratch for every ``final.seeds`` seed (cached in the run
     folder, so that a resumed run trains only the rest) and return the ranking: the result's
@@ -251,7 +259,6 @@ def rank_finalists(
     def advance(seed_index: int, epoch: int) -> None:
         progress.advance(task)
 
-    executor = executor_of(config)
     judge = ReferenceEvaluator(load_corpus(get(config, "data")), space, epochs, seeds,
                                train_settings(config), cache_path=run.path / FINAL_CACHE_FILE,
                                progress=advance, executor=executor)
@@ -263,7 +270,6 @@ def rank_finalists(
         evaluations = judge.evaluate(candidates)
     finally:
         progress.stop()
-        executor.close()
     rows = [{"assignment": space.format(assignment), "scheme": _scheme(space, assignment),
              "supernet_reward": supernet.get(space.format(assignment)),
              "validation_mean": evaluation.mean, "validation": evaluation.validation,
@@ -278,7 +284,24 @@ def rank_finalists(
 
 
 def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
-    """Search (or continue searching) to ``search.budget``, checkpointing as it goes."""
+    """Search (or continue searching) to ``search.budget``, checkpointing as it goes; the
+    supernet's scores and the stand-alone ranking run on the configuration's executor."""
+    started = time.perf_counter()
+    apply_threads(config)
+    space = search_space(config)
+    state = None if resume is None else torch.load(resume.path / STATE_FILE, weights_only=True)
+    # The cache as it was at the checkpoint (a run killed later appended to it).
+    keep_lines(run.path / CACHE_FILE, 0 if state is None else state["cache_records"])
+    executor = executor_of(config)
+    try:
+        _search(run, config, resume, space, state, started, executor)
+    finally:
+        executor.close()
+
+
+def _search(run: RunDir, config: Config, resume: Checkpoint | None, space: SearchSpace,
+            state: dict | None, started: float, executor: Executor) -> None:
+    """:func:`train` once its state is read and its executor made."""
     # Imported here: logging and progress bring stable-baselines3 and TensorBoard, which the
     # command line's parser, importing this module, does not need.
     from rich.console import Console
@@ -286,15 +309,9 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     from skillgym.progress import progress_bar
     from skillgym.training.logs import run_logger
 
-    started = time.perf_counter()
-    apply_threads(config)
-    space = search_space(config)
-    state = None if resume is None else torch.load(resume.path / STATE_FILE, weights_only=True)
-    # The cache as it was at the checkpoint (a run killed later appended to it).
-    keep_lines(run.path / CACHE_FILE, 0 if state is None else state["cache_records"])
     evaluator = SupernetEvaluator(load_corpus(get(config, "data")), space,
                                   supernet_config(config), seed=config["seed"],
-                                  cache_path=run.path / CACHE_FILE)
+                                  cache_path=run.path / CACHE_FILE, executor=executor)
     method, seed = get(config, "search.method"), config["seed"]
     search = Search(SEARCHERS[method](space, seed, get(config, "search.batch_size")), evaluator,
                     get(config, "search.budget"), get(config, "search.batch_size"),
@@ -340,7 +357,7 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     summary = _result(config, space, result)
     searched = time.perf_counter()
     if get(config, "final.finalists"):
-        summary.update(rank_finalists(run, config, space, result, console))
+        summary.update(rank_finalists(run, config, space, result, console, executor))
     (run.path / RESULT_FILE).write_text(json.dumps(summary, indent=1) + "\n")
     # Apart from the result, which a resumed run writes exactly as an uninterrupted one; of
     # this process only (a resumed run's search seconds cover its last part).
