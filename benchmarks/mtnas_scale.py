@@ -24,12 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from pathlib import Path
 
 import psutil
-import ray
 from rich.console import Console
 from rich.table import Table
 
@@ -91,32 +89,24 @@ def main() -> None:
     cells = len(all_assignments(space)) * len(args.seeds)
     console.print(f"{cells} cells: {space.tasks}, {args.epochs} epochs, seeds {args.seeds}")
 
-    # A cluster private to this process needs no authentication token (Ray would write one
-    # under the home folder).
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     start = time.perf_counter()
     local = build_table(space, evaluators, args.seeds, "reference")
     builds = {"local": time.perf_counter() - start}
     memory, init, started = {}, {}, {}
     for workers in (1, 2):
         start = time.perf_counter()
-        ray.init(num_cpus=workers, include_dashboard=False, logging_level="WARNING")
-        init[workers] = time.perf_counter() - start
-        time.sleep(2)  # the processes settle
-        memory[workers] = ray_memory_mb()
-        try:
-            with RayExecutor(cpus=1) as executor:
-                # The workers start first (a process each, importing torch and skillgym): a
-                # cost per worker, not per task, measured apart.
-                start = time.perf_counter()
-                list(executor.map(_start_worker, range(workers)))
-                started[workers] = time.perf_counter() - start
-                start = time.perf_counter()
-                table = build_table(space, evaluators, args.seeds, "reference",
-                                    executor=executor)
-                builds[f"ray-{workers}"] = time.perf_counter() - start
-        finally:
-            ray.shutdown()
+        with RayExecutor(cpus=1, local_cpus=workers) as executor:
+            init[workers] = time.perf_counter() - start
+            time.sleep(2)  # the processes settle
+            memory[workers] = ray_memory_mb()
+            # The workers start first (a process each, importing torch and skillgym): a cost
+            # per worker, not per task, measured apart.
+            start = time.perf_counter()
+            list(executor.map(_start_worker, range(workers)))
+            started[workers] = time.perf_counter() - start
+            start = time.perf_counter()
+            table = build_table(space, evaluators, args.seeds, "reference", executor=executor)
+            builds[f"ray-{workers}"] = time.perf_counter() - start
         if table != local:
             raise SystemExit(f"the table built on {workers} Ray worker(s) differs from the local "
                              "one")

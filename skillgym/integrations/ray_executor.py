@@ -50,15 +50,19 @@ class RayExecutor:
         cpus: CPUs per task (set each task's torch threads to match).
         memory_mb: memory per task, for Ray's scheduler (0: no request).
         max_retries: resubmissions of a task whose worker or node was lost.
+        local_cpus: the CPUs of a cluster started on this machine (``None``: all its cores).
     """
 
     remote = True
 
     def __init__(self, address: str | None = None, cpus: float = 1, memory_mb: int = 0,
-                 max_retries: int = 3) -> None:
+                 max_retries: int = 3, local_cpus: int | None = None) -> None:
         if cpus <= 0 or memory_mb < 0 or max_retries < 0:
             raise ValueError(f"need cpus > 0, memory_mb >= 0 and max_retries >= 0, got {cpus}, "
                              f"{memory_mb} and {max_retries}")
+        if local_cpus is not None and (local_cpus < 1 or address not in LOCAL):
+            raise ValueError(f"local_cpus sizes a cluster started here: it needs a local address "
+                             f"and a positive count, got {local_cpus} for {address!r}")
         ray = import_ray()
         self._started = not ray.is_initialized()
         if self._started:
@@ -66,8 +70,8 @@ class RayExecutor:
                 # A cluster private to this process needs no authentication token, which Ray
                 # would otherwise write under the home folder.
                 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            ray.init(address=None if address in LOCAL else address, include_dashboard=False,
-                     logging_level="WARNING")
+            ray.init(address=None if address in LOCAL else address, num_cpus=local_cpus,
+                     include_dashboard=False, logging_level="WARNING")
         self._cpus = cpus
         self._options: dict[str, Any] = {"num_cpus": cpus, "max_retries": max_retries,
                                          "retry_exceptions": False}

@@ -161,6 +161,14 @@ def test_supernet_scores_on_three_nodes_are_the_local_ones(cluster, monkeypatch,
     assert [e.cache_hit for e in results[0][0][0]] == [False] * 5 + [True]
 
 
+def test_bad_ray_settings_are_refused_before_ray_starts():
+    with pytest.raises(ValueError, match="local_cpus sizes a cluster started here"):
+        RayExecutor("auto", local_cpus=2)
+    with pytest.raises(ValueError, match="need cpus > 0"):
+        RayExecutor(cpus=0)
+    assert main(["train", "mtnas-table", "ray.address=HOST:6379", "ray.local_cpus=2"]) == 2
+
+
 def test_importing_skillgym_never_imports_ray():
     code = ("import sys, skillgym, skillgym.training.cli, skillgym.training.recipes.mtnas_table,"
             " skillgym.integrations.ray_executor; print('ray' in sys.modules)")

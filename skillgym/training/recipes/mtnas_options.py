@@ -262,7 +262,9 @@ def search_space(config: Config) -> SearchSpace:
 
 #: Where the recipes' stand-alone trainings and table cells run: ``address`` ``""`` here, one
 #: after another; ``"local"`` a Ray cluster started on this machine; else a cluster's address.
-RAY_DEFAULTS: dict[str, Any] = {"address": "", "memory_mb": 0, "max_retries": 3}
+#: ``local_cpus``: the CPUs of a cluster started here (0: all cores).
+RAY_DEFAULTS: dict[str, Any] = {"address": "", "memory_mb": 0, "max_retries": 3,
+                                "local_cpus": 0}
 
 RAY_OPTION = Option("--ray", "ray.address", "train on Ray: on a cluster started on this machine, "
                     "or on the one at ADDRESS (auto, HOST:PORT, ray://HOST:10001); needs the ray "
@@ -271,9 +273,12 @@ RAY_OPTION = Option("--ray", "ray.address", "train on Ray: on a cluster started 
 
 def check_ray(config: Config) -> None:
     """Reject a bad ``ray`` table."""
-    for key in ("ray.memory_mb", "ray.max_retries"):
+    for key in ("ray.memory_mb", "ray.max_retries", "ray.local_cpus"):
         if get(config, key) < 0:
             raise ConfigError(f"{key} must be >= 0, got {get(config, key)}")
+    if get(config, "ray.local_cpus") and get(config, "ray.address") not in ("", "local"):
+        raise ConfigError("ray.local_cpus sizes a cluster started here; a cluster at "
+                          f"{get(config, 'ray.address')!r} has the CPUs it has")
 
 
 def executor_of(config: Config) -> Executor:
@@ -286,7 +291,8 @@ def executor_of(config: Config) -> Executor:
 
     return RayExecutor(None if address == "local" else address, cpus=threads_of(config).torch,
                        memory_mb=get(config, "ray.memory_mb"),
-                       max_retries=get(config, "ray.max_retries"))
+                       max_retries=get(config, "ray.max_retries"),
+                       local_cpus=get(config, "ray.local_cpus") or None)
 
 
 def train_settings(config: Config) -> TrainConfig:
