@@ -1,18 +1,23 @@
-"""PNG learning curves drawn from a run's ``metrics.jsonl`` (matplotlib, Agg backend)."""
+"""PNG pictures of runs (matplotlib, Agg backend): learning curves drawn from a run's
+``metrics.jsonl``, accuracy by size, a multitask assignment."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
 
 from skillgym.training.run import RunDir  # noqa: E402
+
+if TYPE_CHECKING:  # the space's module imports torch, which drawing does not need
+    from skillgym.envs.mtnas.modules import SearchSpace
 
 # Only these groups are learning curves; time/ holds wall-clock figures, which are not.
 CURVE_PREFIXES: tuple[str, ...] = ("rollout/", "train/", "eval/")
@@ -119,6 +124,55 @@ def write_mode_plot(summary: dict[str, dict[str, dict[str, float]]], path: Path)
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def write_assignment_plot(
+    path: Path,
+    space: SearchSpace,
+    assignment: np.ndarray,
+    gains: Mapping[str, float] | None = None,
+    title: str = "",
+) -> Path:
+    """A multitask assignment as a grid, tasks × layers: each cell names its module, and the
+    cells of one shared instance (same layer, same pool option) have one colour, so that what
+    the tasks share shows at a glance; private modules are grey. ``gains``, if given, are
+    written beside each task's row (e.g. validation points against training the task alone).
+    """
+    assignment = space.validate(assignment)
+    tasks, layers = space.shape
+    palette = plt.get_cmap("tab10").colors
+    figure, axis = plt.subplots(figsize=(1.9 * layers + 2.6, 0.55 * tasks + 1.3))
+    for row in range(tasks):
+        for layer in range(layers):
+            option = int(assignment[row, layer])
+            private = option == space.private
+            users = int((assignment[:, layer] == option).sum())
+            face = (0.88, 0.88, 0.88) if private else palette[option % len(palette)]
+            axis.add_patch(plt.Rectangle((layer, tasks - 1 - row), 0.96, 0.92, facecolor=face,
+                                         alpha=0.35 if private or users == 1 else 0.85,
+                                         edgecolor="black", linewidth=0.5))
+            label = space.option_name(option) if not private else "private"
+            if not private and users > 1:
+                label += f" ({users} tasks)"
+            axis.text(layer + 0.48, tasks - 0.54 - row, label, ha="center", va="center",
+                      fontsize=8)
+        if gains is not None and space.tasks[row] in gains:
+            axis.text(layers + 0.05, tasks - 0.54 - row, f"{round(gains[space.tasks[row]], 2) + 0.0:+.2f}",
+                      va="center", fontsize=8)
+    axis.set_xlim(0, layers + (0.6 if gains is not None else 0))
+    axis.set_ylim(0, tasks)
+    axis.set_xticks([layer + 0.48 for layer in range(layers)],
+                    [f"layer {layer}" for layer in range(layers)], fontsize=8)
+    axis.set_yticks([tasks - 0.54 - row for row in range(tasks)], list(space.tasks), fontsize=8)
+    axis.tick_params(length=0)
+    for side in axis.spines.values():
+        side.set_visible(False)
+    axis.set_title(title or space.format(assignment), fontsize=9)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path

@@ -47,8 +47,19 @@ def test_the_best_finalist_on_validation_is_the_result(tmp_path, capsys):
     assert len((run.path / "final_cache.jsonl").read_text().splitlines()) == len(rows)
     timing = json.loads((run.path / "timing.json").read_text())
     assert timing["search"] > 0 and timing["final_ranking"] > 0
+    # Task by task: the chosen finalist's accuracy and its gain over each fixed scheme.
+    schemes = {row["scheme"]: row for row in rows}
+    for task, entry in result["per_task"].items():
+        assert entry["chosen"] == best["validation"][task]
+        for name, key in (("single-task", "single_task"), ("hard sharing", "hard_sharing")):
+            assert entry[key] == schemes[name]["validation"][task]
+            assert entry[f"gain_vs_{key}"] == entry["chosen"] - entry[key]
+    assert list(result["per_task"]) == ["syn_pos", "syn_chunk", "syn_topic", "syn_polarity"]
+    assert (run.plots_dir / "assignment.png").is_file()
     out = capsys.readouterr().out
     assert f"best assignment {best['assignment']}" in out and "<- chosen" in out
+    gain = 100 * result["per_task"]["syn_topic"]["gain_vs_single_task"]
+    assert f"(validation points: {round(gain, 2) + 0.0:+.2f} vs single_task" in out
 
 
 def test_no_finalists_keeps_the_supernets_choice(tmp_path):

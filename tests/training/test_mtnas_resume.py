@@ -105,8 +105,10 @@ def test_report_reads_a_search_run(tmp_path, capsys, monkeypatch):
     assert main(["mtnas", "search", "--budget", "8", "--batch-size", "4", "--rerank", "2",
                  "--checkpoint-every", "4", *SMALL, "--run-dir", str(run.path)]) == 0
     capsys.readouterr()
+    (run.plots_dir / "assignment.png").unlink()  # the search drew it; the report redraws it
     assert main(["report", str(run.path)]) == 0
     out = capsys.readouterr().out
+    assert (run.plots_dir / "assignment.png").is_file()
     assert f"{run.path}: recipe mtnas-search, last logged step 8 (2 rows" in out
     cells = [[cell.strip() for cell in line.split("│")[1:-1]]
              for line in out.splitlines() if "│" in line]

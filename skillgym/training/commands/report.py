@@ -58,14 +58,17 @@ def eval_summary(path: Path) -> str:
 
 
 def draw_plots(run: RunDir) -> list[Path]:
-    """Redraw the learning curves, and accuracy by digits for each expressions evaluation.
+    """Redraw the learning curves, the recipe's own pictures of its results, and accuracy by
+    digits for each expressions evaluation.
 
     Returns every PNG in the run's ``plots/`` folder afterwards.
     """
     from skillgym.training.expressions import plot_by_digits
     from skillgym.training.plots import write_learning_curves
+    from skillgym.training.recipes import get_recipe
 
     write_learning_curves(run)
+    get_recipe(run.recipe()).draw(run, run.config())
     for path in sorted((run.path / "eval").glob("*.json")):
         try:
             data = json.loads(path.read_text())

@@ -54,6 +54,8 @@ class Recipe:
         tuned: settings tuned for what a configuration trains on (PPO's hyperparameters for an
             environment id, as rl-baselines3-zoo keeps them), a layer between the defaults and
             the config file: see :func:`configure`.
+        draw: draws pictures of a finished run's results into its ``plots/`` folder (beyond
+            the learning curves every run has); ``skillgym report`` redraws them.
     """
 
     name: str
@@ -64,6 +66,7 @@ class Recipe:
     env_of: Callable[[Config], tuple[str, dict[str, Any]]]
     agent_env_kwargs: Callable[[Agent, str], dict[str, Any]] = lambda agent, env_id: {}
     tuned: Callable[[Config], Mapping[str, Any]] = lambda config: {}
+    draw: Callable[[RunDir, Config], None] = lambda run, config: None
 
 
 def configure(recipe: Recipe, file: Mapping[str, Any] | None = None,

@@ -15,12 +15,14 @@ The run folder holds, besides ``config.toml``, ``metrics.jsonl`` (a row per roun
 reward so far and its assignment, the round's mean reward), ``reward_cache.jsonl`` (every
 score), ``final_cache.jsonl`` (the stand-alone scores), ``result.json`` (the chosen assignment,
 its modules by name, the supernet's choice and reward, the best per evaluation budget, every
-finalist's stand-alone validation accuracy), ``timing.json`` (the wall-clock seconds of the
-search and of the ranking) and checkpoints every ``train.checkpoint_every`` evaluations, named
-by the evaluations done. A checkpoint (``search.pt``) holds the searcher's state (its weights,
-optimiser and random state), the search history, the supernet's weights, optimiser, random state
-and version, and the length of the reward cache, so a run killed at any moment and resumed ends
-with exactly the result of one never stopped.
+finalist's stand-alone validation accuracy, and ``per_task``: each task's accuracy under the
+chosen assignment and the fixed schemes, and its gain over them), ``plots/assignment.png`` (the
+chosen assignment, shared instances coloured; :func:`draw`), ``timing.json`` (the wall-clock
+seconds of the search and of the ranking) and checkpoints every ``train.checkpoint_every``
+evaluations, named by the evaluations done. A checkpoint (``search.pt``) holds the searcher's
+state (its weights, optimiser and random state), the search history, the supernet's weights,
+optimiser, random state and version, and the length of the reward cache, so a run killed at any
+moment and resumed ends with exactly the result of one never stopped.
 
 With ``ray.address`` set (``--ray [ADDRESS]``, the ``ray`` extra) each round's uncached scores
 run as Ray tasks, cut into as many pieces as the cluster runs at once, each on a copy of the
@@ -72,6 +74,7 @@ FINAL_CACHE_FILE = "final_cache.jsonl"
 TIMING_FILE = "timing.json"
 STATE_FILE = "search.pt"
 RESULT_FILE = "result.json"
+ASSIGNMENT_PLOT = "assignment.png"
 
 
 def _reinforce(space: SearchSpace, seed: int, batch_size: int) -> Searcher:
@@ -280,7 +283,45 @@ def rank_finalists(
         row["chosen"] = index == best
     return {"assignment": rows[best]["assignment"],
             "modules": describe(space, candidates[best]),
+            "per_task": per_task(rows, space.tasks),
             "final_ranking": rows, "final_seeds": seeds, "final_epochs": epochs}
+
+
+def per_task(rows: list[dict[str, Any]], tasks: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Task by task, the stand-alone validation accuracy of the chosen finalist and of each
+    fixed scheme among the finalists (``single_task``, ``hard_sharing``), and the chosen one's
+    gain over each: which tasks gain from what the search shares and which lose."""
+    chosen = next(row for row in rows if row["chosen"])
+    schemes = {row["scheme"].replace(" ", "_").replace("-", "_"): row for row in rows
+               if row["scheme"] != "search"}
+    found = {}
+    for task in tasks:
+        entry = {"chosen": chosen["validation"][task]}
+        for name, row in schemes.items():
+            entry[name] = row["validation"][task]
+            entry[f"gain_vs_{name}"] = entry["chosen"] - entry[name]
+        found[task] = entry
+    return found
+
+
+def draw(run: RunDir, config: Config) -> None:
+    """The chosen assignment as a picture, ``plots/assignment.png`` (tasks × layers, shared
+    instances coloured, each task's validation points against training it alone beside its
+    row), once the run has its result."""
+    from skillgym.training.plots import write_assignment_plot
+
+    path = run.path / RESULT_FILE
+    if not path.is_file():
+        return
+    result = json.loads(path.read_text())
+    space = search_space(config)
+    gains = {task: 100 * entry["gain_vs_single_task"]
+             for task, entry in result.get("per_task", {}).items()
+             if "gain_vs_single_task" in entry}
+    caption = "; right: validation points vs each task alone" if gains else ""
+    write_assignment_plot(run.plots_dir / ASSIGNMENT_PLOT, space,
+                          space.parse(result["assignment"]), gains or None,
+                          title=f"{result['assignment']} ({result['method']}){caption}")
 
 
 def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
@@ -359,6 +400,7 @@ def _search(run: RunDir, config: Config, resume: Checkpoint | None, space: Searc
     if get(config, "final.finalists"):
         summary.update(rank_finalists(run, config, space, result, console, executor))
     (run.path / RESULT_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+    draw(run, config)
     # Apart from the result, which a resumed run writes exactly as an uninterrupted one; of
     # this process only (a resumed run's search seconds cover its last part).
     seconds = {"search": searched - started, "final_ranking": time.perf_counter() - searched}
@@ -371,7 +413,11 @@ def _search(run: RunDir, config: Config, resume: Checkpoint | None, space: Searc
               f"({row['scheme']}){mark}")
     print(f"best assignment {summary['assignment']}")
     for name, modules in summary["modules"].items():
-        print(f"  {name}: {' -> '.join(modules)}")
+        gains = summary.get("per_task", {}).get(name, {})
+        against = ", ".join(f"{round(100 * gains[key], 2) + 0.0:+.2f} vs {key[8:]}"
+                            for key in gains if key.startswith("gain_vs_"))
+        print(f"  {name}: {' -> '.join(modules)}" + (f"  (validation points: {against})"
+                                                      if against else ""))
 
 
 RECIPE = Recipe(
@@ -381,4 +427,5 @@ RECIPE = Recipe(
     train=train,
     load_agent=not_an_agent("mtnas-search"),
     env_of=not_an_agent("mtnas-search"),
+    draw=draw,
 )
