@@ -26,6 +26,10 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 #: Seconds between two progress lines of one task in a log.
 LINE_INTERVAL = 30.0
+#: Seconds of advances the remaining time is estimated from. Rich's default, 30 s, holds no two
+#: advances of work whose pieces take longer (a stand-alone training, a table cell), and the
+#: estimate is then unknown.
+SPEED_WINDOW = 600.0
 
 
 def _clock(seconds: float | None) -> str:
@@ -45,7 +49,7 @@ class LineProgress(Progress):
     """
 
     def __init__(self, console: Console | None = None, interval: float = LINE_INTERVAL):
-        super().__init__(console=console, disable=True)
+        super().__init__(console=console, disable=True, speed_estimate_period=SPEED_WINDOW)
         self.interval = interval
         # Per task: when its last line was printed and the count it showed.
         self._shown: dict[TaskID, tuple[float, float]] = {}
@@ -108,6 +112,7 @@ def progress_bar(console: Console | None = None, interval: float = LINE_INTERVAL
         TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
         console=console,
+        speed_estimate_period=SPEED_WINDOW,
         # Redraws cost CPU the training itself needs; twice a second is enough to watch.
         refresh_per_second=2,
     )

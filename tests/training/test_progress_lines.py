@@ -41,3 +41,16 @@ def test_lines_come_at_most_every_interval_and_at_the_end():
 def test_a_terminal_gets_the_bar():
     console = Console(file=io.StringIO(), force_terminal=True)
     assert not isinstance(progress_bar(console), LineProgress)
+
+
+def test_work_in_pieces_of_minutes_gets_a_remaining_time():
+    """Pieces of 40 s (stand-alone trainings, table cells): after three, two are left, 80 s."""
+    clock = [0.0]
+    progress = LineProgress(Console(file=io.StringIO()), interval=0)
+    progress.get_time = lambda: clock[0]
+    task = progress.add_task("table", total=5, status="")
+    for _ in range(3):
+        clock[0] += 40.0
+        progress.advance(task)
+    assert progress.console.file.getvalue().splitlines()[-1] == (
+        "table: 3/5 (60%), 0:02:00 elapsed, 0:01:20 left")
