@@ -160,8 +160,8 @@ def write_assignment_plot(
             axis.text(layer + 0.48, tasks - 0.54 - row, label, ha="center", va="center",
                       fontsize=8)
         if gains is not None and space.tasks[row] in gains:
-            axis.text(layers + 0.05, tasks - 0.54 - row, f"{round(gains[space.tasks[row]], 2) + 0.0:+.2f}",
-                      va="center", fontsize=8)
+            gain = round(gains[space.tasks[row]], 2) + 0.0  # no "-0.00"
+            axis.text(layers + 0.05, tasks - 0.54 - row, f"{gain:+.2f}", va="center", fontsize=8)
     axis.set_xlim(0, layers + (0.6 if gains is not None else 0))
     axis.set_ylim(0, tasks)
     axis.set_xticks([layer + 0.48 for layer in range(layers)],

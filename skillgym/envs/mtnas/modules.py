@@ -121,6 +121,15 @@ class SearchSpace:
         """A uniformly random assignment."""
         return rng.integers(0, self.num_options, size=self.shape, dtype=np.int64)
 
+    def fair_sample(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """:attr:`num_options` random assignments in which every option of every slot occurs
+        exactly once (FairNAS's strict fairness: a step through all of them trains every module
+        of the pool equally)."""
+        slots = self.shape[0] * self.shape[1]
+        orders = np.stack([rng.permutation(self.num_options) for _ in range(slots)])
+        return [orders[:, k].reshape(self.shape).astype(np.int64)
+                for k in range(self.num_options)]
+
     def format(self, assignment) -> str:
         """A compact text form, rows separated by ``/``: ``"0,0/6,2"`` (parsed by :meth:`parse`)."""
         array = self.validate(assignment)

@@ -29,6 +29,8 @@ from skillgym.envs.mtnas.trainer import TrainConfig, Trainer
 from skillgym.executors import Executor, LocalExecutor
 from skillgym.threads import torch_threads
 
+WARMUP_SAMPLING = ("uniform", "fair")
+
 
 @dataclass(frozen=True)
 class SupernetConfig:
@@ -36,7 +38,11 @@ class SupernetConfig:
 
     Args:
         train: network and optimiser settings.
-        warmup_steps: gradient steps on uniformly random assignments before the first score.
+        warmup_steps: gradient steps before the first score.
+        warmup_sampling: the paths of a warm-up step: ``"uniform"``, one uniformly random
+            assignment; ``"fair"``, :meth:`SearchSpace.fair_sample`'s assignments, in which every
+            option of every slot occurs once, their losses averaged over one batch (FairNAS; a
+            step costs :attr:`SearchSpace.num_options` paths).
         steps_per_prepare: gradient steps per assignment handed to ``prepare``.
         validation_limit: validation examples per task in the fixed scoring subset
             (``None``: the whole validation split).
@@ -49,6 +55,7 @@ class SupernetConfig:
 
     train: TrainConfig = field(default_factory=TrainConfig)
     warmup_steps: int = 100
+    warmup_sampling: str = "uniform"
     steps_per_prepare: int = 1
     validation_limit: int | None = 64
     finetune_steps: int = 0
@@ -57,6 +64,9 @@ class SupernetConfig:
         for name in ("warmup_steps", "steps_per_prepare", "finetune_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.warmup_sampling not in WARMUP_SAMPLING:
+            raise ValueError(f"warmup_sampling must be one of {list(WARMUP_SAMPLING)}, got "
+                             f"{self.warmup_sampling!r}")
         if self.validation_limit is not None and self.validation_limit < 1:
             raise ValueError(f"validation_limit must be >= 1 or None, got {self.validation_limit}")
 
@@ -109,8 +119,10 @@ class SupernetEvaluator(Evaluator):
                     self.space, self.tasks, self.vocabulary_size, self.config.train, self.seed
                 )
                 rng = np.random.default_rng(self.seed)
+                fair = self.config.warmup_sampling == "fair"
                 for _ in range(self.config.warmup_steps):
-                    trainer.step(self.space.sample(rng))
+                    trainer.step_paths(self.space.fair_sample(rng) if fair
+                                       else [self.space.sample(rng)])
             self._trainer = trainer
         return self._trainer
 

@@ -124,6 +124,13 @@ class Trainer:
 
         The batches come from the trainer's own streams, or, given ``rng``, are drawn with it.
         """
+        return self.step_paths([assignment], rng)
+
+    def step_paths(self, assignments: Sequence[np.ndarray],
+                   rng: np.random.Generator | None = None) -> float:
+        """One gradient step on the same batch of every task through each of ``assignments``,
+        their losses averaged (FairNAS's step when they cover every option of every slot once);
+        returns the loss. Batches as in :meth:`step`."""
         self.network.train()
         self.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros(())
@@ -136,10 +143,13 @@ class Trainer:
                     size = min(self.config.batch_size, len(task.train))
                     indices = rng.choice(len(task.train), size, replace=False)
                 tokens, lengths, targets = _tensors(task.train, indices)
-                logits = self.network(index, assignment[index], tokens, lengths)
                 if task.kind != CLASSIFICATION:
-                    logits, targets = logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
-                total = total + self.loss(logits, targets)
+                    targets = targets.reshape(-1)
+                for assignment in assignments:
+                    logits = self.network(index, assignment[index], tokens, lengths)
+                    if task.kind != CLASSIFICATION:
+                        logits = logits.reshape(-1, logits.shape[-1])
+                    total = total + self.loss(logits, targets) / len(assignments)
             self.torch_state = torch.get_rng_state()
         if rng is None:
             self.stream_steps += 1

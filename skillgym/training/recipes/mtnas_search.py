@@ -43,7 +43,7 @@ import torch
 
 from skillgym.agents.mtnas_search import Search, Searcher, SearchResult, finalists
 from skillgym.envs.mtnas.modules import SearchSpace
-from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
+from skillgym.envs.mtnas.supernet import WARMUP_SAMPLING, SupernetConfig, SupernetEvaluator
 from skillgym.executors import Executor
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, apply_threads
@@ -123,6 +123,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "supernet": {
         "warmup_steps": 150,
+        # The paths of a warm-up step: "uniform" (one random assignment) or "fair" (FairNAS:
+        # every option of every slot once, on one batch).
+        "warmup_sampling": "uniform",
         # Gradient steps on each proposed assignment before its round is scored.
         "steps_per_prepare": 1,
         # Validation examples per task in each score (0: the whole split).
@@ -165,6 +168,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--final-seeds", "final.seeds", "seeds of the stand-alone ranking"),
     Option("--final-epochs", "final.epochs", "epochs of the stand-alone ranking"),
     Option("--warmup", "supernet.warmup_steps", "supernet warm-up steps"),
+    Option("--warmup-sampling", "supernet.warmup_sampling", "the paths of a warm-up step",
+           choices=WARMUP_SAMPLING),
     Option("--validation-limit", "supernet.validation_limit",
            "validation examples per task in each score (0: all)"),
     Option("--checkpoint-every", "train.checkpoint_every", "evaluations between checkpoints"),
@@ -178,6 +183,7 @@ def supernet_config(config: Config) -> SupernetConfig:
     supernet = get(config, "supernet")
     return SupernetConfig(
         train_settings(config), warmup_steps=supernet["warmup_steps"],
+        warmup_sampling=supernet["warmup_sampling"],
         steps_per_prepare=supernet["steps_per_prepare"],
         validation_limit=supernet["validation_limit"] or None,
         finetune_steps=supernet["finetune_steps"],

@@ -146,3 +146,34 @@ def test_state_dict_continues_the_supernet_exactly(corpus, space, config, tmp_pa
     assert later == scores[2:]
     for key, value in whole.trainer.network.state_dict().items():
         assert torch.equal(value, fresh.trainer.network.state_dict()[key]), key
+
+
+def test_fair_sample_holds_every_option_of_every_slot_once(space):
+    paths = space.fair_sample(np.random.default_rng(3))
+    assert len(paths) == space.num_options
+    stacked = np.stack(paths)  # (options, tasks, layers)
+    for task in range(space.shape[0]):
+        for layer in range(space.shape[1]):
+            assert sorted(stacked[:, task, layer]) == list(range(space.num_options))
+    assert not np.array_equal(paths, space.fair_sample(np.random.default_rng(4)))
+
+
+@pytest.mark.parametrize("sampling", ["uniform", "fair"])
+def test_a_fair_warm_up_step_trains_every_module(corpus, space, config, sampling):
+    """One warm-up step: FairNAS's trains every pool instance and private module; a uniform
+    step only those on its one path."""
+    settings = dataclasses.replace(config, warmup_steps=1, warmup_sampling=sampling)
+    before = SupernetEvaluator(corpus, space, dataclasses.replace(settings, warmup_steps=0))
+    after = SupernetEvaluator(corpus, space, settings)
+    old, new = before.trainer.network, after.trainer.network
+    trained = [
+        any(not torch.equal(p, q) for p, q in zip(old.module_for(t, layer, option).parameters(),
+                                                  new.module_for(t, layer, option).parameters(),
+                                                  strict=True))
+        for t in range(space.shape[0]) for layer in range(space.shape[1])
+        for option in range(space.num_options)
+        if list(new.module_for(t, layer, option).parameters())
+    ]
+    assert all(trained) == (sampling == "fair") and any(trained)
+    with pytest.raises(ValueError, match=r"warmup_sampling must be one of \['uniform', 'fair'\]"):
+        SupernetConfig(warmup_sampling="fairest")
