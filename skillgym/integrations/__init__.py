@@ -1,1 +1,2 @@
-"""Optional integrations with other systems (Ray): each imports its library only when used."""
+"""Optional integrations with other systems (Ray, RLlib): each imports its library only when
+used."""
