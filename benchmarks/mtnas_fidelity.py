@@ -14,6 +14,14 @@ stand-alone accuracy) would reach against the reference average, estimated from 
 correlation ``r`` as ``(2/π) arcsin(√(k r / (1 + (k − 1) r)))`` for ``k`` averaged seeds
 (Spearman–Brown reliability, Greiner's relation for normal scores).
 
+With ``--table FILE`` (a ``skillgym mtnas build-table`` file with the reference backend, or a
+shipped table's name, e.g. ``books-conll2000_pos``) the reference is that table instead: every
+assignment of its space, its seeds, its data settings (the same validation split; a table that
+records its split sizes is refused on data that split otherwise) and its network settings for
+the supernet; nothing is trained stand-alone::
+
+    python benchmarks/mtnas_fidelity.py --table books-conll2000_pos --seeds 0 1 2
+
 Scores are cached in ``--cache-path``, so reference seeds and supernet seeds can run as separate
 processes and a last run only reads the cache and prints the table::
 
@@ -26,6 +34,7 @@ processes and a last run only reads the cache and prints the table::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -41,7 +50,8 @@ from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS
 from skillgym.envs.mtnas.evaluator import Evaluation
 from skillgym.envs.mtnas.ranking import kendall_tau
 from skillgym.envs.mtnas.reference import ReferenceEvaluator
-from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
+from skillgym.envs.mtnas.supernet import WARMUP_SAMPLING, SupernetConfig, SupernetEvaluator
+from skillgym.envs.mtnas.table import load_table, table_space
 from skillgym.envs.mtnas.trainer import TrainConfig
 from skillgym.progress import progress_bar
 from skillgym.training.config import ConfigError
@@ -74,6 +84,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--assignment-seed", type=int, default=1000,
                         help="seed of the random assignments (the same for every supernet seed)")
     parser.add_argument("--warmup", type=int, default=1000, help="supernet training steps")
+    parser.add_argument("--warmup-sampling", choices=WARMUP_SAMPLING, default="uniform",
+                        help="the paths of a warm-up step (fair: FairNAS, every option once)")
     parser.add_argument("--validation-limit", type=int, default=None,
                         help="validation examples per task in a supernet score (default: all)")
     parser.add_argument("--epochs", type=int, default=2,
@@ -84,8 +96,14 @@ def parse_args() -> argparse.Namespace:
                              "supernet scores only (cached for a later run)")
     parser.add_argument("--finetune-steps", type=int, default=0,
                         help="supernet steps on each assignment before scoring it (then undone)")
-    parser.add_argument("--learning-rate", type=float, default=TrainConfig().learning_rate,
-                        help="supernet learning rate (stand-alone training keeps the default)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="supernet learning rate (default: the networks' own; stand-alone "
+                             "training keeps it)")
+    parser.add_argument("--table", default=None, metavar="FILE|NAME",
+                        help="a table of stand-alone accuracies as the reference (a build-table "
+                             "file or a shipped table's name): its space, seeds, data and network "
+                             "settings, every assignment; --assignments, --assignment-seed, "
+                             "--epochs and --reference-seeds do not apply")
     parser.add_argument("--cache-path", type=Path, default=RESULTS / "mtnas_fidelity_cache.jsonl",
                         help="JSON-lines cache of every score (shared by per-seed processes)")
     parser.add_argument("--output", type=Path, default=RESULTS / "mtnas_fidelity.json")
@@ -110,7 +128,7 @@ def reliability(first: Sequence[float], second: Sequence[float], seeds: int) -> 
 
 def tau_of(correlation: float) -> float:
     """Kendall τ of two normal scores with this correlation (Greiner's relation)."""
-    return 2 / math.pi * math.asin(min(correlation, 1.0))
+    return 2 / math.pi * math.asin(max(-1.0, min(correlation, 1.0)))
 
 
 def perfect_reward_tau(first: Sequence[float], second: Sequence[float], seeds: int) -> float:
@@ -133,34 +151,77 @@ def standalone(corpus, space, config, args, assignments, advance) -> list[list[E
     return per_seed
 
 
+def table_defaults(table: dict) -> dict:
+    """The benchmark's configuration defaults for a table's reference: its space, and its data
+    settings where it records them (the data folder stays the benchmark's)."""
+    space = table_space(table)
+    data = {**DEFAULTS["data"], "tasks": list(space.tasks),
+            **table.get("settings", {}).get("data", {})}
+    return {"data": data, "space": {"layers": space.num_layers, "pool": list(space.pool),
+                                    "private_kind": space.private_kind}}
+
+
+def table_reference(table: dict, space) -> tuple[list, list[list[Evaluation]]]:
+    """A table's assignments and its evaluations, one list per seed of the table."""
+    entries = table["entries"]
+    assignments = [space.parse(entry["assignment"]) for entry in entries]
+    per_seed = [
+        [Evaluation(dict(zip(space.tasks, entry["validation"][index], strict=True)))
+         for entry in entries]
+        for index in range(len(table["seeds"]))
+    ]
+    return assignments, per_seed
+
+
 def main() -> None:
     args = parse_args()
     console = Console(width=200)
+    tabular = None
     try:
-        config, corpus, space = load_options(args, OPTIONS, DEFAULTS)
-    except ConfigError as error:
+        if args.table is not None:
+            tabular = load_table(args.table)
+        config, corpus, space = load_options(
+            args, OPTIONS, DEFAULTS if tabular is None else table_defaults(tabular)
+        )
+        if tabular is not None and space != table_space(tabular):
+            raise ConfigError(f"the table {args.table} covers {table_space(tabular)}; the options "
+                              f"ask for {space}")
+        splits = tabular and tabular.get("settings", {}).get("splits")
+        if splits and corpus.split_sizes(space.tasks) != splits:
+            raise ConfigError(f"the data split differently from the table's (training, validation "
+                              f"examples): {corpus.split_sizes(space.tasks)} here, {splits} there")
+    except (ConfigError, FileNotFoundError, ValueError) as error:
         raise SystemExit(str(error)) from None
     tasks = space.tasks
+    network = TrainConfig(**(tabular or {}).get("settings", {}).get("network", {}))
+    if args.learning_rate is not None:
+        network = dataclasses.replace(network, learning_rate=args.learning_rate)
     supernet_config = SupernetConfig(
-        TrainConfig(learning_rate=args.learning_rate), args.warmup,
+        network, args.warmup, warmup_sampling=args.warmup_sampling,
         validation_limit=args.validation_limit, finetune_steps=args.finetune_steps,
     )
-    rng = np.random.default_rng(args.assignment_seed)
-    assignments = [space.sample(rng) for _ in range(args.assignments)]
-    record = {"data": config["data"], "space": config["space"],
+    if tabular is not None:
+        assignments, per_seed = table_reference(tabular, space)
+        reference_seeds = tabular["seeds"]
+    else:
+        rng = np.random.default_rng(args.assignment_seed)
+        assignments = [space.sample(rng) for _ in range(args.assignments)]
+        reference_seeds = args.reference_seeds
+    record = {"data": config["data"], "space": config["space"], "table": args.table,
               "assignments": [space.format(a) for a in assignments]}
     runs = []
     with progress_bar(console) as progress:
         trained = None
-        if args.reference_seeds:
+        if tabular is None and reference_seeds:
             bar = progress.add_task(
-                "stand-alone runs", total=args.assignments * len(args.reference_seeds), status=""
+                "stand-alone runs", total=len(assignments) * len(reference_seeds), status=""
             )
             start = time.perf_counter()
             per_seed = standalone(
                 corpus, space, TrainConfig(), args, assignments, partial(progress.advance, bar)
             )
             record["standalone_seconds"] = time.perf_counter() - start
+        if reference_seeds:
             # The reference is the mean over stand-alone seeds, task by task.
             trained = [
                 Evaluation({
@@ -174,7 +235,7 @@ def main() -> None:
             record["standalone_validation_per_task"] = [e.validation for e in trained]
             if len(per_seed) >= 2:
                 first, second = per_seed[0], per_seed[1]
-                pair = f"{args.reference_seeds[0]} vs {args.reference_seeds[1]}"
+                pair = f"{reference_seeds[0]} vs {reference_seeds[1]}"
                 runs.append({"seed": pair, "measure": "ceiling",
                              **dict(zip(("tau", "tau_per_task"),
                                         agreement(kendall_tau, first, second), strict=True))})
@@ -202,7 +263,7 @@ def main() -> None:
                    "supernet_reward": [e.mean for e in scored]}
             if trained is not None:
                 run["tau"], run["tau_per_task"] = agreement(kendall_tau, scored, trained)
-            if "reference_reliability" in record:
+            if record.get("reference_reliability", 0) > 0:
                 # The supernet's correlation with the reference, divided by the reference's
                 # with its own expectation: the agreement it would show without that noise.
                 run["tau_noise_free"] = tau_of(
@@ -210,7 +271,8 @@ def main() -> None:
                 )
             runs.append(run)
 
-    table = Table(title=f"Kendall τ over {args.assignments} random assignments: supernet reward "
+    drawn = f"the {args.table} table's" if tabular else "random"
+    table = Table(title=f"Kendall τ over {len(assignments)} {drawn} assignments: supernet reward "
                         f"vs stand-alone validation accuracy, and stand-alone seed vs seed")
     for column in ("seed", "measure", "τ", *tasks):
         table.add_column(column, justify="right")
@@ -235,7 +297,7 @@ def main() -> None:
         overall, per_task = record["seed_difference"]
         cells = ", ".join(f"{task} {100 * m:.2f} / {100 * x:.2f}"
                           for task, (m, x) in per_task.items())
-        first, second = args.reference_seeds[:2]
+        first, second = reference_seeds[:2]
         console.print(f"|seed {first} − seed {second}| of an assignment, median / max points: "
                       f"mean over tasks {100 * overall[0]:.2f} / {100 * overall[1]:.2f}; {cells}")
     denoised = [run["tau_noise_free"] for run in runs if "tau_noise_free" in run]
@@ -246,10 +308,11 @@ def main() -> None:
                       f"{', '.join(f'{t:.3f}' for t in denoised)}; mean {np.mean(denoised):.3f}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     output = args.output
-    if len(args.seeds) + len(args.reference_seeds) == 1:
+    trained_seeds = [] if tabular else args.reference_seeds
+    if len(args.seeds) + len(trained_seeds) == 1:
         # A one-seed process (of several run side by side) must not overwrite the others' file.
         kind = "seed" if args.seeds else "reference_seed"
-        only = (args.seeds or args.reference_seeds)[0]
+        only = (args.seeds or trained_seeds)[0]
         output = output.with_name(f"{output.stem}_{kind}{only}{output.suffix}")
     output.write_text(json.dumps(
         {"config": {k: str(v) for k, v in vars(args).items()}, **record, "runs": runs, **summary},

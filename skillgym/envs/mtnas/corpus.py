@@ -194,3 +194,8 @@ class Corpus:
         if unknown:
             raise ValueError(f"unknown task(s) {unknown}; the corpus has {list(self.names)}")
         return tuple(by_name[name] for name in names)
+
+    def split_sizes(self, names: Sequence[str]) -> dict[str, list[int]]:
+        """Training and validation examples of the tasks named ``names``: what tells two
+        corpora's splits apart without their text."""
+        return {task.name: [len(task.train), len(task.validation)] for task in self.subset(names)}

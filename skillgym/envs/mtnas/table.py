@@ -5,11 +5,16 @@ A table file is JSON::
     {"format": "skillgym.mtnas.table/1",
      "space": {"tasks": [...], "num_layers": 2, "pool": [...], "private_kind": "..."},
      "backend": "supernet" | "reference", "seeds": [0, 1],
+     "settings": {"data": {...}, "network": {...}, ...},
      "entries": [{"assignment": "0,1/2,0", "validation": [[per-task accuracy] per seed],
                   "shared_parameters": 1234}, ...]}
 
-It holds validation accuracy only, so a tabular reward can never see test data.
-``skillgym mtnas build-table`` writes it; :class:`MTNASTabularEnv` reads it.
+It holds validation accuracy only, so a tabular reward can never see test data. ``settings``
+(optional) records what the scores depend on besides seed and assignment: the data options
+(the validation split) and the training settings, so that a table can be rebuilt or another
+reward compared with it on the same split.
+``skillgym mtnas build-table`` writes it; :class:`MTNASTabularEnv` reads it. The tables in
+:data:`SHIPPED_DIR` come with the package and are named by :func:`shipped_tables`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from skillgym.executors import Executor, LocalExecutor
 
 TABLE_FORMAT = "skillgym.mtnas.table/1"
 MODES = ("mean", "stochastic")
+#: The tables that come with the package, one JSON file each (its name without ``.json``).
+SHIPPED_DIR = Path(__file__).with_name("tables")
 
 
 def all_assignments(space: SearchSpace, limit: int = 5000) -> list[np.ndarray]:
@@ -83,6 +90,7 @@ def build_table(
     executor: Executor | None = None,
     cells_per_item: int | None = 1,
     scored: Mapping[tuple[int, str], Evaluation] | None = None,
+    settings: Mapping | None = None,
 ) -> dict:
     """Score every assignment of ``space`` with one evaluator per seed; returns the table dict.
 
@@ -102,6 +110,8 @@ def build_table(
         cells_per_item: cells per work item; ``None``: a seed's whole row, which on remote
             workers builds each seed's evaluator (a supernet's warm-up) once.
         scored: cells scored before (a resumed build): not scored again.
+        settings: recorded as the table's ``settings`` (JSON-able): what else its scores
+            depend on.
     """
     if not seeds:
         raise ValueError("seeds must list at least one seed")
@@ -129,7 +139,7 @@ def build_table(
                 "shared_parameters": per_seed[0].shared_parameters,
             }
         )
-    return {
+    table = {
         "format": TABLE_FORMAT,
         "space": {
             "tasks": list(space.tasks),
@@ -141,6 +151,9 @@ def build_table(
         "seeds": [int(seed) for seed in seeds],
         "entries": entries,
     }
+    if settings is not None:
+        table["settings"] = dict(settings)
+    return table
 
 
 def save_table(table: dict, path: str | Path) -> None:
@@ -149,16 +162,24 @@ def save_table(table: dict, path: str | Path) -> None:
     Path(path).write_text(json.dumps(table), encoding="utf-8")
 
 
+def shipped_tables() -> list[str]:
+    """The names of the tables that come with the package (for :func:`load_table`)."""
+    return sorted(path.stem for path in SHIPPED_DIR.glob("*.json"))
+
+
 def load_table(path: str | Path) -> dict:
-    """Read and check a table file.
+    """Read and check a table file, or a shipped table by name (:func:`shipped_tables`).
 
     Raises:
-        FileNotFoundError: the file does not exist.
+        FileNotFoundError: no such file, nor a shipped table of that name.
         ValueError: it is not a table of this format, or an entry is malformed (entry named).
     """
     path = Path(path)
+    if not path.is_file() and str(path) in shipped_tables():
+        path = SHIPPED_DIR / f"{path}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"table file {str(path)!r} does not exist")
+        raise FileNotFoundError(f"table file {str(path)!r} does not exist, nor is it one of the "
+                                f"shipped tables {shipped_tables()}")
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
@@ -198,13 +219,16 @@ class TableEvaluator(Evaluator):
         table: a table dict (:func:`load_table`).
         mode: ``"mean"`` (deterministic) or ``"stochastic"`` (a seed's row drawn with the
             ``rng`` passed to :meth:`evaluate`, as a real training run's noise would be).
+        seed: in ``stochastic`` mode, seeds a generator of the evaluator's own, used when
+            :meth:`evaluate` is given no ``rng`` (as a search calls it).
     """
 
-    def __init__(self, table: dict, mode: str = "mean"):
+    def __init__(self, table: dict, mode: str = "mean", seed: int | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
         self.space = table_space(table)
         self.mode = mode
+        self._rng = None if seed is None else np.random.default_rng(seed)
         # Keyed by the raw bytes of the int64 assignment: a lookup costs one hash, which keeps
         # the tabular environment above ten thousand steps a second.
         self._scores: dict[bytes, np.ndarray] = {}
@@ -217,9 +241,11 @@ class TableEvaluator(Evaluator):
     def evaluate(
         self, assignments: Sequence[np.ndarray], rng: np.random.Generator | None = None
     ) -> list[Evaluation]:
-        """The table's scores (a random seed's row in ``stochastic`` mode, drawn with ``rng``)."""
+        """The table's scores (a random seed's row in ``stochastic`` mode, drawn with ``rng``,
+        else with the evaluator's own generator)."""
+        rng = rng or self._rng
         if self.mode == "stochastic" and rng is None:
-            raise ValueError("the stochastic mode needs rng, a numpy Generator")
+            raise ValueError("the stochastic mode needs rng, a numpy Generator, or a seed")
         results = []
         for assignment in assignments:
             key = np.ascontiguousarray(assignment, dtype=np.int64).tobytes()
@@ -275,8 +301,9 @@ class MTNASTabularEnv(MTNASAssembleEnv):
 
     ## Arguments
 
-    * `table_path`: a table file; `None` uses :func:`default_table` (synthetic, built once per
-      process).
+    * `table_path`: a table file, or the name of a shipped table (:func:`shipped_tables`, e.g.
+      ``"books-conll2000_pos"``: stand-alone accuracies on real data); `None` uses
+      :func:`default_table` (synthetic, built once per process).
     * `mode`: ``"mean"`` or ``"stochastic"``.
     """
 

@@ -156,6 +156,20 @@ class SeedEvaluator:
         return fingerprint(self.backend, self.space, self.settings, settings, sizes)
 
 
+def settings(config: Config, corpus: Corpus, space: SearchSpace) -> dict[str, Any]:
+    """What a table's scores depend on besides seed and assignment, recorded in the table: the
+    data options but the data folder (a path of the machine that built it), the sizes of the
+    splits they gave (training and validation examples of each task), the networks and the
+    backend's own settings."""
+    backend = get(config, "backend")
+    return {
+        "data": {key: value for key, value in get(config, "data").items() if key != "root"},
+        "splits": corpus.split_sizes(space.tasks),
+        "network": dict(get(config, "network")),
+        backend: dict(get(config, backend)),
+    }
+
+
 def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
     """Score every cell (seed, assignment) not in the cache up to the checkpoint."""
     # Imported here: logging and progress bring stable-baselines3 and TensorBoard, which the
@@ -205,7 +219,8 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
         # A remote supernet seed is one task: its cells share one warm-up.
         per_item = None if executor.remote and backend == "supernet" else 1
         table = build_table(space, evaluators, seeds, backend, report, executor=executor,
-                            cells_per_item=per_item, scored=before)
+                            cells_per_item=per_item, scored=before,
+                            settings=settings(config, evaluators.corpus, space))
     finally:
         progress.stop()
         logger.close()

@@ -26,6 +26,7 @@ from skillgym.envs.mtnas.table import (
     default_table,
     load_table,
     save_table,
+    shipped_tables,
 )
 from skillgym.envs.mtnas.trainer import TrainConfig
 
@@ -161,6 +162,22 @@ def test_tabular_stochastic_mode_draws_seed_rows_reproducibly(table_file):
     assert len(set(first)) > 1
 
 
+def test_a_seeded_stochastic_table_draws_seed_rows_without_rng(table_file):
+    """As a search calls it (no rng): the evaluator's own seeded draws."""
+    table = load_table(table_file)
+    assignment = np.array([[1], [2]])
+    rows = {tuple(row) for row in table["entries"][5]["validation"]}  # "1/2"
+
+    def draws(seed):
+        evaluator = TableEvaluator(table, mode="stochastic", seed=seed)
+        return [tuple(evaluator.evaluate([assignment])[0].validation.values())
+                for _ in range(30)]
+
+    first = draws(3)
+    assert draws(3) == first and set(first) == rows  # every seed's row, and nothing else
+    assert draws(4) != first
+
+
 def test_tabular_rejects_bad_input(table_file, tmp_path):
     with pytest.raises(ValueError, match="mode must be one of"):
         MTNASTabularEnv(table_file, mode="median")
@@ -192,6 +209,27 @@ def test_space_too_large_for_a_table():
 def test_default_table_is_complete():
     table = default_table()
     assert table["backend"] == "supernet" and len(table["entries"]) == 3**4
+
+
+def test_a_real_table_comes_with_the_package():
+    assert "books-conll2000_pos" in shipped_tables()
+    with pytest.raises(FileNotFoundError, match=r"nor is it one of the shipped tables \['books"):
+        load_table("books-conll2000")
+
+
+@pytest.mark.parametrize("name", shipped_tables())
+def test_shipped_tables_are_stand_alone_accuracies_on_real_data(name):
+    table = load_table(name)
+    settings = table["settings"]
+    assert table["backend"] == "reference" and len(table["seeds"]) >= 3
+    assert settings["reference"]["epochs"] >= 1 and "root" not in settings["data"]
+    assert set(settings["splits"]) == set(table["space"]["tasks"])
+    scores = np.array([entry["validation"] for entry in table["entries"]])
+    assert ((scores > 0.3) & (scores < 1)).all()  # trained networks, above chance
+    # The seeds differ: each is a training run of its own, not one run copied.
+    assert not np.allclose(scores[:, 0], scores[:, 1])
+    env = gym.make("skillgym/MTNAS-Tabular-v0", table_path=name)
+    check_env(env.unwrapped, skip_render_check=True)
 
 
 # ----------------------------------------------------------------------------- PettingZoo
