@@ -131,7 +131,7 @@ def test_a_node_lost_mid_build_costs_no_cell(cluster, tmp_path):
 @pytest.mark.parametrize("finetune_steps", [0, 2])
 def test_supernet_scores_on_three_nodes_are_the_local_ones(cluster, monkeypatch,
                                                           finetune_steps):
-    """An evaluate call's uncached scores, cut into pieces for the cluster's three CPUs: the
+    """An evaluate call's uncached scores, cut into pieces for the cluster's CPUs: the
     same evaluations, cache hits and cache order as scored here, also after the supernet has
     trained on a round (a new version, so every score is fresh)."""
     corpus = load_corpus(resolve(get_recipe("mtnas-table").defaults, None, [])["data"])
@@ -147,7 +147,8 @@ def test_supernet_scores_on_three_nodes_are_the_local_ones(cluster, monkeypatch,
                         lambda self, a: scored_here.append(1) or score(self, a))
     results, counts = [], []
     with RayExecutor(cluster[0].address) as executor:
-        assert executor.parallelism() == 3
+        # Three, or two once the node-loss test has removed one: several pieces either way.
+        assert executor.parallelism() == int(ray.cluster_resources()["CPU"]) >= 2
         for where in (LocalExecutor(), executor):
             evaluator = SupernetEvaluator(corpus, space, config, seed=4, executor=where)
             found = []
