@@ -132,20 +132,26 @@ def main() -> None:
     console.print(f"ray.init: {init[1]:.1f} s (1 CPU), {init[2]:.1f} s (2 CPUs); workers "
                   f"started (before the builds): {started[1]:.1f} s, {started[2]:.1f} s; Ray's "
                   f"processes idle: {memory[1]:.0f} MB (1 CPU), {memory[2]:.0f} MB (2 CPUs)")
-    forecast = Table(title="model forecast (workers of one CPU; more nodes add workers)")
-    for column in ("workers", f"T, {cells} cells", "speed-up", f"T, {args.cells:,} cells",
-                   "speed-up", "efficiency"):
-        forecast.add_column(column, justify="right")
     rows = []
-    for workers in (1, 2, 4, 8, 16, 32, 64):
-        small, large = model(workers, cells), model(workers, args.cells)
-        speedup = model(1, args.cells) / large
-        rows.append({"workers": workers, "small_s": small, "large_s": large,
-                     "speedup_large": speedup})
-        forecast.add_row(str(workers), f"{small:.0f} s", f"{model(1, cells) / small:.2f}x",
-                         f"{large / 3600:.2f} h", f"{speedup:.1f}x",
-                         f"{100 * speedup / workers:.0f} %")
-    console.print(forecast)
+    if slope <= 0 or intercept < 0:
+        # Two workers no faster than one: other work held the second core, and a line through
+        # these two points forecasts nothing.
+        console.print("[bold red]no forecast[/]: the two-worker build was not faster than the "
+                      "one-worker build (was the machine busy?); measure on a quiet machine")
+    else:
+        forecast = Table(title="model forecast (workers of one CPU; more nodes add workers)")
+        for column in ("workers", f"T, {cells} cells", "speed-up", f"T, {args.cells:,} cells",
+                       "speed-up", "efficiency"):
+            forecast.add_column(column, justify="right")
+        for workers in (1, 2, 4, 8, 16, 32, 64):
+            small, large = model(workers, cells), model(workers, args.cells)
+            speedup = model(1, args.cells) / large
+            rows.append({"workers": workers, "small_s": small, "large_s": large,
+                         "speedup_large": speedup})
+            forecast.add_row(str(workers), f"{small:.0f} s", f"{model(1, cells) / small:.2f}x",
+                             f"{large / 3600:.2f} h", f"{speedup:.1f}x",
+                             f"{100 * speedup / workers:.0f} %")
+        console.print(forecast)
     results = {"machine": machine(), "args": {**vars(args), "output": str(args.output)},
                "cells": cells, "builds_s": builds, "cell_s": per_cell,
                "overhead_s": overhead, "overhead_share": overhead / per_cell,

@@ -52,13 +52,18 @@ def build(tmp_path, name: str, *extra: str) -> tuple[str, list[str]]:
 
 
 @pytest.mark.parametrize("backend", ["reference", "supernet"])
-def test_a_table_built_on_three_nodes_is_the_local_one(cluster, tmp_path, backend):
+def test_a_table_built_on_three_nodes_is_the_local_one(cluster, tmp_path, monkeypatch, backend):
     local, local_keys = build(tmp_path, "local", "--backend", backend)
     remote, remote_keys = build(tmp_path, "ray", "--backend", backend, "--ray",
                                 cluster[0].address)
     assert remote == local
     # every cell scored once, by whichever node
     assert sorted(remote_keys) == sorted(local_keys) and len(set(remote_keys)) == 9 * 2
+    # Resumed when complete, it writes the same table without connecting to Ray again.
+    monkeypatch.setattr(RayExecutor, "__init__", lambda *args, **kwargs: pytest.fail("Ray"))
+    (tmp_path / "ray" / "table.json").unlink()
+    assert main(["train", "--resume", str(tmp_path / "ray")]) == 0
+    assert (tmp_path / "ray" / "table.json").read_text() == local
 
 
 SPACE = ["--tasks", "syn_pos", "syn_topic", "--layers", "1", "--pool", "cnn3", "identity",

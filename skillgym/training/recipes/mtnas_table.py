@@ -31,6 +31,7 @@ from skillgym.envs.mtnas.reference import ReferenceEvaluator
 from skillgym.envs.mtnas.supernet import SupernetConfig, SupernetEvaluator
 from skillgym.envs.mtnas.table import all_assignments, build_table, save_table
 from skillgym.envs.mtnas.trainer import TrainConfig
+from skillgym.executors import LocalExecutor
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.recipes import THREADS_DEFAULTS, Recipe, apply_threads
 from skillgym.training.recipes.mtnas_options import (
@@ -210,7 +211,8 @@ def train(run: RunDir, config: Config, resume: Checkpoint | None) -> None:
                     {"scored": scored, "cache_records": len(cache)}) + "\n")
         progress.update(task, completed=scored, status=f"seed {seed}")
 
-    executor = executor_of(config)
+    # A resumed build with every cell scored has nothing to run: no cluster to start.
+    executor = executor_of(config) if scored < total else LocalExecutor()
     try:
         progress.start()
         where = executor.describe()
