@@ -11,6 +11,8 @@ import threading
 import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+# A simulated cluster that hangs fails its test instead of stalling the run (each takes < 1 min).
+pytestmark = pytest.mark.timeout(300)
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from skillgym.envs.mtnas.cache import RewardCache  # noqa: E402

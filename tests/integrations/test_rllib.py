@@ -31,8 +31,12 @@ from skillgym.integrations.rllib import (  # noqa: E402
 AEC = "skillgym/AEC-Add-v0"
 
 # RLlib registers its own Gymnasium id for every env runner it makes, replacing the last one's
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.*Overriding environment rllib-single-agent-env-v0:UserWarning")
+pytestmark = [
+    pytest.mark.filterwarnings(
+        "ignore:.*Overriding environment rllib-single-agent-env-v0:UserWarning"),
+    # A Ray cluster that hangs fails its test instead of stalling the run (each takes < 1 min).
+    pytest.mark.timeout(300),
+]
 
 
 @pytest.fixture(scope="module")
