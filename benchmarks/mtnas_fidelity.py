@@ -187,9 +187,10 @@ def main() -> None:
             raise ConfigError(f"the table {args.table} covers {table_space(tabular)}; the options "
                               f"ask for {space}")
         splits = tabular and tabular.get("settings", {}).get("splits")
-        if splits and corpus.split_sizes(space.tasks) != splits:
-            raise ConfigError(f"the data split differently from the table's (training, validation "
-                              f"examples): {corpus.split_sizes(space.tasks)} here, {splits} there")
+        here = [list(size) for size in corpus.split_sizes(space.tasks)]
+        if splits and here != splits:
+            raise ConfigError(f"the data split differently from the table's (task, training, "
+                              f"validation examples): {here} here, {splits} there")
     except (ConfigError, FileNotFoundError, ValueError) as error:
         raise SystemExit(str(error)) from None
     tasks = space.tasks

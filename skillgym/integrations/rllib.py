@@ -29,6 +29,7 @@ Ray is imported only inside the functions that need it, when they are called.
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -42,19 +43,22 @@ from skillgym.envs.registration import entries
 #: MTNASParallelEnv`'s keyword arguments.
 MTNAS_PARALLEL = "skillgym/MTNAS-Parallel-v0"
 
-_MISSING = "RLlib needs the rllib extra: pip install 'skillgym[rllib]'"
+def import_rllib(module: str) -> Any:
+    """The RLlib (or Tune) module ``module``, or an ImportError that says which extra to
+    install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(f"RLlib needs the rllib extra: pip install 'skillgym[rllib]' ({error})") \
+            from None
 
 
 def import_register_env() -> Callable[[str, Callable[[dict], Any]], None]:
     """Tune's ``register_env``, or an ImportError that says which extra to install."""
-    try:
-        # RLlib itself, not only Tune: the ray extra has Tune but none of RLlib's dependencies, and
-        # registering would then succeed only for training to fail later.
-        import ray.rllib  # noqa: F401
-        from ray.tune.registry import register_env
-    except ImportError as error:
-        raise ImportError(f"{_MISSING} ({error})") from None
-    return register_env
+    # RLlib itself, not only Tune: the ray extra has Tune but none of RLlib's dependencies, and
+    # registering would then succeed only for training to fail later.
+    import_rllib("ray.rllib")
+    return import_rllib("ray.tune.registry").register_env
 
 
 def skillgym_ids() -> list[str]:
@@ -144,14 +148,10 @@ class LegalActions(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
 def make_mtnas_parallel(env_config: Mapping[str, Any] | None = None) -> Any:
     """The PettingZoo multitask env in RLlib's ``ParallelPettingZooEnv``: the creator registered
     as :data:`MTNAS_PARALLEL`; ``env_config`` holds ``parallel_env``'s keyword arguments."""
-    try:
-        from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
-    except ImportError as error:
-        raise ImportError(f"{_MISSING} ({error})") from None
-
+    wrappers = import_rllib("ray.rllib.env.wrappers.pettingzoo_env")
     from skillgym.envs.mtnas import parallel_env
 
-    return ParallelPettingZooEnv(parallel_env(**dict(env_config or {})))
+    return wrappers.ParallelPettingZooEnv(parallel_env(**dict(env_config or {})))
 
 
 def register_rllib_envs(ids: Iterable[str] | None = None) -> list[str]:
@@ -208,11 +208,8 @@ def flatten_observations(multi_agent: bool = False) -> Callable[..., Any]:
 
 def _flatten_connector(env: Any = None, spaces: Any = None, device: Any = None, *,
                        multi_agent: bool) -> Any:
-    try:
-        from ray.rllib.connectors.env_to_module import FlattenObservations
-    except ImportError as error:
-        raise ImportError(f"{_MISSING} ({error})") from None
-    return FlattenObservations(multi_agent=multi_agent)
+    connectors = import_rllib("ray.rllib.connectors.env_to_module")
+    return connectors.FlattenObservations(multi_agent=multi_agent)
 
 
 def episode_end_metrics(keys: Sequence[str] = ("is_success", "level")) -> Callable[..., None]:

@@ -129,6 +129,11 @@ def write_mode_plot(summary: dict[str, dict[str, dict[str, float]]], path: Path)
     return path
 
 
+def signed_points(value: float) -> str:
+    """``value`` (points) with its sign and two decimals, never ``-0.00``."""
+    return f"{round(value, 2) + 0.0:+.2f}"
+
+
 def write_assignment_plot(
     path: Path,
     space: SearchSpace,
@@ -160,8 +165,8 @@ def write_assignment_plot(
             axis.text(layer + 0.48, tasks - 0.54 - row, label, ha="center", va="center",
                       fontsize=8)
         if gains is not None and space.tasks[row] in gains:
-            gain = round(gains[space.tasks[row]], 2) + 0.0  # no "-0.00"
-            axis.text(layers + 0.05, tasks - 0.54 - row, f"{gain:+.2f}", va="center", fontsize=8)
+            axis.text(layers + 0.05, tasks - 0.54 - row, signed_points(gains[space.tasks[row]]),
+                      va="center", fontsize=8)
     axis.set_xlim(0, layers + (0.6 if gains is not None else 0))
     axis.set_ylim(0, tasks)
     axis.set_xticks([layer + 0.48 for layer in range(layers)],

@@ -76,7 +76,7 @@ def test_build_table_feeds_the_tabular_env(tmp_path):
     # What else the scores depend on, recorded (the data folder, a local path, left out).
     settings = table["settings"]
     assert settings["data"]["tasks"] == ["syn_pos", "syn_chunk"] and "root" not in settings["data"]
-    assert settings["splits"] == {"syn_pos": [160, 40], "syn_chunk": [160, 40]}
+    assert settings["splits"] == [["syn_pos", 160, 40], ["syn_chunk", 160, 40]]
     assert settings["supernet"]["warmup_steps"] == 2 and settings["network"]["dim"] == 48
     env = MTNASTabularEnv(path)
     env.reset(seed=0)

@@ -195,7 +195,8 @@ class Corpus:
             raise ValueError(f"unknown task(s) {unknown}; the corpus has {list(self.names)}")
         return tuple(by_name[name] for name in names)
 
-    def split_sizes(self, names: Sequence[str]) -> dict[str, list[int]]:
-        """Training and validation examples of the tasks named ``names``: what tells two
-        corpora's splits apart without their text."""
-        return {task.name: [len(task.train), len(task.validation)] for task in self.subset(names)}
+    def split_sizes(self, names: Sequence[str]) -> list[tuple[str, int, int]]:
+        """``(name, training examples, validation examples)`` of the tasks named ``names``:
+        what tells two corpora's splits apart without their text (in the evaluators' cache
+        fingerprints and a table's settings)."""
+        return [(task.name, len(task.train), len(task.validation)) for task in self.subset(names)]

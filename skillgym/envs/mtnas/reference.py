@@ -72,8 +72,8 @@ class ReferenceEvaluator(Evaluator):
         self.progress = progress
         self.executor = executor or LocalExecutor()
         self.epoch_steps = epoch_steps or steps_per_epoch(self.tasks, self.config.batch_size)
-        sizes = [(task.name, len(task.train), len(task.validation)) for task in self.tasks]
-        fingerprinted = [space, self.config, self.epochs, self.seeds, sizes]
+        fingerprinted = [space, self.config, self.epochs, self.seeds,
+                         corpus.split_sizes(space.tasks)]
         if epoch_steps is not None:
             # Only an explicit count joins the key, so caches written before it existed stay valid.
             fingerprinted.append(self.epoch_steps)

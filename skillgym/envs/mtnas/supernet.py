@@ -104,10 +104,8 @@ class SupernetEvaluator(Evaluator):
             fixed_subset(len(task.validation), self.config.validation_limit, self.seed + i)
             for i, task in enumerate(self.tasks)
         ]
-        self._fingerprint = fingerprint(
-            space, self.config, self.seed,
-            [(task.name, len(task.train), len(task.validation)) for task in self.tasks],
-        )
+        self._fingerprint = fingerprint(space, self.config, self.seed,
+                                        corpus.split_sizes(space.tasks))
         self._trainer: Trainer | None = None
 
     @property

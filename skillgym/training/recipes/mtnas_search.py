@@ -151,7 +151,8 @@ DEFAULTS: dict[str, Any] = {
         "checkpoint_every": 24,
     },
     "threads": THREADS_DEFAULTS,
-    # Where the stand-alone ranking's trainings run (the search itself stays here).
+    # Where the supernet's scores and the stand-alone ranking's trainings run (warm-up and the
+    # supernet's training stay here).
     "ray": dict(RAY_DEFAULTS),
 }
 
@@ -417,10 +418,12 @@ def _search(run: RunDir, config: Config, resume: Checkpoint | None, space: Searc
         mark = "  <- chosen" if row["chosen"] else ""
         print(f"  stand-alone validation {row['validation_mean']:.4f}  {row['assignment']} "
               f"({row['scheme']}){mark}")
+    from skillgym.training.plots import signed_points
+
     print(f"best assignment {summary['assignment']}")
     for name, modules in summary["modules"].items():
         gains = summary.get("per_task", {}).get(name, {})
-        against = ", ".join(f"{round(100 * gains[key], 2) + 0.0:+.2f} vs {key[8:]}"
+        against = ", ".join(f"{signed_points(100 * gains[key])} vs {key[len('gain_vs_'):]}"
                             for key in gains if key.startswith("gain_vs_"))
         print(f"  {name}: {' -> '.join(modules)}" + (f"  (validation points: {against})"
                                                       if against else ""))

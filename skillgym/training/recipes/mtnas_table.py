@@ -150,11 +150,10 @@ class SeedEvaluator:
 
     def key(self) -> str:
         """What every score depends on but its seed and assignment (the cache keys' prefix)."""
-        sizes = [(task.name, len(task.train), len(task.validation))
-                 for task in self.corpus.subset(self.space.tasks)]
         settings = ((self.epochs,) if self.backend == "reference"
                     else (self.warmup_steps, self.validation_limit))
-        return fingerprint(self.backend, self.space, self.settings, settings, sizes)
+        return fingerprint(self.backend, self.space, self.settings, settings,
+                           self.corpus.split_sizes(self.space.tasks))
 
 
 def settings(config: Config, corpus: Corpus, space: SearchSpace) -> dict[str, Any]:
@@ -165,7 +164,7 @@ def settings(config: Config, corpus: Corpus, space: SearchSpace) -> dict[str, An
     backend = get(config, "backend")
     return {
         "data": {key: value for key, value in get(config, "data").items() if key != "root"},
-        "splits": corpus.split_sizes(space.tasks),
+        "splits": [list(size) for size in corpus.split_sizes(space.tasks)],
         "network": dict(get(config, "network")),
         backend: dict(get(config, backend)),
     }
