@@ -23,16 +23,47 @@ from stable_baselines3.common.utils import is_vectorized_observation
 from skillgym.kernels import KERNEL_MIN_BATCH
 from skillgym.policies.coding import ObservationCoder
 from skillgym.policies.kernel_policy import KernelPolicy, network_spec
+from skillgym.policies.lean_layers import SPARSE_MIN_BATCH, sparse_linear, tanh
 
 # sb3-contrib's logit for a masked action (MaskableCategorical.apply_masking).
 MASKED_LOGIT = -1e8
 
 
-def _features(policy: ActorCriticPolicy, obs: Any) -> tuple[th.Tensor, th.Tensor]:
-    """The policy MLP's and the value MLP's input features (one tensor twice when the
-    features extractor is shared)."""
-    features = policy.extract_features(obs)
-    return (features, features) if policy.share_features_extractor else features
+def _latents(policy: ActorCriticPolicy, obs: Any, actor: bool = True,
+             critic: bool = True) -> list[th.Tensor]:
+    """The policy MLP's latent (with ``actor``), then the value MLP's (with ``critic``): SB3's
+    ``mlp_extractor`` on the policy's features, to float32 rounding.
+
+    Where a kernel policy's coder writes a batch of at least ``SPARSE_MIN_BATCH`` observations
+    as codes, both first layers run as one product of the sparse inputs with their stacked
+    weights (:func:`~skillgym.policies.lean_layers.sparse_linear`) and tanh runs through the
+    sigmoid (:func:`~skillgym.policies.lean_layers.tanh`); otherwise SB3's own modules run.
+    """
+    extractor = policy.mlp_extractor
+    nets = [net for net, wanted in ((extractor.policy_net, actor), (extractor.value_net, critic))
+            if wanted]
+    coder = policy._coder if isinstance(policy, _KernelRollouts) else None
+    if (coder is None or coder.batch_size(obs) < SPARSE_MIN_BATCH
+            or not all(len(net) and isinstance(net[0], th.nn.Linear) and net[0].weight.is_cpu
+                       for net in nets)):
+        features = policy.extract_features(obs)
+        if policy.share_features_extractor:
+            return [net(features) for net in nets]
+        pi_features, vf_features = features
+        return ([extractor.policy_net(pi_features)] if actor else []) + (
+            [extractor.value_net(vf_features)] if critic else [])
+    firsts = [net[0] for net in nets]
+    # The stacked weights, transposed: the layout the sparse product reads, in one copy.
+    weight = th.cat([layer.weight.t() for layer in firsts], dim=1).t()
+    bias = None if firsts[0].bias is None else th.cat([layer.bias for layer in firsts])
+    hidden = sparse_linear(coder.sparse_inputs(obs), weight, bias)
+    latents = []
+    for net, part in zip(nets, hidden.split([layer.out_features for layer in firsts], dim=1),
+                         strict=True):
+        for module in list(net)[1:]:
+            part = tanh(part) if isinstance(module, th.nn.Tanh) else module(part)
+        latents.append(part)
+    return latents
 
 
 def _allowed_log_probs(
@@ -82,8 +113,7 @@ def taken_log_probs(
         raise TypeError(
             f"taken_log_probs needs a Discrete action space, got {policy.action_space}"
         )
-    pi_features, _ = _features(policy, obs)
-    latent_pi = policy.mlp_extractor.forward_actor(pi_features)
+    (latent_pi,) = _latents(policy, obs, critic=False)
     return _allowed_log_probs(policy.action_net, latent_pi, action_masks,
                               th.as_tensor(actions).long().reshape(-1))
 
@@ -233,15 +263,20 @@ class _KernelRollouts:
             if action_masks is None:
                 return super().evaluate_actions(obs, actions)
             return super().evaluate_actions(obs, actions, action_masks)
-        pi_features, vf_features = _features(self, obs)
-        latent_pi = self.mlp_extractor.forward_actor(pi_features)
+        latent_pi, latent_vf = _latents(self, obs)
         log_probs, column = _allowed_log_probs(self.action_net, latent_pi, action_masks,
                                                actions.long().reshape(-1))
-        values = self.value_net(self.mlp_extractor.forward_critic(vf_features))
+        values = self.value_net(latent_vf)
         log_prob = log_probs.gather(-1, column.reshape(-1, 1)).squeeze(-1)
         # A masked action's probability is exactly 0 in float32 (exp(-1e8)): no term of its own.
         entropy = -(log_probs.exp() * log_probs).sum(-1)
         return values, log_prob, entropy
+
+    def predict_values(self, obs: Any) -> th.Tensor:
+        """SB3's ``predict_values``, through the sparse first layer where the observations
+        are codes (SB3's rollouts call it once per truncated episode)."""
+        (latent_vf,) = _latents(self, obs, actor=False)
+        return self.value_net(latent_vf)
 
     def _kernel_forward(
         self, obs: Any, deterministic: bool, action_masks: np.ndarray | None = None

@@ -23,6 +23,7 @@ from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtr
 from torch import nn
 
 from skillgym.kernels import CodedObs, InputLayout
+from skillgym.policies.lean_layers import SparseInputs
 
 
 @dataclass(frozen=True)
@@ -143,15 +144,32 @@ class ObservationCoder:
         concatenated), float32 ``[B, obs_dim]``: ones scattered at the codes, the dense values
         at their inputs. Exactly SB3's numbers; SB3 builds a one-hot tensor per categorical
         entry in a Python loop (AEC's observation: 16 calls a batch)."""
-        batch = self.batch_size(obs)
-        coded = CodedObs(np.empty((batch, self.layout.n_codes), np.int64),
-                         np.empty((batch, self.layout.n_dense), np.float32))
-        self.encode(obs, coded)
-        features = th.zeros((batch, self.layout.obs_dim), device=device)
+        coded = self._coded(obs)
+        features = th.zeros((len(coded.codes), self.layout.obs_dim), device=device)
         features.scatter_(1, th.from_numpy(coded.codes).to(device), 1.0)
         if self.layout.n_dense:
             features[:, list(self.layout.dense_inputs)] = th.from_numpy(coded.dense).to(device)
         return features
+
+    def sparse_inputs(self, obs: Any) -> SparseInputs:
+        """SB3's features of the batch ``obs`` (as :meth:`features` gives them) as a sparse
+        matrix, for :func:`~skillgym.policies.lean_layers.sparse_linear`."""
+        coded = self._coded(obs)
+        if not self.layout.n_dense:
+            return SparseInputs(coded.codes, None, self.layout.obs_dim)
+        dense_inputs = np.broadcast_to(np.asarray(self.layout.dense_inputs, np.int64),
+                                       coded.dense.shape)
+        columns = np.concatenate([coded.codes, dense_inputs], axis=1)
+        values = np.concatenate([np.ones(coded.codes.shape, np.float32), coded.dense], axis=1)
+        return SparseInputs(columns, values, self.layout.obs_dim)
+
+    def _coded(self, obs: Any) -> CodedObs:
+        """The batch ``obs`` encoded into new arrays."""
+        batch = self.batch_size(obs)
+        coded = CodedObs(np.empty((batch, self.layout.n_codes), np.int64),
+                         np.empty((batch, self.layout.n_dense), np.float32))
+        self.encode(obs, coded)
+        return coded
 
     def _raise_out_of_range(self, values: np.ndarray) -> None:
         """Name the first part with a value outside its space, and the values it holds."""

@@ -10,7 +10,8 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from test_kernel_policies import OBS_SPACES, sample_batch
 
-from skillgym.policies import KernelMaskablePolicy, KernelMlpPolicy, taken_log_probs
+from skillgym.policies import KernelMaskablePolicy, KernelMlpPolicy, actor_critic, taken_log_probs
+from skillgym.policies.lean_layers import SPARSE_MIN_BATCH, sparse_linear
 
 ACTIONS = spaces.Discrete(13)
 
@@ -45,20 +46,62 @@ def few_allowed(size):
     return masks, th.as_tensor([int(np.flatnonzero(row)[-1]) for row in masks])
 
 
+@pytest.fixture
+def sparse_calls(monkeypatch):
+    """How many times the sparse first layer ran."""
+    calls = []
+
+    def counted(*args):
+        calls.append(1)
+        return sparse_linear(*args)
+
+    monkeypatch.setattr(actor_critic, "sparse_linear", counted)
+    return calls
+
+
+# A batch below SPARSE_MIN_BATCH takes SB3's dense first layers, one above it the sparse one
+# (where the observation has codes).
+SIZES = [SPARSE_MIN_BATCH - 24, SPARSE_MIN_BATCH + 16]
+
+
+@pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("obs_name", ["box", "dict-mixed"])
 @pytest.mark.parametrize("masked", ["unmasked", "masked", "few-allowed"])
-def test_maskable_evaluate_actions_matches_sb3(obs_name, masked):
+def test_maskable_evaluate_actions_matches_sb3(obs_name, masked, size, sparse_calls):
     policy = make(KernelMaskablePolicy, OBS_SPACES[obs_name])
-    obs, actions, masks = batch(policy)
+    obs, actions, masks = batch(policy, size=size)
+    assert len(sparse_calls) == 0
     if masked == "few-allowed":
         masks, actions = few_allowed(len(actions))
     masks = None if masked == "unmasked" else masks
     lean = policy.evaluate_actions(obs, actions, masks)
+    assert len(sparse_calls) == (obs_name == "dict-mixed" and size >= SPARSE_MIN_BATCH)
     sb3 = MaskableActorCriticPolicy.evaluate_actions(policy, obs, actions, masks)
     for ours, theirs in zip(lean, sb3, strict=True):
         th.testing.assert_close(ours, theirs, atol=2e-6, rtol=1e-6)
     for ours, theirs in zip(grads(policy, lean), grads(policy, sb3), strict=True):
         th.testing.assert_close(ours, theirs, atol=2e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("size", [1, *SIZES])
+@pytest.mark.parametrize("policy_class", [KernelMaskablePolicy, KernelMlpPolicy])
+def test_predict_values_matches_sb3(policy_class, size, sparse_calls):
+    policy = make(policy_class, OBS_SPACES["dict-mixed"])
+    obs, _, _ = batch(policy, seed=5, size=size)
+    sb3_class = MaskableActorCriticPolicy if policy_class is KernelMaskablePolicy else (
+        ActorCriticPolicy)
+    ours, theirs = policy.predict_values(obs), sb3_class.predict_values(policy, obs)
+    assert len(sparse_calls) == (size >= SPARSE_MIN_BATCH)
+    th.testing.assert_close(ours, theirs, atol=2e-6, rtol=1e-6)
+    for mine, sb3s in zip(value_grads(policy, ours), value_grads(policy, theirs), strict=True):
+        th.testing.assert_close(mine, sb3s, atol=2e-6, rtol=1e-5)
+
+
+def value_grads(policy, values):
+    """Every parameter's gradient of ``values.sum()`` (zeros off the value's path)."""
+    policy.zero_grad()
+    values.sum().backward()
+    return [th.zeros_like(p) if p.grad is None else p.grad.clone() for p in policy.parameters()]
 
 
 def test_a_masked_taken_action_keeps_sb3s_log_probability():
@@ -75,9 +118,10 @@ def test_a_masked_taken_action_keeps_sb3s_log_probability():
         th.testing.assert_close(ours, theirs, atol=2e-6, rtol=1e-6)
 
 
-def test_mlp_evaluate_actions_and_log_probs_match_sb3():
+@pytest.mark.parametrize("size", SIZES)
+def test_mlp_evaluate_actions_and_log_probs_match_sb3(size):
     policy = make(KernelMlpPolicy, OBS_SPACES["dict"])
-    obs, actions, masks = batch(policy, seed=3)
+    obs, actions, masks = batch(policy, seed=3, size=size)
     lean = policy.evaluate_actions(obs, actions)
     sb3 = ActorCriticPolicy.evaluate_actions(policy, obs, actions)
     for ours, theirs in zip(lean, sb3, strict=True):

@@ -1,0 +1,71 @@
+"""The lean layers against their dense and exact forms, computed in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch as th
+
+from skillgym.policies.lean_layers import SparseInputs, sparse_linear, tanh
+
+WIDTH = 40
+
+
+def sparse_batch(batch: int, with_values: bool, seed: int = 0):
+    """Rows with 5 distinct inputs each (some repeated across rows, an input no row has), and
+    their dense float64 form."""
+    rng = np.random.default_rng(seed)
+    columns = np.stack([rng.choice(WIDTH - 1, size=5, replace=False) for _ in range(batch)])
+    values = rng.normal(size=columns.shape).astype(np.float32) if with_values else None
+    dense = np.zeros((batch, WIDTH))
+    np.put_along_axis(dense, columns, 1.0 if values is None else values, axis=1)
+    return SparseInputs(columns, values, WIDTH), th.from_numpy(dense)
+
+
+@pytest.mark.parametrize("with_values", [False, True], ids=["ones", "values"])
+@pytest.mark.parametrize("with_bias", [False, True], ids=["no-bias", "bias"])
+def test_sparse_linear_and_its_gradients_are_the_dense_layers(with_values, with_bias):
+    inputs, dense = sparse_batch(70, with_values)
+    gen = th.Generator().manual_seed(1)
+    weight = th.randn(12, WIDTH, generator=gen, requires_grad=True)
+    bias = th.randn(12, generator=gen, requires_grad=True) if with_bias else None
+    upstream = th.randn(70, 12, generator=gen, dtype=th.float64)
+
+    out = sparse_linear(inputs, weight, bias)
+    out.backward(upstream.float())
+
+    weight64 = weight.detach().double().requires_grad_()
+    bias64 = bias.detach().double().requires_grad_() if with_bias else None
+    expected = th.nn.functional.linear(dense, weight64, bias64)
+    expected.backward(upstream)
+    th.testing.assert_close(out.double(), expected.detach(), atol=1e-5, rtol=1e-5)
+    th.testing.assert_close(weight.grad.double(), weight64.grad, atol=1e-4, rtol=1e-5)
+    # the input no row has gets no gradient at all
+    assert th.all(weight.grad[:, WIDTH - 1] == 0)
+    if with_bias:
+        th.testing.assert_close(bias.grad.double(), bias64.grad, atol=1e-4, rtol=1e-5)
+
+
+def test_sparse_linear_reads_a_transposed_weight_and_rejects_a_wrong_width():
+    inputs, dense = sparse_batch(8, with_values=True)
+    stacked = th.randn(WIDTH, 6)  # [width, out], contiguous: its transpose is the weight
+    th.testing.assert_close(sparse_linear(inputs, stacked.t(), None).double(),
+                            dense @ stacked.double(), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="weight must have 40 columns"):
+        sparse_linear(inputs, th.zeros(6, WIDTH + 1), None)
+
+
+def test_tanh_is_torchs_within_float32_rounding_with_its_gradient():
+    x = th.cat([th.linspace(-20, 20, 4001), th.linspace(-1e-3, 1e-3, 1001),
+                th.tensor([0.0, -0.0, 1e-30, -1e-30])]).requires_grad_()
+    y = tanh(x)
+    y.backward(th.ones_like(y))
+    exact = th.tanh(x.detach().double())
+    assert (y.detach().double() - exact).abs().max() <= 2e-7
+    th.testing.assert_close(x.grad.double(), 1 - y.detach().double() ** 2, atol=1e-7, rtol=0)
+    assert th.all(y.abs() <= 1)
+
+
+def test_tanh_of_float64_is_torchs_own():
+    x = th.linspace(-3, 3, 101, dtype=th.float64)
+    assert th.equal(tanh(x), th.tanh(x))
