@@ -41,7 +41,12 @@ from skillgym.envs.aec.skills import (
 )
 from skillgym.envs.aec.solve import compute
 from skillgym.envs.aec.tasks import TASKS
-from skillgym.policies import KernelMaskablePolicy, taken_log_probs
+from skillgym.policies import (
+    KernelMaskablePolicy,
+    actor_features,
+    features_log_probs,
+    taken_log_probs,
+)
 
 HIERARCHY_FILE = "hierarchy.json"
 FORMAT_VERSION = 1
@@ -305,8 +310,12 @@ def behaviour_clone(
     demonstrations whose most likely action is the oracle's.
     """
     obs, _ = policy.obs_to_tensor(demonstrations.observations)
+    # Encoded once for every epoch: each step then takes rows of one tensor.
+    features = actor_features(policy, obs)
     actions = torch.as_tensor(demonstrations.actions)
     masks = np.tile(mask, (len(actions), 1))
+    # One mask for every demonstration: each step reads a broadcast view of it.
+    step_mask = torch.as_tensor(mask)
     optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate, fused=True)
     if isinstance(policy, KernelMaskablePolicy):
         policy.watch_optimizer(optimizer)
@@ -316,8 +325,8 @@ def behaviour_clone(
         order = torch.randperm(size)
         for start in range(0, size, batch_size):
             rows = order[start : start + batch_size]
-            batch = {name: value[rows] for name, value in obs.items()}
-            log_probs, taken = taken_log_probs(policy, batch, actions[rows], masks[rows.numpy()])
+            log_probs, taken = features_log_probs(policy, features[rows], actions[rows],
+                                                  step_mask.expand(len(rows), -1))
             loss = -log_probs.gather(-1, taken.reshape(-1, 1)).mean()
             optimizer.zero_grad()
             loss.backward()

@@ -5,13 +5,23 @@ through the fused kernel; ``KernelPolicy.from_sb3(model).act(obs)`` is fast infe
 trained model.
 """
 
-from skillgym.policies.actor_critic import KernelMaskablePolicy, KernelMlpPolicy, taken_log_probs
+from skillgym.policies.actor_critic import (
+    KernelMaskablePolicy,
+    KernelMlpPolicy,
+    actor_features,
+    features_log_probs,
+    taken_log_probs,
+)
+from skillgym.policies.buffers import bool_mask_buffer
 from skillgym.policies.kernel_policy import KernelPolicy, network_spec, policy_weights
 
 __all__ = [
     "KernelMaskablePolicy",
     "KernelMlpPolicy",
     "KernelPolicy",
+    "actor_features",
+    "bool_mask_buffer",
+    "features_log_probs",
     "network_spec",
     "policy_weights",
     "taken_log_probs",

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
+from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from test_kernel_policies import OBS_SPACES, sample_batch
 
-from skillgym.policies import KernelMaskablePolicy, KernelMlpPolicy, actor_critic, taken_log_probs
+from skillgym.policies import (
+    KernelMaskablePolicy,
+    KernelMlpPolicy,
+    actor_critic,
+    bool_mask_buffer,
+    taken_log_probs,
+)
 from skillgym.policies.lean_layers import SPARSE_MIN_BATCH, sparse_linear
 
 ACTIONS = spaces.Discrete(13)
@@ -174,3 +182,51 @@ def test_features_reject_a_value_outside_its_space():
     obs["skill"][1] = 3  # Discrete(3)
     with pytest.raises(ValueError, match=r"observation 'skill' must lie in \[0, n\)"):
         policy.extract_features(obs)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_bool_masks_give_the_float_masks_numbers(size):
+    policy = make(KernelMaskablePolicy, OBS_SPACES["dict-mixed"])
+    obs, actions, masks = batch(policy, size=size)
+    as_bool = policy.evaluate_actions(obs, actions, th.as_tensor(masks))
+    as_float = policy.evaluate_actions(obs, actions, th.as_tensor(masks, dtype=th.float32))
+    for ours, theirs in zip(as_bool, as_float, strict=True):
+        assert th.equal(ours, theirs)
+
+
+@pytest.mark.parametrize("obs_name", ["box", "dict"])
+def test_the_bool_mask_buffers_hold_the_envs_masks(obs_name):
+    env = MaskedEnv(OBS_SPACES[obs_name])
+    buffer_class = bool_mask_buffer(env.observation_space)
+    model = MaskablePPO(KernelMaskablePolicy, env, n_steps=32, batch_size=16, n_epochs=1,
+                        rollout_buffer_class=buffer_class, seed=0, device="cpu")
+    model.learn(64)
+    assert isinstance(model.rollout_buffer, buffer_class)
+    held = model.rollout_buffer.action_masks
+    assert held.dtype == np.bool_
+    assert np.array_equal(held.reshape(-1, ACTIONS.n), np.stack(env.seen[-32:]))
+    sample = next(model.rollout_buffer.get(16))
+    assert sample.action_masks.dtype == th.bool
+
+
+class MaskedEnv(gym.Env):
+    """Random observations and masks (each step's allowed actions drawn anew); records the
+    masks it hands out."""
+
+    def __init__(self, observation_space):
+        self.observation_space, self.action_space = observation_space, ACTIONS
+        self.seen = []
+        self._rng = np.random.default_rng(0)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        return self.observation_space.sample(), 0.0, bool(self._rng.random() < 0.1), False, {}
+
+    def action_masks(self):
+        masks = self._rng.random(ACTIONS.n) < 0.5
+        masks[0] = True
+        self.seen.append(masks)
+        return masks

@@ -53,7 +53,7 @@ from skillgym.agents.aec_hierarchy import (
 from skillgym.envs.aec.env import AECEnv
 from skillgym.envs.aec.registry import ENTRIES
 from skillgym.envs.aec.skills import MASKS, SKILL_INDEX, SKILL_NAMES
-from skillgym.policies import KernelMaskablePolicy
+from skillgym.policies import KernelMaskablePolicy, bool_mask_buffer
 from skillgym.progress import TrainingProgress
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
@@ -230,10 +230,14 @@ def _new_model(config: Config, skill: str, hierarchy: Hierarchy, seed: int,
                demonstrations: Demonstrations | None) -> ResumableMaskablePPO:
     ppo = dict(config["ppo"])
     net_arch = ppo.pop("net_arch")
-    policy = "MultiInputPolicy" if get(config, "policy") == "torch" else KernelMaskablePolicy
-    model = ResumableMaskablePPO(policy, _skill_env(config, skill, hierarchy, seed),
-                                 seed=seed, device="cpu", policy_kwargs={"net_arch": net_arch},
-                                 **ppo)
+    env = _skill_env(config, skill, hierarchy, seed)
+    if get(config, "policy") == "torch":
+        policy: Any = "MultiInputPolicy"
+    else:
+        policy = KernelMaskablePolicy
+        ppo["rollout_buffer_class"] = bool_mask_buffer(env.observation_space)
+    model = ResumableMaskablePPO(policy, env, seed=seed, device="cpu",
+                                 policy_kwargs={"net_arch": net_arch}, **ppo)
     if demonstrations is not None:
         behaviour_clone(model.policy, demonstrations, MASKS[SKILL_INDEX[skill]],
                         epochs=get(config, "warm_start.epochs"),

@@ -30,7 +30,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from skillgym.agents.vec_env import GymnasiumVecEnv
-from skillgym.policies import KernelMaskablePolicy, KernelMlpPolicy
+from skillgym.policies import KernelMaskablePolicy, KernelMlpPolicy, bool_mask_buffer
 from skillgym.progress import TrainingProgress
 from skillgym.training.config import Config, ConfigError, get
 from skillgym.training.logs import run_logger
@@ -207,6 +207,8 @@ def make_model(config: Config, env: VecEnv) -> BaseAlgorithm:
     cls = ResumableMaskablePPO if masked else ResumablePPO
     if policy_kind(config, env.action_space) == "kernel":
         policy: Any = KernelMaskablePolicy if masked else KernelMlpPolicy
+        if masked:
+            ppo["rollout_buffer_class"] = bool_mask_buffer(env.observation_space)
     else:
         dict_obs = isinstance(env.observation_space, gym.spaces.Dict)
         policy = "MultiInputPolicy" if dict_obs else "MlpPolicy"
