@@ -12,9 +12,11 @@ from one run is steadier than two numbers from two):
   for the env; kernel policy, native batched twin) and with SB3's stock setup
   (``policy=torch env.vec=dummy``: ``MaskableMultiInputActorCriticPolicy`` over a
   ``DummyVecEnv``, MaskablePPO); both with the same PPO settings (``--set`` changes them for
-  both). Reports wall-clock (and the part spent collecting rollouts), environment steps,
-  steps/s and steps to the target. ``--env`` runs the add and update parts on another AEC
-  column skill (``skillgym/AEC-Sub-v0``).
+  both). Each setup and seed runs ``--add-repeats`` times, the setups in turns, and the
+  fastest run counts: a seeded run takes the same steps every time, so its runs differ only
+  in what else the machine was doing. Reports wall-clock (and the part spent collecting
+  rollouts), environment steps, steps/s and steps to the target. ``--env`` runs the add and
+  update parts on another AEC column skill (``skillgym/AEC-Sub-v0``).
 * ``hierarchy``: the whole ``aec-hierarchy`` recipe (``--skills``) with ``policy=kernel`` and
   ``policy=torch``: wall-clock and the accuracy table each ends with (which must agree). With
   ``--before DIR`` (an export of older code, e.g. ``git archive REV | tar -x -C DIR``) the
@@ -74,6 +76,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-level", type=int, default=3, help="AEC-Add's top level (digits)")
     parser.add_argument("--max-steps", type=int, default=600_000,
                         help="environment steps at most per AEC-Add run")
+    parser.add_argument("--add-repeats", type=int, default=2,
+                        help="runs of each AEC-Add setup and seed, in turns; the fastest counts "
+                             "(a run's steps are the same every time: only the machine varies)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="ppo recipe overrides for both AEC-Add setups, e.g. env.n_envs=64")
     parser.add_argument("--skills", default='["EVAL"]',
@@ -229,6 +234,16 @@ def hierarchy_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of repeated runs of one setup and seed, with every run's wall-clock; the
+    runs must have taken the same steps (a seeded run is deterministic)."""
+    steps = {run["steps"] for run in runs}
+    if len(steps) > 1:
+        raise RuntimeError(f"repeated runs of one setup and seed took different steps: {steps}")
+    best = min(runs, key=lambda run: run["seconds"])
+    return {**best, "seconds_of_runs": [run["seconds"] for run in runs]}
+
+
 def warm_up() -> None:
     """Pay the process's one-time costs before any timed run: torch imports its compiler when
     the first optimizer is made (1.7 s on an AMD EPYC Zen 4), which only the setup timed first
@@ -255,11 +270,15 @@ def main() -> None:
             console.print(update_table(results[part], args.env, args.batch))
             continue
         setups, train, table = parts[part]
+        repeats = args.add_repeats if part == "add" else 1
         rows = []
         for seed in args.seeds:  # the setups take turns, seed after seed
-            for name, setup in setups.items():
-                console.print(f"{part}: seed {seed}, {name}")
-                rows.append({"setup": name, **train(setup, seed, args)})
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in setups}
+            for repeat in range(repeats):
+                for name, setup in setups.items():
+                    console.print(f"{part}: seed {seed}, {name}, run {repeat + 1}/{repeats}")
+                    runs[name].append(train(setup, seed, args))
+            rows.extend({"setup": name, **fastest(found)} for name, found in runs.items())
         results[part] = rows
         console.print(table(rows))
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -246,16 +246,24 @@ def measure(
 
 
 def cpu_name() -> str:
-    """The CPU's model name from ``lscpu`` with the logical CPU count (``platform.processor()``
-    where ``lscpu`` is missing): what every speed figure is reported beside."""
+    """The CPU's model name from ``lscpu``, its family and model numbers and whether it has
+    AVX-512 (a virtual machine may call a Zen 3 and a Zen 4 both "AMD EPYC"), with the logical
+    CPU count; ``platform.processor()`` where ``lscpu`` is missing. What every speed figure is
+    reported beside."""
     try:
         listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         listing = ""
-    for line in listing.splitlines():
-        if line.startswith("Model name:"):
-            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
-    return platform.processor() or platform.machine()
+    fields = dict(line.split(":", 1) for line in listing.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    if "Model name" not in fields:
+        return platform.processor() or platform.machine()
+    details = [fields["Model name"]]
+    if "CPU family" in fields and "Model" in fields:
+        details.append(f"family {fields['CPU family']} model {fields['Model']}")
+    if "avx512f" in fields.get("Flags", "").split():
+        details.append("AVX-512")
+    return f"{', '.join(details)} ({os.cpu_count()} logical CPUs)"
 
 
 def machine() -> dict[str, Any]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
 from training_helpers import MASKED_ID
 
+from skillgym.training import bench
 from skillgym.training.bench import BenchError, legal_actions, measure_vector, resolve_ids
 from skillgym.training.cli import main
 
@@ -85,3 +87,32 @@ def test_ids_resolve_with_or_without_the_namespace():
         "skillgym/AEC-Add-v0", "skillgym/Copy-v1", "CartPole-v1"]
     with pytest.raises(BenchError, match="did you mean skillgym/AEC-Add-v0"):
         resolve_ids(["skillgym/AEC-Ad-v0"])
+
+
+LSCPU = """Architecture:                            x86_64
+CPU(s):                                  2
+Model name:                              AMD EPYC
+CPU family:                              25
+Model:                                   17
+Flags:                                   fpu sse2 avx2 avx512f avx512bw
+"""
+
+
+def test_the_cpu_is_named_with_family_model_and_avx512(monkeypatch):
+    monkeypatch.setattr(bench.subprocess, "run",
+                        lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, LSCPU, ""))
+    monkeypatch.setattr(bench.os, "cpu_count", lambda: 2)
+    assert bench.cpu_name() == "AMD EPYC, family 25 model 17, AVX-512 (2 logical CPUs)"
+    without = LSCPU.replace(" avx512f avx512bw", "")
+    monkeypatch.setattr(bench.subprocess, "run",
+                        lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, without, ""))
+    assert bench.cpu_name() == "AMD EPYC, family 25 model 17 (2 logical CPUs)"
+
+
+def test_without_lscpu_the_cpu_is_platforms(monkeypatch):
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("lscpu")
+
+    monkeypatch.setattr(bench.subprocess, "run", missing)
+    monkeypatch.setattr(bench.platform, "processor", lambda: "x86_64-cpu")
+    assert bench.cpu_name() == "x86_64-cpu"

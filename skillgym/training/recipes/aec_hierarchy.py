@@ -96,8 +96,10 @@ DEFAULTS: dict[str, Any] = {
         # Oracle episodes per task and layout (0: no warm start, PPO from scratch).
         "episodes": 1000,
         "epochs": 400,
-        "learning_rate": 3e-3,
-        "batch_size": 64,
+        # Minibatches of 128 reach the cloning's confidence in about half the steps of 64 (at
+        # twice the rate), and from 128 rows the policy's first layer is a sparse product.
+        "learning_rate": 6e-3,
+        "batch_size": 128,
         # Epochs of behaviour cloning after every PPO update (0: none), which keep PPO from
         # moving the imitated decisions on states its rollouts rarely visit.
         "anchor_epochs": 20,
