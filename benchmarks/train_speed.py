@@ -236,8 +236,9 @@ def hierarchy_table(rows: list[dict[str, Any]]) -> Table:
 
 def fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The fastest of repeated runs of one setup and seed, with every run's wall-clock; the
-    runs must have taken the same steps (a seeded run is deterministic)."""
-    steps = {run["steps"] for run in runs}
+    runs must have taken the same steps where they count them (a seeded run is
+    deterministic)."""
+    steps = {run.get("steps") for run in runs}
     if len(steps) > 1:
         raise RuntimeError(f"repeated runs of one setup and seed took different steps: {steps}")
     best = min(runs, key=lambda run: run["seconds"])

@@ -45,7 +45,6 @@ from skillgym.policies import (
     KernelMaskablePolicy,
     actor_features,
     features_log_probs,
-    taken_log_probs,
 )
 
 HIERARCHY_FILE = "hierarchy.json"
@@ -309,11 +308,9 @@ def behaviour_clone(
     Uses torch's global generator (seed it for reproducible results). Returns the fraction of
     demonstrations whose most likely action is the oracle's.
     """
-    obs, _ = policy.obs_to_tensor(demonstrations.observations)
-    # Encoded once for every epoch: each step then takes rows of one tensor.
-    features = actor_features(policy, obs)
+    # Encoded once for every epoch: each step, and each epoch's check, reads rows of it.
+    features = _demonstration_features(policy, demonstrations)
     actions = torch.as_tensor(demonstrations.actions)
-    masks = np.tile(mask, (len(actions), 1))
     # One mask for every demonstration: each step reads a broadcast view of it.
     step_mask = torch.as_tensor(mask)
     optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate, fused=True)
@@ -331,7 +328,7 @@ def behaviour_clone(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        agreement, least = _fit(policy, obs, actions, masks)
+        agreement, least = _fit(policy, features, actions, step_mask)
         if least >= confidence:
             break
     policy.eval()
@@ -341,17 +338,25 @@ def behaviour_clone(
 def agreement(policy: MaskableMultiInputActorCriticPolicy, demonstrations: Demonstrations,
               mask: np.ndarray) -> float:
     """The fraction of demonstrations on which ``policy``'s most likely action is the oracle's."""
+    features = _demonstration_features(policy, demonstrations)
+    return _fit(policy, features, torch.as_tensor(demonstrations.actions),
+                torch.as_tensor(mask))[0]
+
+
+def _demonstration_features(policy: MaskableMultiInputActorCriticPolicy,
+                            demonstrations: Demonstrations) -> Any:
     obs, _ = policy.obs_to_tensor(demonstrations.observations)
-    masks = np.tile(mask, (len(demonstrations.actions), 1))
-    return _fit(policy, obs, torch.as_tensor(demonstrations.actions), masks)[0]
+    return actor_features(policy, obs)
 
 
-def _fit(policy: MaskableMultiInputActorCriticPolicy, obs: dict[str, torch.Tensor],
-         actions: torch.Tensor, masks: np.ndarray) -> tuple[float, float]:
-    """How well ``policy`` takes ``actions``: the fraction whose argmax it is, and the smallest
-    probability it gives one of them."""
+def _fit(policy: MaskableMultiInputActorCriticPolicy, features: Any, actions: torch.Tensor,
+         mask: torch.Tensor) -> tuple[float, float]:
+    """How well ``policy`` takes ``actions`` on the demonstrations' ``features`` under the
+    skill's ``mask``: the fraction whose argmax it is, and the smallest probability it gives
+    one of them."""
     with torch.no_grad():
-        log_probs, taken = taken_log_probs(policy, obs, actions, masks)
+        log_probs, taken = features_log_probs(policy, features, actions,
+                                              mask.expand(len(actions), -1))
         least = log_probs.gather(-1, taken.reshape(-1, 1)).exp().min()
     return float((log_probs.argmax(-1) == taken).float().mean()), float(least)
 
@@ -413,8 +418,10 @@ class CurriculumTracker(BaseCallback):
         self._rollout: list[bool] = []
 
     def _on_step(self) -> bool:
-        for info, done in zip(self.locals["infos"], self.locals["dones"], strict=True):
-            if done and "is_success" in info:
+        infos = self.locals["infos"]
+        for row in np.flatnonzero(self.locals["dones"]).tolist():  # the episodes that ended
+            info = infos[row]
+            if "is_success" in info:
                 self._rollout.append(bool(info["is_success"]))
                 if info["level"] == self.max_level:
                     self.top.append(bool(info["is_success"]))

@@ -9,6 +9,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from skillgym.agents.aec_hierarchy import (
+    CurriculumTracker,
     Hierarchy,
     behaviour_clone,
     bottom_up,
@@ -127,3 +128,22 @@ def test_a_wrong_skill_policy_is_measured_as_wrong():
     model = MaskablePPO("MultiInputPolicy", DummyVecEnv([lambda: AECEnv("ADD1")]), seed=0)
     hierarchy.policies["ADD1"] = SkillPolicy("ADD1", model.policy)
     assert level_accuracy(hierarchy, "ADD", 3, 20) < 0.5
+
+
+def test_curriculum_tracker_counts_the_ended_episodes_at_the_top_level():
+    tracker = CurriculumTracker(max_level=2, target=0.75, window=4, stop=True)
+
+    def step(dones, infos, timesteps):
+        tracker.locals = {"dones": np.array(dones), "infos": infos}
+        tracker.num_timesteps = timesteps
+        return tracker._on_step()
+
+    top_win, top_loss = {"is_success": True, "level": 2}, {"is_success": False, "level": 2}
+    low_win = {"is_success": True, "level": 1}
+    # a row that has not ended is not counted, whatever its info says
+    assert step([True, False, True], [top_win, top_loss, low_win], 10)
+    assert step([True, True, False], [top_loss, top_win, top_loss], 20)
+    assert list(tracker.top) == [True, False, True] and tracker.steps_to_target is None
+    assert not step([False, True, False], [{}, top_win, {}], 30)  # 3 of the last 4: stop
+    assert tracker.steps_to_target == 30
+    assert tracker._rollout == [True, True, False, True, True]

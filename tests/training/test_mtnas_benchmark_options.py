@@ -3,30 +3,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
+from training_helpers import load_benchmark
 
 from skillgym.envs.mtnas.datasets import BENCHMARK_TASKS
 from skillgym.training.recipes.mtnas_options import load_options, resolve_options
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _benchmark(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("name", ["mtnas_search", "mtnas_fidelity", "mtnas_speed"])
 def test_benchmarks_read_a_users_task_beside_a_builtin_one(name, tmp_path, monkeypatch):
     train = tmp_path / "train.txt"
     train.write_text("".join(f"{label} word{i} text\n" for i in range(40) for label in "abc"))
-    benchmark = _benchmark(name)
+    benchmark = load_benchmark(name)
     monkeypatch.setattr(sys, "argv", [name, "--tasks", "syn_topic", "--task",
                                       f"mine={train}", "--delimiter", "space", "--layers", "1"])
     args = benchmark.parse_args()
