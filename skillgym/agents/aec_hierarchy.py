@@ -300,13 +300,15 @@ def behaviour_clone(
     batch_size: int = 64,
     confidence: float = 0.99,
 ) -> float:
-    """Fit ``policy`` to the oracle's actions by cross-entropy.
+    """Fit ``policy`` to the oracle's actions by cross-entropy, for at most ``epochs`` epochs.
 
-    Stops early once the policy, *sampling*, would take the oracle's action with probability at
-    least ``confidence`` on every demonstration: PPO continues from a sampling policy, and one
-    whose argmax is right but whose samples are not would start PPO from failing episodes.
-    Uses torch's global generator (seed it for reproducible results). Returns the fraction of
-    demonstrations whose most likely action is the oracle's.
+    Clones only while the policy, *sampling*, would take the oracle's action with probability
+    below ``confidence`` on some demonstration (checked before every epoch, the first included:
+    a policy already that confident, as one is after most of the imitation anchor's PPO
+    updates, is left as it is). PPO continues from a sampling policy, and one whose argmax is
+    right but whose samples are not would start PPO from failing episodes. Uses torch's global
+    generator (seed it for reproducible results). Returns the fraction of demonstrations whose
+    most likely action is the oracle's.
     """
     # Encoded once for every epoch: each step, and each epoch's check, reads rows of it.
     features = _demonstration_features(policy, demonstrations)
@@ -318,7 +320,10 @@ def behaviour_clone(
         policy.watch_optimizer(optimizer)
     size = len(actions)
     policy.train()
+    agreement, least = _fit(policy, features, actions, step_mask)
     for _ in range(epochs):
+        if least >= confidence:
+            break
         order = torch.randperm(size)
         for start in range(0, size, batch_size):
             rows = order[start : start + batch_size]
@@ -329,8 +334,6 @@ def behaviour_clone(
             loss.backward()
             optimizer.step()
         agreement, least = _fit(policy, features, actions, step_mask)
-        if least >= confidence:
-            break
     policy.eval()
     return agreement
 
@@ -369,7 +372,8 @@ class ImitationAnchor(BaseCallback):
     callers' tasks), which the warm start had right (``benchmarks/aec_generalization.py``
     without the anchor: 81 % of 100-digit sums, 1.5 % of 20 x 20 products and 92.5 % of
     reasoning-gym expressions; with it, 100 % of each). After every PPO update this runs
-    :func:`behaviour_clone` on the demonstrations again for up to ``epochs`` epochs, in the
+    :func:`behaviour_clone` on the demonstrations again, for up to ``epochs`` epochs while the
+    update has left the policy short of the cloning's confidence on some demonstration, in the
     spirit of demonstration-augmented policy gradients (Rajeswaran et al. 2018).
     """
 

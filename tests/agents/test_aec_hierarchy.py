@@ -147,3 +147,15 @@ def test_curriculum_tracker_counts_the_ended_episodes_at_the_top_level():
     assert not step([False, True, False], [{}, top_win, {}], 30)  # 3 of the last 4: stop
     assert tracker.steps_to_target == 30
     assert tracker._rollout == [True, True, False, True, True]
+
+
+def test_cloning_leaves_a_policy_already_confident_on_every_demonstration_as_it_is():
+    model = _cloned("CARRY", 10)
+    demos = oracle_demonstrations("CARRY", {}, 10, seed=0)
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    assert behaviour_clone(model.policy, demos, MASKS[SKILL_INDEX["CARRY"]], epochs=5) == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.policy.parameters(), strict=True))
+    # short of a confidence no policy reaches, it clones for every epoch it is given
+    behaviour_clone(model.policy, demos, MASKS[SKILL_INDEX["CARRY"]], epochs=2, confidence=1.01)
+    assert not all(torch.equal(a, b)
+                   for a, b in zip(before, model.policy.parameters(), strict=True))
