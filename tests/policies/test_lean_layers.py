@@ -72,3 +72,14 @@ def test_tanh_of_float64_or_a_small_tensor_is_torchs_own():
     assert th.equal(tanh(x), th.tanh(x))
     small = th.linspace(-3, 3, SIGMOID_TANH_MIN_SIZE - 1)
     assert th.equal(tanh(small), th.tanh(small))
+
+
+@pytest.mark.parametrize("columns, values, message", [
+    (np.array([[0, WIDTH]]), None, r"input indices in \[0, 40\).*values in \[0, 40\]"),
+    (np.array([[-1, 3]]), None, r"values in \[-1, 3\]"),
+    (np.array([0, 3]), None, r"got shape \(2,\)"),
+    (np.array([[0, 3]]), np.ones((1, 3), np.float32), r"values must have the columns' shape"),
+])
+def test_bad_sparse_inputs_are_named(columns, values, message):
+    with pytest.raises(ValueError, match=message):
+        SparseInputs(columns, values, WIDTH)
