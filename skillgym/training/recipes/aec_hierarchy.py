@@ -96,8 +96,8 @@ DEFAULTS: dict[str, Any] = {
         # Oracle episodes per task and layout (0: no warm start, PPO from scratch).
         "episodes": 1000,
         "epochs": 400,
-        # Minibatches of 128 reach the cloning's confidence in about half the steps of 64 (at
-        # twice the rate), and from 128 rows the policy's first layer is a sparse product.
+        # Minibatches of 128 at twice the learning rate reach the cloning's confidence in about
+        # half the steps of 64, and from 128 rows the policy's first layer is a sparse product.
         "learning_rate": 6e-3,
         "batch_size": 128,
         # Epochs of behaviour cloning after every PPO update (0: none), which keep PPO from
