@@ -245,18 +245,21 @@ def fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {**best, "seconds_of_runs": [run["seconds"] for run in runs]}
 
 
-def warm_up() -> None:
-    """Pay the process's one-time costs before any timed run: torch imports its compiler when
-    the first optimizer is made (1.7 s on an AMD EPYC Zen 4), which only the setup timed first
-    would otherwise pay."""
+def warm_up() -> float:
+    """Pay the process's one-time costs before any timed run, which only the setup timed first
+    would otherwise pay: torch imports its compiler when the first optimizer is made. Returns
+    the seconds it took."""
+    start = time.perf_counter()
     th.optim.Adam([th.zeros(1, requires_grad=True)])
+    return time.perf_counter() - start
 
 
 def main() -> None:
     args = parse_args()
     console = Console()
-    warm_up()
-    results: dict[str, Any] = {"machine": machine(), "args": {
+    warm_up_seconds = warm_up()
+    console.print(f"one-time imports before the timed runs: {warm_up_seconds:.2f} s, {cpu_name()}")
+    results: dict[str, Any] = {"machine": machine(), "warm_up_seconds": warm_up_seconds, "args": {
         key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}}
     # part: (its setups, one run of a setup and seed, its table)
     hierarchy_setups = dict(HIERARCHY_SETUPS)

@@ -29,22 +29,22 @@ from skillgym.policies.lean_layers import SPARSE_MIN_BATCH, SparseInputs, sparse
 MASKED_LOGIT = -1e8
 
 
+def _inputs(policy: ActorCriticPolicy, obs: Any) -> Any:
+    """The MLPs' input for a batch of observations: a kernel policy's
+    :class:`~skillgym.policies.lean_layers.SparseInputs` where its coder writes them as codes,
+    else SB3's features (a ``(pi, vf)`` pair where the features extractors are separate)."""
+    coder = policy._coder if isinstance(policy, _KernelRollouts) else None
+    return policy.extract_features(obs) if coder is None else coder.sparse_inputs(obs)
+
+
 def _latents(policy: ActorCriticPolicy, obs: Any, actor: bool = True,
              critic: bool = True) -> list[th.Tensor]:
     """The policy MLP's latent (with ``actor``), then the value MLP's (with ``critic``): SB3's
-    ``mlp_extractor`` on the policy's features, to float32 rounding.
-
-    Where a kernel policy's coder writes a batch of at least ``SPARSE_MIN_BATCH`` observations
-    as codes, they go in as :class:`~skillgym.policies.lean_layers.SparseInputs`
-    (:func:`_latents_of`); otherwise as SB3's features.
-    """
-    coder = policy._coder if isinstance(policy, _KernelRollouts) else None
-    if coder is not None and coder.batch_size(obs) >= SPARSE_MIN_BATCH:
-        return _latents_of(policy, coder.sparse_inputs(obs), actor, critic)
-    features = policy.extract_features(obs)
-    if policy.share_features_extractor:
-        return _latents_of(policy, features, actor, critic)
-    pi_features, vf_features = features
+    ``mlp_extractor`` on the policy's features, to float32 rounding (:func:`_latents_of`)."""
+    inputs = _inputs(policy, obs)
+    if not isinstance(inputs, tuple):
+        return _latents_of(policy, inputs, actor, critic)
+    pi_features, vf_features = inputs
     return (_latents_of(policy, pi_features, actor, False)
             + _latents_of(policy, vf_features, False, critic))
 
@@ -96,7 +96,8 @@ def _allowed_log_probs(
         return th.log_softmax(action_net(latent_pi), dim=-1), actions
     masks = th.as_tensor(action_masks, device=latent_pi.device).reshape(len(latent_pi), -1)
     if masks.dtype == th.bool and masks.device.type == "cpu":
-        # torch reduces booleans slowly (any: 0.4 ms on 1,024 x 304 masks); numpy in 25 µs
+        # torch reduces booleans slowly: on 1,024 x 304 masks its any() took 295 µs, numpy's
+        # 24 (benchmarks/lean_layers.py, AMD EPYC Zen 4)
         allowed = th.from_numpy(masks.numpy().any(0))
     else:
         # Float masks (sb3-contrib's buffers) summed as they are, then only the kept columns
@@ -138,11 +139,8 @@ def actor_features(policy: ActorCriticPolicy, obs: Any) -> th.Tensor | SparseInp
     policy's :class:`~skillgym.policies.lean_layers.SparseInputs` where its coder writes the
     observations as codes, else SB3's features. For data seen many times (behaviour cloning's
     epochs), compute it once and pass its rows to :func:`features_log_probs`."""
-    coder = policy._coder if isinstance(policy, _KernelRollouts) else None
-    if coder is not None:
-        return coder.sparse_inputs(obs)
-    features = policy.extract_features(obs)
-    return features if policy.share_features_extractor else features[0]
+    inputs = _inputs(policy, obs)
+    return inputs[0] if isinstance(inputs, tuple) else inputs
 
 
 def features_log_probs(

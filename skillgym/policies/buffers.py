@@ -1,10 +1,9 @@
 """sb3-contrib's maskable rollout buffers, holding the action masks as booleans.
 
 sb3-contrib keeps every step's action masks as float32 (``n_steps x n_envs x n_actions``) and
-gathers each minibatch's from them: on AEC skills' 304 actions, copying a float mask matrix of
-1,024 samples was a tenth of a kernel policy's PPO update. As booleans they take a quarter of
-the memory and the copies, and the kernel policies' ``evaluate_actions`` reduces them in numpy.
-The masks' values (allowed or not) are the same.
+gathers and copies each minibatch's from them (on AEC skills, 304 per sample). As booleans they
+take a quarter of the memory and the copies, and the kernel policies' ``evaluate_actions``
+reduces them in numpy. The masks' values (allowed or not) are the same.
 """
 
 from __future__ import annotations

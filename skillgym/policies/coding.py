@@ -141,15 +141,11 @@ class ObservationCoder:
 
     def features(self, obs: Any, device: th.device | str = "cpu") -> th.Tensor:
         """SB3's features of the batch ``obs`` (its one-hot preprocessing, flattened and
-        concatenated), float32 ``[B, obs_dim]``: ones scattered at the codes, the dense values
-        at their inputs. Exactly SB3's numbers; SB3 builds a one-hot tensor per categorical
-        entry in a Python loop (AEC's observation: 16 calls a batch)."""
-        coded = self._coded(obs)
-        features = th.zeros((len(coded.codes), self.layout.obs_dim), device=device)
-        features.scatter_(1, th.from_numpy(coded.codes).to(device), 1.0)
-        if self.layout.n_dense:
-            features[:, list(self.layout.dense_inputs)] = th.from_numpy(coded.dense).to(device)
-        return features
+        concatenated), float32 ``[B, obs_dim]``: the dense form of :meth:`sparse_inputs`, ones
+        at the codes and the dense values at their inputs. Exactly SB3's numbers; SB3 builds a
+        one-hot tensor per categorical entry in a Python loop (AEC's observation: 16 calls a
+        batch)."""
+        return self.sparse_inputs(obs).dense().to(device)
 
     def sparse_inputs(self, obs: Any) -> SparseInputs:
         """SB3's features of the batch ``obs`` (as :meth:`features` gives them) as a sparse

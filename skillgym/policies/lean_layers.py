@@ -5,7 +5,7 @@ layers: at AEC's 581 inputs with 16 ones, that dense product was half of a PPO u
 although 97 % of its terms are zero. :func:`sparse_linear` computes the same layer from a
 :class:`SparseInputs` batch (each row's nonzero inputs and their values): the forward pass and
 the weights' gradient each touch only those. :func:`tanh` is ``torch.tanh`` through the
-sigmoid, which torch's CPU kernels compute 2-4 times faster on tensors of thousands of elements.
+sigmoid, which torch's CPU kernels compute about twice as fast on tensors of 65,536 elements.
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ import warnings
 import numpy as np
 import torch as th
 
-# Below this batch the dense layers are as fast: the sparse one's fixed costs (the weights'
-# transposed copy, the gradient's index) match the dense product's work (AMD EPYC Zen 4, one
-# thread, AEC's 581 inputs, both first layers of 64 forward and backward: 402 µs sparse against
-# 378 µs dense at 64 rows, 435 against 590 at 128, 870 against 4,218 at 1,024).
+# Below this batch the dense layers are about as fast: the sparse one's fixed costs (the
+# weights' transposed copy, the gradient's index) match the dense product's work (forward and
+# backward, `benchmarks/lean_layers.py`, AMD EPYC Zen 4 (family 25 model 17), one thread: one
+# 64-wide MLP at 64 rows 235 µs sparse against 200 dense, at 128 rows 237 against 301, at
+# 1,024 rows 366 against 1,825).
 SPARSE_MIN_BATCH = 128
-# tanh through the sigmoid pays from this many elements on (below, torch.tanh is as fast and
-# the autograd function's own cost shows: 64 x 64 took 23 µs against torch's 14).
-SIGMOID_TANH_MIN_SIZE = 8192
+# tanh through the sigmoid pays from this many elements on, forward and backward together
+# (same benchmark and machine: even at 16,384, 1.7x faster at 65,536; below, torch's own is
+# faster, the autograd function's cost showing).
+SIGMOID_TANH_MIN_SIZE = 32768
 
 
 class SparseInputs:
@@ -97,8 +99,8 @@ class _SparseLinear(th.autograd.Function):
                 inputs: SparseInputs) -> th.Tensor:
         ctx.inputs = inputs
         ctx.has_bias = bias is not None
-        # torch's embedding bag sums the rows of the codes (scaled by their values): three
-        # times faster than a sparse matrix product here.
+        # torch's embedding bag sums the rows of the codes (scaled by their values), faster
+        # than its sparse matrix product, which fills and copies its output besides.
         out = th.nn.functional.embedding_bag(inputs.columns, weight_t, mode="sum",
                                              per_sample_weights=inputs.values)
         return out if bias is None else out.add_(bias)
@@ -141,7 +143,7 @@ class _SigmoidTanh(th.autograd.Function):
 def tanh(x: th.Tensor) -> th.Tensor:
     """``torch.tanh(x)`` as ``2 sigmoid(2x) - 1``, within 2e-7 of it (absolute), and its
     gradient ``1 - tanh(x)^2``; for float32 CPU tensors of ``SIGMOID_TANH_MIN_SIZE`` elements
-    or more, where it is 2-4x faster (torch's own below)."""
+    or more, where it is faster (torch's own below)."""
     if x.device.type != "cpu" or x.dtype != th.float32 or x.numel() < SIGMOID_TANH_MIN_SIZE:
         return th.tanh(x)
     return _SigmoidTanh.apply(x)

@@ -56,9 +56,8 @@ def test_sparse_linear_reads_a_transposed_weight_and_rejects_a_wrong_width():
 
 
 def test_tanh_is_torchs_within_float32_rounding_with_its_gradient():
-    x = th.cat([th.linspace(-20, 20, 8001), th.linspace(-1e-3, 1e-3, 1001),
+    x = th.cat([th.linspace(-20, 20, SIGMOID_TANH_MIN_SIZE), th.linspace(-1e-3, 1e-3, 1001),
                 th.tensor([0.0, -0.0, 1e-30, -1e-30])]).requires_grad_()
-    assert x.numel() >= SIGMOID_TANH_MIN_SIZE
     y = tanh(x)
     y.backward(th.ones_like(y))
     exact = th.tanh(x.detach().double())
