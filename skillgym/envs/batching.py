@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium.utils import seeding
-from gymnasium.vector import VectorEnv
+from gymnasium.vector import AutoresetMode, VectorEnv
 
 from skillgym.envs.counter_rng import draw_key
 
@@ -91,22 +91,68 @@ def reset_keyed(env: Any, episodes: Any, seed: int | list[int | None] | None,
     episodes.begin(rows)
 
 
-def same_step_info(num_envs: int, rows: np.ndarray, final_obs: list[dict[str, np.ndarray]],
-                   components: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The ``info`` of a same-step autoreset in which the sub-environments ``rows`` ended:
-    their last observations in ``final_obs`` and their final ``components`` (one value per
-    ended row) in ``final_info``, each with its ``_key`` mask, as ``SyncVectorEnv`` packs them."""
-    ended = np.zeros(num_envs, dtype=bool)
-    ended[rows] = True
-    observations = np.empty(num_envs, dtype=object)
-    observations[rows] = final_obs
-    final_info: dict[str, Any] = {}
+def checked_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
+    """A twin's ``autoreset_mode`` argument as an ``AutoresetMode``: ``NEXT_STEP`` or
+    ``SAME_STEP`` (or their values, ``"NextStep"`` and ``"SameStep"``).
+
+    Raises:
+        ValueError: any other value, with the allowed ones.
+    """
+    allowed = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+    try:
+        checked = AutoresetMode(mode)
+    except ValueError:
+        checked = None
+    if checked not in allowed:
+        raise ValueError(f"autoreset_mode must be one of {[m.value for m in allowed]}, "
+                         f"got {mode!r}")
+    return checked
+
+
+def same_step_info(final_obs: dict[str, np.ndarray], ended: np.ndarray,
+                   final_info: dict[str, Any]) -> dict[str, Any]:
+    """The part of a step's ``info`` that a same-step autoreset adds where the sub-environments
+    ``ended`` (a boolean mask) ended: each one's last observation (a row of the batch's
+    ``final_obs``) in ``final_obs`` and ``final_info`` (a vector info of those rows), each with
+    its ``_key`` mask, as ``SyncVectorEnv`` packs them."""
+    observations = np.empty(len(ended), dtype=object)
+    for row in np.flatnonzero(ended).tolist():
+        observations[row] = {key: value[row] for key, value in final_obs.items()}
+    return {"final_obs": observations, "_final_obs": ended, "final_info": final_info,
+            "_final_info": ended}
+
+
+def column_info(rows: np.ndarray, num_envs: int,
+                components: dict[str, np.ndarray]) -> dict[str, Any]:
+    """A vector info in which the sub-environments ``rows`` (indices) have every one of
+    ``components`` (one value per row), each with its ``_key`` mask, as ``SyncVectorEnv``
+    gathers it."""
+    has = np.zeros(num_envs, dtype=bool)
+    has[rows] = True
+    info: dict[str, Any] = {}
     for key, value in components.items():
         column = np.zeros(num_envs, dtype=value.dtype)
         column[rows] = value
-        final_info[key], final_info[f"_{key}"] = column, ended
-    return {"final_obs": observations, "_final_obs": ended, "final_info": final_info,
-            "_final_info": ended}
+        info[key], info[f"_{key}"] = column, has
+    return info
+
+
+def info_rows(info: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """The part of a vector ``info`` that the sub-environments ``rows`` (a boolean mask) hold:
+    what ``SyncVectorEnv`` gathers from them alone (the others' entries zero, or ``None`` in
+    an object column; a key none of them has left out)."""
+    part: dict[str, Any] = {}
+    for key, value in info.items():
+        if key.startswith("_"):
+            continue
+        has = info[f"_{key}"] & rows
+        if not has.any():
+            continue
+        column = (np.full(len(value), None, dtype=object) if value.dtype == object
+                  else np.zeros_like(value))
+        column[has] = value[has]
+        part[key], part[f"_{key}"] = column, has
+    return part
 
 
 def checked_actions(actions: Any, num_envs: int, choices: int) -> np.ndarray:

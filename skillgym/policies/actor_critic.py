@@ -31,9 +31,16 @@ MASKED_LOGIT = -1e8
 
 def _inputs(policy: ActorCriticPolicy, obs: Any) -> Any:
     """The MLPs' input for a batch of observations: a kernel policy's
-    :class:`~skillgym.policies.lean_layers.SparseInputs` where its coder writes them as codes,
-    else SB3's features (a ``(pi, vf)`` pair where the features extractors are separate)."""
+    :class:`~skillgym.policies.lean_layers.SparseInputs` where its coder writes them as codes
+    (or they come coded, from a rollout buffer given the coder), else SB3's features (a
+    ``(pi, vf)`` pair where the features extractors are separate)."""
     coder = policy._coder if isinstance(policy, _KernelRollouts) else None
+    if isinstance(obs, SparseInputs):
+        if coder is None or obs.width != coder.layout.obs_dim:
+            raise TypeError(f"coded observations need a kernel policy with an observation coder "
+                            f"of {obs.width} inputs (see {type(policy).__name__}."
+                            "observation_coder)")
+        return obs
     return policy.extract_features(obs) if coder is None else coder.sparse_inputs(obs)
 
 
@@ -52,29 +59,34 @@ def _latents(policy: ActorCriticPolicy, obs: Any, actor: bool = True,
 def _latents_of(policy: ActorCriticPolicy, inputs: th.Tensor | SparseInputs, actor: bool = True,
                 critic: bool = True) -> list[th.Tensor]:
     """:func:`_latents` from the MLPs' input: features, or sparse inputs. From sparse inputs of
-    at least ``SPARSE_MIN_BATCH`` rows, both first layers run as one product with their stacked
-    weights (:func:`~skillgym.policies.lean_layers.sparse_linear`) and tanh through the sigmoid
-    (:func:`~skillgym.policies.lean_layers.tanh`); otherwise SB3's own modules run."""
+    at least ``SPARSE_MIN_BATCH`` rows, both first layers run as one product
+    (:func:`~skillgym.policies.lean_layers.sparse_linear`), their tanh as one, and tanh through
+    the sigmoid (:func:`~skillgym.policies.lean_layers.tanh`); otherwise SB3's own modules
+    run."""
     extractor = policy.mlp_extractor
     nets = [net for net, wanted in ((extractor.policy_net, actor), (extractor.value_net, critic))
             if wanted]
     if isinstance(inputs, SparseInputs):
         sparse_runs = len(inputs) >= SPARSE_MIN_BATCH and all(
             len(net) and isinstance(net[0], th.nn.Linear) and net[0].weight.is_cpu
-            for net in nets)
+            and (net[0].bias is None) == (nets[0][0].bias is None) for net in nets)
         if not sparse_runs:
             inputs = inputs.dense()
     if not isinstance(inputs, SparseInputs):
         return [net(inputs) for net in nets]
     firsts = [net[0] for net in nets]
-    # The stacked weights, transposed: the layout the sparse product reads, in one copy.
-    weight = th.cat([layer.weight.t() for layer in firsts], dim=1).t()
-    bias = None if firsts[0].bias is None else th.cat([layer.bias for layer in firsts])
-    hidden = sparse_linear(inputs, weight, bias)
+    hidden = sparse_linear(inputs, [layer.weight for layer in firsts],
+                           None if firsts[0].bias is None else [layer.bias for layer in firsts])
+    rests = [list(net)[1:] for net in nets]
+    if all(rest and isinstance(rest[0], th.nn.Tanh) for rest in rests):
+        # both MLPs' first tanh on their side-by-side outputs at once: half the calls, and
+        # the sigmoid's form pays on the larger tensor
+        hidden = tanh(hidden)
+        rests = [rest[1:] for rest in rests]
     latents = []
-    for net, part in zip(nets, hidden.split([layer.out_features for layer in firsts], dim=1),
-                         strict=True):
-        for module in list(net)[1:]:
+    for rest, part in zip(rests, hidden.split([layer.out_features for layer in firsts], dim=1),
+                          strict=True):
+        for module in rest:
             part = tanh(part) if isinstance(module, th.nn.Tanh) else module(part)
         latents.append(part)
     return latents
@@ -211,6 +223,14 @@ class _KernelRollouts:
 
     def _mark_kernel_stale(self) -> None:
         self._kernel_stale = True
+
+    @property
+    def observation_coder(self) -> ObservationCoder | None:
+        """The coder that writes observations as the MLPs' sparse inputs (``None`` where the
+        features are not plain preprocessing); a rollout buffer given it
+        (:func:`~skillgym.policies.buffers.encode_observations`) hands over coded
+        observations, which ``evaluate_actions`` and ``predict_values`` take as they are."""
+        return self._coder
 
     @property
     def kernel_layout(self) -> str | None:

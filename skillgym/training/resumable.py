@@ -32,6 +32,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import SubprocVecEnv
 
+from skillgym.policies.buffers import encode_observations
 from skillgym.training.run import RunDir, RunError
 
 MODEL_FILE = "model.zip"
@@ -60,7 +61,13 @@ class ResumablePPO(_RunIterations, PPO):
 
 
 class ResumableMaskablePPO(_RunIterations, MaskablePPO):
-    """sb3-contrib MaskablePPO whose logged iteration count survives a resume."""
+    """sb3-contrib MaskablePPO whose logged iteration count survives a resume; a kernel
+    policy's boolean-mask buffer holds the observations as its codes
+    (:func:`~skillgym.policies.buffers.encode_observations`)."""
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        encode_observations(self.rollout_buffer, getattr(self.policy, "observation_coder", None))
 
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {

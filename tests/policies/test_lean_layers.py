@@ -46,12 +46,52 @@ def test_sparse_linear_and_its_gradients_are_the_dense_layers(with_values, with_
         th.testing.assert_close(bias.grad.double(), bias64.grad, atol=1e-4, rtol=1e-5)
 
 
+@pytest.mark.parametrize("with_values", [False, True], ids=["ones", "values"])
+def test_several_layers_come_side_by_side_with_their_own_gradients(with_values):
+    inputs, dense = sparse_batch(70, with_values)
+    gen = th.Generator().manual_seed(2)
+    layers = [th.nn.Linear(WIDTH, width) for width in (12, 5)]
+    for layer in layers:
+        for param in layer.parameters():
+            param.data = th.randn(param.shape, generator=gen)
+    upstream = th.randn(70, 17, generator=gen, dtype=th.float64)
+
+    out = sparse_linear(inputs, [layer.weight for layer in layers],
+                        [layer.bias for layer in layers])
+    out.backward(upstream.float())
+
+    exact = [layer.double() for layer in (th.nn.Linear(WIDTH, 12), th.nn.Linear(WIDTH, 5))]
+    for mine, theirs in zip(layers, exact, strict=True):
+        theirs.load_state_dict(mine.state_dict())
+    expected = th.cat([layer(dense) for layer in exact], dim=1)
+    expected.backward(upstream)
+    th.testing.assert_close(out.double(), expected.detach(), atol=1e-5, rtol=1e-5)
+    for mine, theirs in zip(layers, exact, strict=True):
+        th.testing.assert_close(mine.weight.grad.double(), theirs.weight.grad, atol=1e-4,
+                                rtol=1e-5)
+        th.testing.assert_close(mine.bias.grad.double(), theirs.bias.grad, atol=1e-4, rtol=1e-5)
+        # the gradients come in the parameters' own layout, for Adam's fused step
+        assert mine.weight.grad.stride() == mine.weight.stride()
+    with pytest.raises(ValueError, match=r"biases must be one \[out\] per weight"):
+        sparse_linear(inputs, [layer.weight for layer in layers], [layers[0].bias])
+
+
+def test_rows_of_sparse_inputs_by_index_mask_or_slice():
+    inputs, dense = sparse_batch(9, with_values=True)
+    index = np.array([7, 0, 3, 3])
+    mask = np.arange(9) % 4 == 1
+    for rows, expected in ((index, dense[index]), (th.as_tensor(index), dense[index]),
+                           (mask, dense[mask]), (th.as_tensor(mask), dense[mask]),
+                           (slice(2, 6), dense[2:6])):
+        assert th.equal(inputs[rows].dense().double(), expected)
+
+
 def test_sparse_linear_reads_a_transposed_weight_and_rejects_a_wrong_width():
     inputs, dense = sparse_batch(8, with_values=True)
     stacked = th.randn(WIDTH, 6)  # [width, out], contiguous: its transpose is the weight
     th.testing.assert_close(sparse_linear(inputs, stacked.t(), None).double(),
                             dense @ stacked.double(), atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match="weight must have 40 columns"):
+    with pytest.raises(ValueError, match=r"each weight must be \[out, 40\]"):
         sparse_linear(inputs, th.zeros(6, WIDTH + 1), None)
 
 

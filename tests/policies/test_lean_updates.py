@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -19,7 +21,9 @@ from skillgym.policies import (
     bool_mask_buffer,
     taken_log_probs,
 )
-from skillgym.policies.lean_layers import SPARSE_MIN_BATCH, sparse_linear
+from skillgym.policies.buffers import encode_observations
+from skillgym.policies.lean_layers import SPARSE_MIN_BATCH, SparseInputs, sparse_linear
+from skillgym.training.resumable import ResumableMaskablePPO
 
 ACTIONS = spaces.Discrete(13)
 
@@ -230,3 +234,50 @@ class MaskedEnv(gym.Env):
         masks[0] = True
         self.seen.append(masks)
         return masks
+
+
+@pytest.mark.parametrize("obs_name", ["discrete", "dict-mixed"])
+def test_coded_buffers_hand_over_the_policys_inputs_and_train_the_same(obs_name):
+    """A buffer given the policy's coder hands each minibatch its rows of the rollout's codes;
+    training with it ends with bit-for-bit the parameters training without it reaches."""
+    def train(encode):
+        space = copy.deepcopy(OBS_SPACES[obs_name])
+        space.seed(0)
+        env = MaskedEnv(space)
+        model = ResumableMaskablePPO(KernelMaskablePolicy, env, n_steps=160, batch_size=SIZES[1],
+                                     n_epochs=2, seed=0, device="cpu",
+                                     rollout_buffer_class=bool_mask_buffer(env.observation_space))
+        assert encode_observations(model.rollout_buffer, model.policy.observation_coder)
+        if not encode:
+            model.rollout_buffer.encode_with(None)
+        model.learn(320)
+        return model
+
+    coded, plain = train(encode=True), train(encode=False)
+    for ours, theirs in zip(coded.policy.parameters(), plain.policy.parameters(), strict=True):
+        assert th.equal(ours, theirs)
+    np.random.seed(1)  # the buffers' minibatches are drawn from numpy's global generator
+    sample = next(coded.rollout_buffer.get(SIZES[1]))
+    assert isinstance(sample.observations, SparseInputs)
+    np.random.seed(1)
+    expected = next(plain.rollout_buffer.get(SIZES[1])).observations
+    policy = coded.policy
+    th.testing.assert_close(sample.observations.dense(), policy.extract_features(expected),
+                            rtol=0, atol=0)
+    # and the coded observations give evaluate_actions' numbers
+    values, log_prob, entropy = policy.evaluate_actions(sample.observations, sample.actions.long(),
+                                                        sample.action_masks)
+    for ours, theirs in zip((values, log_prob, entropy), policy.evaluate_actions(
+            expected, sample.actions.long(), sample.action_masks), strict=True):
+        assert th.equal(ours, theirs)
+
+
+def test_coded_observations_need_a_policy_with_their_coder():
+    box = make(KernelMaskablePolicy, OBS_SPACES["box"])  # dense inputs: no coder
+    coded = make(KernelMaskablePolicy, OBS_SPACES["dict"]).observation_coder.sparse_inputs(
+        sample_batch(OBS_SPACES["dict"], 4, 0))
+    assert box.observation_coder is None
+    with pytest.raises(TypeError, match="coded observations need a kernel policy"):
+        box.predict_values(coded)
+    assert not encode_observations(MaskablePPO(box.__class__, MaskedEnv(OBS_SPACES["box"]),
+                                               n_steps=8, device="cpu").rollout_buffer, None)

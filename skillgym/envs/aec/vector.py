@@ -45,7 +45,14 @@ from skillgym.envs.aec.skills import (
 )
 from skillgym.envs.aec.tasks import binding_rows, draw_bindings
 from skillgym.envs.aec.tokens import BLANK, UNITS
-from skillgym.envs.batching import new_keys, reset_rows, sync_seeds
+from skillgym.envs.batching import (
+    checked_autoreset_mode,
+    info_rows,
+    new_keys,
+    reset_rows,
+    same_step_info,
+    sync_seeds,
+)
 
 #: The skills with a batched twin.
 BATCHED_SKILLS = ("ADD", "SUB", "MUL")
@@ -103,9 +110,12 @@ class AECVectorEnv(VectorEnv):
     """``AECEnv`` of ADD, SUB or MUL, natively batched, with the oracle as every child policy.
 
     Sub-environment ``i`` behaves exactly as a single ``AECEnv`` with the same arguments inside a
-    :class:`gymnasium.vector.SyncVectorEnv`: ``reset(seed=s)`` gives it seed ``s + i``, and a
-    sub-environment that ended is reset by the next ``step`` (``AutoresetMode.NEXT_STEP``; its
-    action is ignored, its reward is 0, its info carries the new ``level``). Observations,
+    :class:`gymnasium.vector.SyncVectorEnv` with the same ``autoreset_mode``: ``reset(seed=s)``
+    gives it seed ``s + i``, and a sub-environment that ended is reset by the next ``step``
+    (``AutoresetMode.NEXT_STEP``, the default; its action is ignored, its reward is 0, its info
+    carries the new ``level``) or within the step that ended it (``AutoresetMode.SAME_STEP``;
+    the ended episode's observation and info come in ``final_obs`` and ``final_info``, the new
+    one's ``level`` at the top). Observations,
     rewards, terminations, truncations and infos (``illegal_action``, ``is_success``, ``level``,
     ``child_timeouts``, each with its ``_key`` mask) are the same. ``reset`` takes
     ``options={"level": L}`` and ``options={"reset_mask": mask}`` as ``SyncVectorEnv`` does.
@@ -117,6 +127,7 @@ class AECVectorEnv(VectorEnv):
 
     Args:
         num_envs: the number of sub-environments (``>= 1``).
+        autoreset_mode: ``NEXT_STEP`` or ``SAME_STEP`` (an ``AutoresetMode`` or its value).
         settings: the fields of :class:`~skillgym.envs.aec.settings.AECSettings`, as for
             :class:`~skillgym.envs.aec.env.AECEnv`, with ``skill`` ``"ADD"``, ``"SUB"`` or
             ``"MUL"`` (or their titles) and ``actions`` ``"skill"``.
@@ -124,7 +135,11 @@ class AECVectorEnv(VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
-    def __init__(self, num_envs: int = 1, **settings: Any) -> None:
+    def __init__(self, num_envs: int = 1,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 **settings: Any) -> None:
+        self.autoreset_mode = checked_autoreset_mode(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         unsupported = sorted(set(settings) - SETTING_NAMES)
         if unsupported:
             raise ValueError(
@@ -304,10 +319,17 @@ class AECVectorEnv(VectorEnv):
             rewards -= truncated
         ended = terminated | truncated
         self._record(np.flatnonzero(ended), success[ended])
-        self._autoreset = ended
-        return self._observe(), rewards, terminated, truncated, self._infos(
-            active, illegal, ended, success, restarting
-        )
+        infos = self._infos(active, illegal, ended, success, restarting)
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            self._autoreset = ended
+        elif ended.any():
+            final = same_step_info(self._observe(), ended, info_rows(infos, ended))
+            self._begin(np.flatnonzero(ended), None)
+            # the ended rows' info is their reset's, as the single env's reset() gives it
+            infos = info_rows(infos, ~ended)
+            infos["level"], infos["_level"] = np.where(ended, self._level, 0), ended
+            infos.update(final)
+        return self._observe(), rewards, terminated, truncated, infos
 
     def action_masks(self) -> np.ndarray:
         """``(num_envs, n)`` boolean masks of the allowed actions (sb3-contrib's convention)."""

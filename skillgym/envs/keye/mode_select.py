@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from skillgym.envs.batching import checked_actions, reset_keyed, same_step_info
+from skillgym.envs.batching import checked_actions, column_info, reset_keyed, same_step_info
 from skillgym.envs.counter_rng import draw_key, integers
 from skillgym.envs.keye.tasks import (
     LEVEL_NUMBERS,
@@ -379,12 +379,10 @@ class ModeSelectVectorEnv(VectorEnv):
             raise RuntimeError("step() needs a reset() first")
         actions = checked_actions(actions, self.num_envs, len(self.modes))
         rewards, components = self._episodes.respond(actions)
-        ended = self._episodes.observe()
         everyone = np.arange(self.num_envs)
-        info = same_step_info(self.num_envs, everyone,
-                              [{key: value[row] for key, value in ended.items()}
-                               for row in everyone.tolist()], components)
-        self._episodes.begin(everyone)
         done = np.ones(self.num_envs, dtype=bool)
+        info = same_step_info(self._episodes.observe(), done,
+                              column_info(everyone, self.num_envs, components))
+        self._episodes.begin(everyone)
         return (self._episodes.observe(), rewards, done, np.zeros(self.num_envs, dtype=bool),
                 info)

@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from skillgym.envs.batching import checked_actions, reset_keyed, same_step_info
+from skillgym.envs.batching import checked_actions, column_info, reset_keyed, same_step_info
 from skillgym.envs.counter_rng import draw_key, integers
 from skillgym.envs.keye.tasks import (
     LEVEL_NUMBERS,
@@ -376,8 +376,7 @@ class TextGenVectorEnv(VectorEnv):
             rows = np.flatnonzero(ended)
             total, components = self._replies.score(rows)
             rewards[rows] += total
-            final = self._replies.observe()
-            info = same_step_info(self.num_envs, rows,
-                                  [_row(final, row) for row in rows.tolist()], components)
+            info = same_step_info(self._replies.observe(), ended,
+                                  column_info(rows, self.num_envs, components))
             self._replies.begin(rows)
         return self._replies.observe(), rewards, terminated, truncated, info

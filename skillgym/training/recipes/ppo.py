@@ -16,11 +16,14 @@ workers' environments cannot be saved: a resumed run starts new episodes.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+from gymnasium.envs.registration import load_env_creator
+from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers.vector import RecordEpisodeStatistics
 from rich.console import Console
 from sb3_contrib.common.maskable.utils import is_masking_supported
@@ -157,6 +160,16 @@ def has_native_twin(env_id: str) -> bool:
     return env_id.startswith("skillgym/") and gym.registry[env_id].vector_entry_point is not None
 
 
+def same_step_where_offered(env_id: str) -> dict[str, Any]:
+    """``autoreset_mode=SAME_STEP`` for a twin that takes the argument, else nothing: a twin
+    that resets its ended episodes within the step spares the SB3 adapter a reset call after
+    every step in which some episode ends (its first observations are SB3's next ones)."""
+    twin = load_env_creator(gym.registry[env_id].vector_entry_point)
+    if "autoreset_mode" in inspect.signature(twin).parameters:
+        return {"autoreset_mode": AutoresetMode.SAME_STEP}
+    return {}
+
+
 def vec_kind(config: Config) -> str:
     """How ``config``'s environment is stepped: ``"native"``, ``"dummy"`` or ``"subproc"``."""
     kind = get(config, "env.vec")
@@ -185,7 +198,7 @@ def make_env(config: Config) -> VecEnv:
     kind = vec_kind(config)
     if kind == "native":
         venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point",
-                            **kwargs)
+                            **same_step_where_offered(env_id), **kwargs)
         # Gymnasium's episode statistics, not SB3's VecMonitor: a VecEnvWrapper cannot be
         # pickled into the exact checkpoints (it keeps its class's members, an ABC's among them).
         env: VecEnv = GymnasiumVecEnv(RecordEpisodeStatistics(venv))

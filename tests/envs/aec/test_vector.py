@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gymnasium.vector import SyncVectorEnv
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from skillgym.envs.aec.env import AECEnv
 from skillgym.envs.aec.oracle import oracle
@@ -17,9 +17,11 @@ NUM_ENVS = 8
 ORACLE = np.array([1.0, 1.0, 1.0, 0.99, 0.95, 0.8, 0.5, 0.0])
 
 
-def make_pair(num_envs: int = NUM_ENVS, **kwargs) -> tuple[AECVectorEnv, SyncVectorEnv]:
-    batched = AECVectorEnv(num_envs, **kwargs)
-    sync = SyncVectorEnv([lambda: AECEnv(**kwargs) for _ in range(num_envs)])
+def make_pair(num_envs: int = NUM_ENVS, autoreset_mode=AutoresetMode.NEXT_STEP,
+              **kwargs) -> tuple[AECVectorEnv, SyncVectorEnv]:
+    batched = AECVectorEnv(num_envs, autoreset_mode=autoreset_mode, **kwargs)
+    sync = SyncVectorEnv([lambda: AECEnv(**kwargs) for _ in range(num_envs)],
+                         autoreset_mode=autoreset_mode)
     return batched, sync
 
 
@@ -33,11 +35,24 @@ def assert_same(mine, theirs, where: str) -> None:
     for name, a, b in zip(("reward", "terminated", "truncated"), mine[1:-1], theirs[1:-1],
                           strict=False):
         np.testing.assert_array_equal(a, b, err_msg=f"{name} {where}")
-    infos, expected = mine[-1], theirs[-1]
+    assert_same_info(mine[-1], theirs[-1], where)
+
+
+def assert_same_info(infos: dict, expected: dict, where: str) -> None:
+    """Vector infos, key by key: masks, values and dtypes; ``final_info`` in depth and
+    ``final_obs`` observation by observation (same-step autoresets)."""
     assert infos.keys() == expected.keys(), where
     for key in infos:
-        assert infos[key].tolist() == expected[key].tolist(), f"info {key} {where}"
-        assert infos[key].dtype == expected[key].dtype, f"info {key} dtype {where}"
+        if isinstance(expected[key], dict):
+            assert_same_info(infos[key], expected[key], f"{key} {where}")
+        elif key == "final_obs":
+            for row, (obs, theirs) in enumerate(zip(infos[key], expected[key], strict=True)):
+                assert (obs is None) == (theirs is None), f"final_obs {row} {where}"
+                if obs is not None:
+                    assert_same((obs, {}), (theirs, {}), f"final_obs {row} {where}")
+        else:
+            assert infos[key].tolist() == expected[key].tolist(), f"info {key} {where}"
+            assert infos[key].dtype == expected[key].dtype, f"info {key} dtype {where}"
 
 
 def mixed_actions(obs: dict, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -68,8 +83,10 @@ def mixed_actions(obs: dict, mask: np.ndarray, rng: np.random.Generator) -> np.n
     ids=["add-curriculum", "add-max-level", "add-bindings-digit", "sub-bindings", "mul-bindings",
          "sub", "mul", "add-digit-grid", "sub-digit"],
 )
-def test_batched_matches_sync_vector_env(kwargs, steps):
-    batched, sync = make_pair(**kwargs)
+@pytest.mark.parametrize("autoreset_mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP],
+                         ids=["next-step", "same-step"])
+def test_batched_matches_sync_vector_env(kwargs, steps, autoreset_mode):
+    batched, sync = make_pair(autoreset_mode=autoreset_mode, **kwargs)
     assert batched.observation_space == sync.observation_space
     assert batched.action_space == sync.action_space
     assert batched.metadata["autoreset_mode"] == sync.metadata["autoreset_mode"]
@@ -90,7 +107,8 @@ def test_batched_matches_sync_vector_env(kwargs, steps):
         out = batched.step(actions)
         assert_same(out, sync.step(actions), f"at step {t}")
         obs = out[0]
-        outcomes += out[4].get("is_success", np.zeros(0))[out[4].get("_is_success", [])].tolist()
+        ended = out[4].get("final_info", out[4])  # a same-step reset's are the final infos
+        outcomes += ended.get("is_success", np.zeros(0))[ended.get("_is_success", [])].tolist()
         rewards |= set(out[1].tolist())
     np.testing.assert_array_equal(batched.level, [env.level for env in sync.envs])
     assert any(outcomes) and not all(outcomes)  # the run saw successes and failures
@@ -212,6 +230,8 @@ def test_batched_arithmetic_against_python_integers():
         ({"skill": "ADD", "num_envs": 0}, "num_envs must be an integer >= 1"),
         ({"skill": "ADD", "reward_mode": "dense"}, "reward_mode must be one of"),
         ({"skill": "MUL", "reward_mode": "digit"}, "digit"),
+        ({"skill": "ADD", "autoreset_mode": "Disabled"},
+         r"autoreset_mode must be one of \['NextStep', 'SameStep'\], got 'Disabled'"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
