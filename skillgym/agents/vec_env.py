@@ -71,30 +71,41 @@ def _rows_of(picked: np.ndarray) -> list[Any]:
     return picked.tolist() if picked.ndim == 1 else list(picked)
 
 
-def fill_infos(per_env: list[dict[str, Any]], infos: dict[str, Any]) -> list[dict[str, Any]]:
+def fill_infos(per_env: list[dict[str, Any]], infos: dict[str, Any],
+               rows: np.ndarray | None = None) -> list[dict[str, Any]]:
     """Add Gymnasium's vector infos to ``per_env``, SB3's one dict per sub-environment.
 
     A vector info is an array over the batch with a ``_key`` mask of the sub-environments that
     have it (a nested dict for a dict-valued info); sub-environment ``i`` gets ``infos[key][i]``
     only where the mask is true. Numbers become Python scalars, as the single env's dict holds.
+    Only the sub-environments ``rows`` (indices; all by default) are filled.
     """
+    every = rows is None
+    rows = np.arange(len(per_env)) if every else rows
     for key, value in infos.items():
         if key.startswith("_") and key[1:] in infos:
             continue
         mask = infos.get(f"_{key}")
+        have = rows if mask is None else rows[mask[rows]]
+        if not len(have):
+            continue
         if isinstance(value, dict):
-            items: Sequence[Any] = fill_infos([{} for _ in per_env], value)
+            # dicts only for the rows that have it (an episode's statistics: the few that ended)
+            nested: list[Any] = [None] * len(per_env)
+            for row in have.tolist():
+                nested[row] = {}
+            fill_infos(nested, value, have)
+            items: Sequence[Any] = [nested[row] for row in have.tolist()]
         elif isinstance(value, np.ndarray):
-            # tolist() converts a whole column at once; rows of a wider array stay arrays.
-            items = value.tolist() if value.ndim == 1 else list(value.copy())
+            whole = every and len(have) == len(per_env)
+            if value.ndim == 1:  # one tolist() for the column
+                items = (value if whole else value[have]).tolist()
+            else:  # rows of a wider array stay arrays, copies the env's later steps cannot change
+                items = list(value.copy() if whole else value[have])
         else:
-            items = value
-        if mask is None or mask.all():
-            for info, item in zip(per_env, items, strict=False):  # one item per sub-env
-                info[key] = item
-        else:
-            for row in np.flatnonzero(mask).tolist():
-                per_env[row][key] = items[row]
+            items = [value[row] for row in have.tolist()]
+        for row, item in zip(have.tolist(), items, strict=False):  # one item per row
+            per_env[row][key] = item
     return per_env
 
 
@@ -214,7 +225,7 @@ class GymnasiumVecEnv(VecEnv):
         fill_infos(per_env, {key: value for key, value in infos.items() if key not in _FINAL_KEYS})
         if not len(done_rows):
             return
-        finals = fill_infos([{} for _ in per_env], infos.get("final_info", {}))
+        finals = fill_infos([{} for _ in per_env], infos.get("final_info", {}), done_rows)
         final_obs = infos["final_obs"]
         for row in done_rows.tolist():
             finals[row]["TimeLimit.truncated"] = per_env[row].pop("TimeLimit.truncated")
