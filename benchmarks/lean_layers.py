@@ -80,9 +80,10 @@ def first_layers(args: argparse.Namespace) -> list[dict[str, Any]]:
             upstream = th.randn(batch, nets * args.width)
 
             def sparse(layers=layers, upstream=upstream, inputs=inputs) -> None:
-                weight = th.cat([layer.weight.t() for layer in layers], dim=1).t()
-                bias = th.cat([layer.bias for layer in layers])
-                sparse_linear(inputs, weight, bias).backward(upstream)
+                # a fresh batch each call: its index by input is built in every update
+                inputs = inputs[slice(None)]
+                sparse_linear(inputs, [layer.weight for layer in layers],
+                              [layer.bias for layer in layers]).backward(upstream)
 
             def one_hot(layers=layers, upstream=upstream, dense=dense) -> None:
                 th.cat([layer(dense) for layer in layers], dim=1).backward(upstream)

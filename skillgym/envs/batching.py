@@ -118,8 +118,8 @@ def same_step_info(final_obs: dict[str, np.ndarray], ended: np.ndarray,
     observations = np.empty(len(ended), dtype=object)
     for row in np.flatnonzero(ended).tolist():
         observations[row] = {key: value[row] for key, value in final_obs.items()}
-    return {"final_obs": observations, "_final_obs": ended, "final_info": final_info,
-            "_final_info": ended}
+    return {"final_obs": observations, "_final_obs": ended.copy(), "final_info": final_info,
+            "_final_info": ended.copy()}
 
 
 def column_info(rows: np.ndarray, num_envs: int,

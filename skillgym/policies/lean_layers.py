@@ -17,10 +17,10 @@ import numpy as np
 import torch as th
 
 # Below this batch the dense layers are about as fast: the sparse one's fixed costs (the
-# weights' transposed copy, the gradient's index) match the dense product's work (forward and
-# backward, `benchmarks/lean_layers.py`, AMD EPYC Zen 4 (family 25 model 17), one thread: one
-# 64-wide MLP at 64 rows 235 µs sparse against 200 dense, at 128 rows 237 against 301, at
-# 1,024 rows 366 against 1,825).
+# weights' transposed copy, the batch grouped by input) match the dense product's work (forward
+# and backward, `benchmarks/lean_layers.py`, AMD EPYC Zen 4 (family 25 model 17), one thread:
+# one 64-wide MLP at 64 rows 237 µs sparse against 196 dense, at 128 rows 246 against 303, at
+# 1,024 rows 545 against 2,192).
 SPARSE_MIN_BATCH = 128
 # tanh through the sigmoid pays from this many elements on, forward and backward together
 # (same benchmark and machine: even at 16,384, 1.7x faster at 65,536; below, torch's own is

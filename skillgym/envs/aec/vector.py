@@ -327,7 +327,7 @@ class AECVectorEnv(VectorEnv):
             self._begin(np.flatnonzero(ended), None)
             # the ended rows' info is their reset's, as the single env's reset() gives it
             infos = info_rows(infos, ~ended)
-            infos["level"], infos["_level"] = np.where(ended, self._level, 0), ended
+            infos["level"], infos["_level"] = np.where(ended, self._level, 0), ended.copy()
             infos.update(final)
         return self._observe(), rewards, terminated, truncated, infos
 
