@@ -36,6 +36,12 @@ class _BoolMasks:
         self.action_masks = np.ones((self.buffer_size, self.n_envs, self.mask_dims), dtype=bool)
         self._codes = None
 
+    @property
+    def coder(self) -> ObservationCoder | None:
+        """The coder that minibatches' observations come encoded with (``None``: SB3's
+        observations)."""
+        return self._coder
+
     def encode_with(self, coder: ObservationCoder | None) -> None:
         """Hand minibatches their observations as ``coder``'s sparse inputs (``None``: as
         SB3 does)."""

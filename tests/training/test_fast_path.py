@@ -11,6 +11,7 @@ import warnings
 import pytest
 import threadpoolctl
 import torch
+from gymnasium.vector import AutoresetMode
 from sb3_contrib.common.maskable.policies import MaskableMultiInputActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -19,11 +20,12 @@ from training_helpers import AEC_ADD, TINY
 import skillgym  # noqa: F401  (registers the skillgym/ ids)
 from skillgym.agents.vec_env import GymnasiumVecEnv
 from skillgym.policies import KernelMaskablePolicy, KernelMlpPolicy
+from skillgym.policies.buffers import BoolMaskDictRolloutBuffer
 from skillgym.threads import POCL_THREADS_VARIABLE, Threads, set_threads
 from skillgym.training.cli import main
 from skillgym.training.config import ConfigError, resolve
 from skillgym.training.recipes import get_recipe
-from skillgym.training.recipes.ppo import make_env, make_model
+from skillgym.training.recipes.ppo import make_env, make_model, same_step_where_offered
 from skillgym.training.resumable import load_policy
 from skillgym.training.run import RunDir
 
@@ -42,6 +44,19 @@ def _built(*overrides: str):
 
 def test_aec_defaults_are_the_native_twin_and_the_masked_kernel_policy():
     assert _built(f"env.id={AEC_ADD}") == (GymnasiumVecEnv, KernelMaskablePolicy)
+
+
+def test_the_aec_twin_resets_within_the_step_and_the_buffer_holds_codes():
+    config = resolve(PPO.defaults, None, [*TINY, f"env.id={AEC_ADD}"])
+    env = make_env(config)
+    try:
+        assert env.autoreset_mode == AutoresetMode.SAME_STEP
+        buffer = make_model(config, env).rollout_buffer
+        assert isinstance(buffer, BoolMaskDictRolloutBuffer) and buffer.coder is not None
+    finally:
+        env.close()
+    # a twin that does not take the argument keeps its own mode
+    assert same_step_where_offered("skillgym/Copy-v1") == {}
 
 
 def test_an_id_without_a_skillgym_twin_steps_one_by_one_with_the_kernel_policy():
