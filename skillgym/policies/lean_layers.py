@@ -106,8 +106,8 @@ class ByInput(NamedTuple):
 
 
 class _SparseLinear(th.autograd.Function):
-    """Takes the layers' own weights and biases, so that their gradients come back in their
-    layout with no graph nodes between (the stacking is done here, untracked)."""
+    """Takes the layers' own weights and biases, so that their gradients reach them with no
+    graph nodes between (the stacking is done here, untracked)."""
 
     @staticmethod
     def forward(ctx, inputs: SparseInputs, n_weights: int,  # type: ignore[override]
