@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.maskable.buffers import MaskableDictRolloutBuffer, MaskableRolloutBuffer
 from stable_baselines3.common.buffers import BaseBuffer
@@ -47,6 +48,11 @@ class _BoolMasks:
         SB3 does)."""
         self._coder = coder
         self._codes = None
+
+    def to_torch(self, array: np.ndarray, copy: bool = True) -> th.Tensor:
+        """SB3's ``to_torch``, without its copy on the CPU: every array a minibatch hands it is
+        already a new one (a gather, a flattened gather), so a second copy buys nothing."""
+        return th.as_tensor(array, device=self.device)
 
     def _get_samples(self, batch_inds: np.ndarray, env: Any = None) -> Any:
         if self._coder is None:

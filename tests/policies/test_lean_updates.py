@@ -211,6 +211,14 @@ def test_the_bool_mask_buffers_hold_the_envs_masks(obs_name):
     assert np.array_equal(held.reshape(-1, ACTIONS.n), np.stack(env.seen[-32:]))
     sample = next(model.rollout_buffer.get(16))
     assert sample.action_masks.dtype == th.bool
+    # a minibatch's tensors are its own (the buffer hands them over without a second copy)
+    kept = [tensor.clone() for tensor in (sample.action_masks, sample.old_values, sample.actions)]
+    model.rollout_buffer.action_masks[:] = False
+    model.rollout_buffer.values[:] = 7.0
+    model.rollout_buffer.actions[:] = 3
+    for tensor, before in zip((sample.action_masks, sample.old_values, sample.actions), kept,
+                              strict=True):
+        assert th.equal(tensor, before)
 
 
 class MaskedEnv(gym.Env):
