@@ -1,11 +1,13 @@
 """The lean training layers against torch's own, where their thresholds come from.
 
-Three parts, each contender timed in turns, best of ``--rounds`` rounds (one torch thread):
+Four parts, each contender timed in turns, best of ``--rounds`` rounds (one torch thread):
 
 * ``first``: the first layers of a kernel policy on AEC-Add's observations (581 inputs, 16 codes
   a row), forward and backward, as :func:`skillgym.policies.lean_layers.sparse_linear` over
   the coder's sparse inputs and as SB3's dense product over the one-hot features, for one MLP
   (behaviour cloning) and both (PPO), at several batch sizes: ``SPARSE_MIN_BATCH``.
+* ``gradients``: both first layers' weight gradient, as the sparse layer's backward computes it
+  (an embedding bag over the output's gradient) and as torch's CSR sparse product.
 * ``tanh``: :func:`skillgym.policies.lean_layers.tanh` (through the sigmoid, forced) against
   ``torch.tanh``, forward and backward, by tensor size: ``SIGMOID_TANH_MIN_SIZE``.
 * ``masks``: the allowed columns of a minibatch's action masks (1,024 x 304): torch's ``any``
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from rich.table import Table
 
 import skillgym  # noqa: F401  (registers the ids)
 from skillgym.policies import KernelMaskablePolicy
-from skillgym.policies.lean_layers import _SigmoidTanh, sparse_linear
+from skillgym.policies.lean_layers import SparseInputs, _SigmoidTanh, sparse_linear
 from skillgym.training.bench import cpu_name, machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lean_layers.json"
@@ -63,17 +66,28 @@ def best_of(contenders: dict[str, Callable[[], Any]], rounds: int, calls: int) -
     return best
 
 
-def first_layers(args: argparse.Namespace) -> list[dict[str, Any]]:
+def aec_policy(args: argparse.Namespace) -> KernelMaskablePolicy:
+    """A kernel policy for AEC-Add's observations, ``--width`` wide."""
     env = gym.make("skillgym/AEC-Add-v0")
-    policy = KernelMaskablePolicy(env.observation_space, env.action_space, lambda _: 1e-3,
-                                  net_arch=[args.width, args.width])
+    return KernelMaskablePolicy(env.observation_space, env.action_space, lambda _: 1e-3,
+                                net_arch=[args.width, args.width])
+
+
+def aec_inputs(policy: KernelMaskablePolicy, batch: int) -> SparseInputs:
+    """``batch`` sampled AEC-Add observations as the policy's sparse inputs (seeded)."""
+    space = policy.observation_space
+    space.seed(batch)
+    samples = [space.sample() for _ in range(batch)]
+    obs = {key: np.stack([sample[key] for sample in samples]) for key in samples[0]}
+    return policy.observation_coder.sparse_inputs(obs)
+
+
+def first_layers(args: argparse.Namespace) -> list[dict[str, Any]]:
+    policy = aec_policy(args)
     firsts = [policy.mlp_extractor.policy_net[0], policy.mlp_extractor.value_net[0]]
     rows = []
     for batch in args.batches:
-        env.observation_space.seed(batch)
-        samples = [env.observation_space.sample() for _ in range(batch)]
-        obs = {key: np.stack([sample[key] for sample in samples]) for key in samples[0]}
-        inputs = policy._coder.sparse_inputs(obs)
+        inputs = aec_inputs(policy, batch)
         dense = inputs.dense()
         for nets in (1, 2):
             layers = firsts[:nets]
@@ -90,6 +104,37 @@ def first_layers(args: argparse.Namespace) -> list[dict[str, Any]]:
 
             timed = best_of({"sparse": sparse, "dense": one_hot}, args.rounds, args.calls)
             rows.append({"batch": batch, "nets": nets, **timed})
+    return rows
+
+
+def weight_gradients(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Both first layers' weight gradient from the output's gradient, as the sparse layer's
+    backward computes it (an embedding bag over the gradient, one bag per input) and as torch's
+    sparse product of the transposed codes (CSR) with it; each call groups a new batch by
+    input, as every minibatch does."""
+    policy = aec_policy(args)
+    rows = []
+    for batch in args.batches:
+        inputs = aec_inputs(policy, batch)
+        upstream = th.randn(batch, 2 * args.width)
+
+        def bag(inputs=inputs, upstream=upstream) -> None:
+            by_input = inputs[slice(None)].by_input()
+            th.nn.functional.embedding_bag(by_input.rows, upstream, by_input.offsets,
+                                           mode="sum", include_last_offset=True)
+
+        def csr(inputs=inputs, upstream=upstream) -> None:
+            by_input = inputs[slice(None)].by_input()
+            values = th.ones(len(by_input.rows)) if by_input.values is None else by_input.values
+            transposed = th.sparse_csr_tensor(by_input.offsets, by_input.rows, values,
+                                              size=(inputs.width, len(inputs)),
+                                              check_invariants=False)
+            th.sparse.mm(transposed, upstream)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's "beta" note on CSR
+            timed = best_of({"bag": bag, "csr": csr}, args.rounds, args.calls)
+        rows.append({"batch": batch, **timed})
     return rows
 
 
@@ -128,6 +173,14 @@ def main() -> None:
         table.add_row(str(row["batch"]), str(row["nets"]), f"{row['sparse']:.0f}",
                       f"{row['dense']:.0f}", f"{row['dense'] / row['sparse']:.2f}x")
     console.print(table)
+    gradients = weight_gradients(args)
+    table = Table(title=f"both first layers' weight gradient, µs, {cpu}")
+    for column in ("batch", "embedding bag", "CSR product", "CSR / bag"):
+        table.add_column(column, justify="right")
+    for row in gradients:
+        table.add_row(str(row["batch"]), f"{row['bag']:.0f}", f"{row['csr']:.0f}",
+                      f"{row['csr'] / row['bag']:.2f}x")
+    console.print(table)
     tanh = tanh_sizes(args)
     table = Table(title=f"tanh, forward + backward, µs, {cpu}")
     for column in ("elements", "sigmoid", "torch", "torch / sigmoid"):
@@ -145,7 +198,8 @@ def main() -> None:
     console.print(table)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(
-        {"machine": machine(), "first_layers": first, "tanh": tanh, "masks": masks}, indent=2)
+        {"machine": machine(), "first_layers": first, "weight_gradients": gradients,
+         "tanh": tanh, "masks": masks}, indent=2)
         + "\n")
     console.print(f"wrote {args.output}")
 

@@ -138,9 +138,10 @@ def column_info(rows: np.ndarray, num_envs: int,
 
 
 def info_rows(info: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
-    """The part of a vector ``info`` that the sub-environments ``rows`` (a boolean mask) hold:
-    what ``SyncVectorEnv`` gathers from them alone (the others' entries zero, or ``None`` in
-    an object column; a key none of them has left out)."""
+    """The part of a vector ``info`` (arrays, each with its ``_key`` mask) that the
+    sub-environments ``rows`` (a boolean mask) hold: what ``SyncVectorEnv`` gathers from them
+    alone (the others' entries zero, or ``None`` in an object column; a key none of them has
+    left out)."""
     part: dict[str, Any] = {}
     for key, value in info.items():
         if key.startswith("_"):

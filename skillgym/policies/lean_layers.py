@@ -131,7 +131,8 @@ class _SparseLinear(th.autograd.Function):
         grads: list[th.Tensor | None] = [None] * len(wanted)
         if any(wanted[:n_weights]):
             # The transpose's product with the gradient, as an embedding bag again: one bag of
-            # the gradient's rows per input (twice as fast as torch's sparse matrix product).
+            # the gradient's rows per input (1,024 rows, grouping included: 216 µs against 370
+            # for torch's CSR product; benchmarks/lean_layers.py, AMD EPYC Zen 4, one thread).
             by_input = ctx.inputs.by_input()
             grad_weights_t = th.nn.functional.embedding_bag(
                 by_input.rows, grad.contiguous(), by_input.offsets, mode="sum",

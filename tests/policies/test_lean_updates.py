@@ -287,5 +287,11 @@ def test_coded_observations_need_a_policy_with_their_coder():
     assert box.observation_coder is None
     with pytest.raises(TypeError, match="coded observations need a kernel policy"):
         box.predict_values(coded)
-    assert not encode_observations(MaskablePPO(box.__class__, MaskedEnv(OBS_SPACES["box"]),
-                                               n_steps=8, device="cpu").rollout_buffer, None)
+    # a buffer is handed a coder only where it is a boolean-mask buffer and a coder exists
+    coder = make(KernelMaskablePolicy, OBS_SPACES["dict"]).observation_coder
+    env = MaskedEnv(OBS_SPACES["dict"])
+    stock = MaskablePPO(KernelMaskablePolicy, env, n_steps=8, device="cpu").rollout_buffer
+    ours = bool_mask_buffer(env.observation_space)(8, env.observation_space, ACTIONS)
+    assert not encode_observations(stock, coder)
+    assert not encode_observations(ours, None) and ours.coder is None
+    assert encode_observations(ours, coder) and ours.coder is coder
