@@ -25,6 +25,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from skillgym.envs.aec.ahead import DrawnAhead
 from skillgym.envs.aec.env import PROMOTE_RATE, PROMOTE_WINDOW, observation_space
 from skillgym.envs.aec.settings import SETTING_NAMES, AECSettings
 from skillgym.envs.aec.skills import (
@@ -120,8 +121,10 @@ class AECVectorEnv(VectorEnv):
     ``child_timeouts``, each with its ``_key`` mask) are the same. ``reset`` takes
     ``options={"level": L}`` and ``options={"reset_mask": mask}`` as ``SyncVectorEnv`` does.
 
-    Steps and auto-resets are numpy over the batch; an explicit ``reset(seed=...)`` builds one
-    generator per sub-environment, so that each draws the key the single env would. With
+    Steps and auto-resets are numpy over the batch, and the problems of the episodes to come are
+    drawn many at a time (:class:`~skillgym.envs.aec.ahead.DrawnAhead`); an explicit
+    ``reset(seed=...)`` builds one generator per sub-environment, so that each draws the key the
+    single env would. With
     ``illegal_action="raise"`` a step with any illegal action raises before any sub-environment
     moves (``SyncVectorEnv`` would already have stepped the ones before it).
 
@@ -228,6 +231,7 @@ class AECVectorEnv(VectorEnv):
         self._counters = np.zeros(n, dtype=np.int64)
         self._keyed = np.zeros(n, dtype=bool)
         self._autoreset = np.zeros(n, dtype=bool)
+        self._ahead = DrawnAhead(self._draw, n)
         self._running = False
         # Per-step scratch, filled by the effects of writes and child calls.
         self._write_reward = np.zeros(n, dtype=np.float64)
@@ -356,37 +360,39 @@ class AECVectorEnv(VectorEnv):
             if len(promote):
                 self._level[promote] += 1
                 self._recorded[promote] = 0
-        self._grid[rows] = BLANK
+        problems = self._ahead.take(rows, self._keys, self._counters, self._level)
+        self._grid[rows, 2:] = BLANK
+        self._grid[rows, :2] = problems["operands"]
+        if self.skill.name == "MUL":
+            self._expected[rows] = problems["expected"]
+        else:
+            self._target[rows] = problems["target"]
+        self._limit[rows] = problems["limit"]
         if self._watched:
             self._credited[rows] = False
         self._ptrs[rows] = self._start_ptrs
         self._prev[rows] = NO_ACTION
         self._steps[rows] = 0
-        # The task draws at one level per call: a loop over the levels present, not the rows.
-        levels = self._level[rows]
-        if levels.min() == levels.max():
-            self._lay_out(rows, int(levels[0]))
-        else:
-            for draw_level in np.unique(levels):
-                self._lay_out(rows[levels == draw_level], int(draw_level))
         if self.bindings == "all":
-            counters = self._counters[rows].astype(np.uint64)
-            self._args[rows] = draw_bindings(self.skill.name, self._keys[rows], counters)
+            self._args[rows] = problems["args"]
             self._rows[rows] = self._binding_rows[self._args[rows]]
             self._row_start[rows] = self._env_start[rows] + self._rows[rows] * self._stride
         self._counters[rows] += 1
 
-    def _lay_out(self, idx: np.ndarray, level: int) -> None:
-        """Draw the problems of ``idx`` at ``level``; write operands, target and time limit."""
-        counters = self._counters[idx].astype(np.uint64)
-        da, la, db, lb = self.task.sample_batch(self._keys[idx], counters, level)
+    def _draw(self, keys: np.ndarray, counters: np.ndarray, level: int) -> dict[str, np.ndarray]:
+        """The problems of a batch of episodes at ``level``, as :meth:`_begin` lays them out:
+        the operand rows, the OUT row's target (MUL: the product's digits), the time limit and,
+        with ``bindings="all"``, the binding."""
+        da, la, db, lb = self.task.sample_batch(keys, counters, level)
         columns = np.arange(da.shape[1])[None, :]
-        self._grid[idx, 0, UNITS : UNITS + da.shape[1]] = np.where(columns < la[:, None], da, BLANK)
-        self._grid[idx, 1, UNITS : UNITS + db.shape[1]] = np.where(columns < lb[:, None], db, BLANK)
+        operands = np.full((len(keys), 2, self._stride), BLANK, dtype=np.int8)
+        operands[:, 0, UNITS : UNITS + da.shape[1]] = np.where(columns < la[:, None], da, BLANK)
+        operands[:, 1, UNITS : UNITS + db.shape[1]] = np.where(columns < lb[:, None], db, BLANK)
+        problems = {"operands": operands}
         if self.skill.name == "MUL":
-            expected = product_digits(da, db)
-            self._expected[idx] = 0
-            self._expected[idx, UNITS : UNITS + expected.shape[1]] = expected
+            product = product_digits(da, db)
+            problems["expected"] = np.zeros((len(keys), self._width), dtype=np.int64)
+            problems["expected"][:, UNITS : UNITS + product.shape[1]] = product
             steps = 3 * lb + 1
         else:
             subtract = self.skill.name == "SUB"
@@ -400,11 +406,15 @@ class AECVectorEnv(VectorEnv):
                 nonzero[:, 0] = True
                 length = digits.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
             inside = np.arange(digits.shape[1])[None, :] < length[:, None]
-            self._target[idx] = BLANK
-            self._target[idx, UNITS : UNITS + digits.shape[1]] = np.where(inside, digits, BLANK)
+            problems["target"] = np.full((len(keys), self._stride), BLANK, dtype=np.int8)
+            problems["target"][:, UNITS : UNITS + digits.shape[1]] = np.where(inside, digits,
+                                                                              BLANK)
             steps = 2 * length + 1 + (carries * inside).sum(axis=1)
         # As the single env's ``math.ceil(max_steps_factor * steps)``, in the same float64.
-        self._limit[idx] = np.ceil(self.max_steps_factor * steps).astype(np.int64)
+        problems["limit"] = np.ceil(self.max_steps_factor * steps).astype(np.int64)
+        if self.bindings == "all":
+            problems["args"] = draw_bindings(self.skill.name, keys, counters)
+        return problems
 
     def _record(self, rows: np.ndarray, success: np.ndarray) -> None:
         """Append each ended episode's outcome to its row's window of the last 100."""
