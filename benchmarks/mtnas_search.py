@@ -7,7 +7,9 @@ for ``skillgym mtnas``. For every seed:
 * ``alone``: each task trained by itself (its private BiLSTMs);
 * ``hard``: every task shares the same BiLSTM instance at every layer (hard sharing);
 * ``random``, ``reinforce`` (and optionally ``evolution``): a weight-sharing search with the
-  same evaluation budget, whose best assignment is then trained from scratch.
+  same evaluation budget, its finalists ranked by stand-alone training on two seeds of the
+  search's own (never a seed the picks are judged with), whose best assignment is then trained
+  from scratch.
 
 Each search is an ``mtnas-search`` run (``--runs``/``seed<S>-<method>``: config, metrics,
 checkpoints, ``result.json``; ``skillgym report`` reads it), resumed where it stopped when the
@@ -15,8 +17,9 @@ benchmark is run again. Every architecture is trained from scratch by the refere
 (``--epochs`` epochs of the multitask space's length, so a task trained alone gets as many steps
 as in a multitask network; the epoch chosen by validation accuracy) and scored on the test
 split, which no search ever sees. The table shows mean ± std over seeds of test accuracy per
-task; the JSON also holds the chosen assignments, the best-per-budget curves and wall times (a
-resumed search's covers its last part only).
+task and each method's CPU seconds per seed in this process (a search's: search, ranking and
+the training of its pick); the JSON also holds the chosen assignments, the best-per-budget
+curves and wall times (a resumed search's times cover its last part only).
 
     python benchmarks/mtnas_search.py --seeds 0 1 2
 """
@@ -57,6 +60,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 OPTIONS = (*DATA_OPTIONS, *SPACE_OPTIONS)
+# The first seed of the searches' stand-alone rankings, above any benchmark seed.
+RANKING_SEEDS = 10_000
 DEFAULTS = {
     "data": {**DATA_DEFAULTS, "tasks": list(BENCHMARK_TASKS), "root": str(DATA),
              "validation_fraction": 0.25, "max_length": 64},
@@ -101,8 +106,10 @@ def search(args: argparse.Namespace, config: dict, seed: int, method: str) -> di
         "supernet": {"warmup_steps": args.warmup, "validation_limit": args.validation_limit,
                      "finetune_steps": args.finetune_steps},
         # The ranking trains as long as the final training below, so that it ranks what is
-        # then measured.
-        "final": {"finalists": args.finalists, "epochs": args.epochs},
+        # then measured, and on seeds of its own: the test number of the pick is then not
+        # from a run chosen for its own validation score.
+        "final": {"finalists": args.finalists, "epochs": args.epochs,
+                  "seeds": ranking_seeds(seed)},
         "train": {"checkpoint_every": args.checkpoint_every},
     }
     path = args.runs / f"seed{seed}-{method}"
@@ -122,6 +129,12 @@ def search(args: argparse.Namespace, config: dict, seed: int, method: str) -> di
     return json.loads((path / mtnas_search.RESULT_FILE).read_text())
 
 
+def ranking_seeds(seed: int) -> list[int]:
+    """The stand-alone ranking's two seeds in the search of benchmark seed ``seed``: distinct
+    from every benchmark seed (the seeds the picks are judged with) and from each other's."""
+    return [RANKING_SEEDS + 2 * seed, RANKING_SEEDS + 2 * seed + 1]
+
+
 def run_seed(args, config, corpus, space, seed: int, console: Console) -> dict:
     """Search with every searcher, then train each method's architecture from scratch."""
     train = TrainConfig()
@@ -129,13 +142,14 @@ def run_seed(args, config, corpus, space, seed: int, console: Console) -> dict:
     record = {"seed": seed, "settings": settings(args, config), "methods": {}}
     picks = {"hard": space.hard_sharing(0)}
     for name in args.searchers:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = search(args, config, seed, name)
         picks[name] = space.parse(result["assignment"])
         record["methods"][name] = {
             # The search and its stand-alone ranking of the finalists, whose share is in the
             # run's timing.json.
             "search_seconds": time.perf_counter() - start,
+            "search_cpu_seconds": time.process_time() - cpu,
             "supernet_choice": result["supernet_choice"],
             "supernet_reward": result["supernet_reward"],
             "final_ranking": result.get("final_ranking", []),
@@ -148,6 +162,7 @@ def run_seed(args, config, corpus, space, seed: int, console: Console) -> dict:
     with progress_bar(console) as progress:
         bar = progress.add_task(f"seed {seed} reference training", total=len(tasks) + len(picks),
                                 status="")
+        cpu = time.process_time()
         for task in tasks:
             single = SearchSpace((task,), space.num_layers, space.pool, space.private_kind)
             reference = ReferenceEvaluator(
@@ -155,11 +170,16 @@ def run_seed(args, config, corpus, space, seed: int, console: Console) -> dict:
             )
             alone[task] = reference.evaluate([single.all_private()])[0].test[task]
             progress.advance(bar)
-        record["methods"]["alone"] = {"test": alone}
+        record["methods"]["alone"] = {"test": alone, "cpu_seconds": time.process_time() - cpu}
         reference = ReferenceEvaluator(corpus, space, args.epochs, (seed,), train)
         for name, assignment in picks.items():
+            cpu = time.process_time()
             evaluation = reference.evaluate([assignment])[0]
-            record["methods"].setdefault(name, {}).update(
+            method = record["methods"].setdefault(name, {})
+            # a search's cost is its search, its ranking and the training of its pick
+            method["cpu_seconds"] = method.get("search_cpu_seconds", 0.0) + (
+                time.process_time() - cpu)
+            method.update(
                 assignment=space.format(assignment),
                 test=evaluation.test,
                 validation=evaluation.validation,
@@ -174,8 +194,8 @@ def settings(args: argparse.Namespace, config: dict) -> dict:
     """What a seed's record depends on (a saved record is reused only if it matches)."""
     keys = ("searchers", "budget", "batch_size", "rerank", "finalists", "warmup",
             "validation_limit", "finetune_steps", "epochs")
-    return {**{key: getattr(args, key) for key in keys}, "data": config["data"],
-            "space": config["space"]}
+    return {**{key: getattr(args, key) for key in keys}, "ranking_seeds_from": RANKING_SEEDS,
+            "data": config["data"], "space": config["space"]}
 
 
 def main() -> None:
@@ -206,6 +226,7 @@ def main() -> None:
     for task in tasks:
         table.add_column(task, justify="right")
     table.add_column("mean", justify="right")
+    table.add_column("CPU s", justify="right")
     summary = {}
     for method in methods:
         scores = 100 * np.array(test[method])  # (seeds, tasks)
@@ -217,7 +238,10 @@ def main() -> None:
             "mean_std": float(means.std()),
         }
         cells = [f"{m:.2f} ± {s:.2f}" for m, s in zip(scores.mean(0), scores.std(0), strict=True)]
-        table.add_row(method, *cells, f"{means.mean():.2f} ± {means.std():.2f}")
+        # CPU seconds in this process, per seed (a resumed search's covers its last part)
+        cpu = float(np.mean([run["methods"][method]["cpu_seconds"] for run in runs]))
+        summary[method]["cpu_seconds"] = cpu
+        table.add_row(method, *cells, f"{means.mean():.2f} ± {means.std():.2f}", f"{cpu:,.1f}")
     console.print(table)
     peak_mb = max(run["peak_memory_mb"] for run in runs)
     seconds = [m["search_seconds"] for run in runs for m in run["methods"].values()
