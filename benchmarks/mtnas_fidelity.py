@@ -22,6 +22,12 @@ the supernet; nothing is trained stand-alone::
 
     python benchmarks/mtnas_fidelity.py --table books-conll2000_pos --seeds 0 1 2
 
+With a reference of two or more seeds that holds single-task training and hard sharing (a
+table does), the benchmark also measures what the search's stand-alone ranking of its finalists
+gains over single-task training for each of ``--finalist-counts``: the supernet's top ``k`` plus
+the two fixed schemes, the pick made on the mean of all seeds but one and judged by the held-out
+seed's run, against ``k`` assignments drawn at random (:func:`finalist_gains`).
+
 Scores are cached in ``--cache-path``, so reference seeds and supernet seeds can run as separate
 processes and a last run only reads the cache and prints the table::
 
@@ -104,6 +110,10 @@ def parse_args() -> argparse.Namespace:
                              "file or a shipped table's name): its space, seeds, data and network "
                              "settings, every assignment; --assignments, --assignment-seed, "
                              "--epochs and --reference-seeds do not apply")
+    parser.add_argument("--finalist-counts", type=int, nargs="*", default=[1, 3, 5, 8, 16],
+                        help="finalist counts of the stand-alone ranking analysis (a reference "
+                             "of two or more seeds that holds single-task training and hard "
+                             "sharing, as a table does)")
     parser.add_argument("--cache-path", type=Path, default=RESULTS / "mtnas_fidelity_cache.jsonl",
                         help="JSON-lines cache of every score (shared by per-seed processes)")
     parser.add_argument("--output", type=Path, default=RESULTS / "mtnas_fidelity.json")
@@ -134,6 +144,63 @@ def tau_of(correlation: float) -> float:
 def perfect_reward_tau(first: Sequence[float], second: Sequence[float], seeds: int) -> float:
     """Expected τ of the true ranking against a ``seeds``-seed average, from two seeds' scores."""
     return tau_of(math.sqrt(reliability(first, second, seeds)))
+
+
+def finalist_gains(scores: np.ndarray, rewards: Sequence[float], fixed: Sequence[int],
+                   counts: Sequence[int], draws: int = 200, seed: int = 0) -> dict[int, dict]:
+    """What the search's stand-alone ranking of its finalists gains, by number of finalists.
+
+    ``scores`` is ``(seeds, assignments)`` stand-alone mean accuracies (a table's runs). For
+    ``k`` in ``counts`` the finalists are the ``k`` assignments the supernet's ``rewards`` rank
+    highest, plus the ``fixed`` schemes (single-task training first, then hard sharing), as in
+    the ``mtnas-search`` recipe; the ranking picks the finalist with the best mean over all
+    seeds but one, and the held-out seed's run judges the pick (each seed judging in turn, the
+    gains averaged): its gain over single-task training and over hard sharing under that judge.
+    The same for ``k`` assignments drawn at random (``draws`` draws), the supernet's control.
+    """
+    scores = np.asarray(scores)
+    order = np.argsort(-np.asarray(rewards), kind="stable")
+    rng = np.random.default_rng(seed)
+    single, hard = fixed[0], fixed[1]
+
+    def pick(candidates: np.ndarray, seen: np.ndarray) -> int:
+        """The finalist with the best mean over the seen seeds."""
+        candidates = np.union1d(candidates, fixed)
+        return int(candidates[np.argmax(seen[candidates])])
+
+    found = {}
+    for count in counts:
+        drawn = [rng.choice(len(order), size=count, replace=False) for _ in range(draws)]
+        gains = {"supernet": [], "random": [], "supernet_vs_hard": []}
+        for judge in range(len(scores)):
+            seen = np.delete(scores, judge, axis=0).mean(0)
+            chosen = pick(order[:count], seen)
+            gains["supernet"].append(scores[judge, chosen] - scores[judge, single])
+            gains["supernet_vs_hard"].append(scores[judge, chosen] - scores[judge, hard])
+            gains["random"].append(np.mean([scores[judge, pick(d, seen)] - scores[judge, single]
+                                            for d in drawn]))
+        found[count] = {name: float(np.mean(values)) for name, values in gains.items()}
+    return found
+
+
+def finalists_table(runs: list[dict], counts: Sequence[int], seeds: int,
+                    console: Console) -> dict[int, dict]:
+    """Print :func:`finalist_gains` of the supernet runs (mean ± std over supernet seeds) and
+    return the means."""
+    table = Table(title=f"The stand-alone ranking of k finalists (+ single-task and hard "
+                        f"sharing), picked on {seeds - 1} seeds' mean, judged by the held-out "
+                        f"seed: mean accuracy points over single-task training")
+    for column in ("k", "supernet's top k", "vs hard sharing", "k at random"):
+        table.add_column(column, justify="right")
+    means = {}
+    for count in counts:
+        rows = {name: 100 * np.array([run["finalist_gains"][count][name] for run in runs])
+                for name in ("supernet", "supernet_vs_hard", "random")}
+        means[count] = {name: float(values.mean()) for name, values in rows.items()}
+        table.add_row(str(count), *(f"{values.mean():+.2f} ± {values.std():.2f}"
+                                    for values in rows.values()))
+    console.print(table)
+    return means
 
 
 def standalone(corpus, space, config, args, assignments, advance) -> list[list[Evaluation]]:
@@ -301,6 +368,15 @@ def main() -> None:
         first, second = reference_seeds[:2]
         console.print(f"|seed {first} − seed {second}| of an assignment, median / max points: "
                       f"mean over tasks {100 * overall[0]:.2f} / {100 * overall[1]:.2f}; {cells}")
+    fixed = [next((i for i, a in enumerate(assignments) if np.array_equal(a, scheme)), None)
+             for scheme in (space.all_private(), space.hard_sharing())]
+    supernet_runs = [run for run in runs if run["measure"] == "supernet"]
+    if reference_seeds and len(per_seed) >= 2 and None not in fixed and supernet_runs:
+        counts = [k for k in args.finalist_counts if k <= len(assignments)]
+        scores = np.array([[e.mean for e in evaluations] for evaluations in per_seed])
+        for run in supernet_runs:
+            run["finalist_gains"] = finalist_gains(scores, run["supernet_reward"], fixed, counts)
+        summary["finalist_gains"] = finalists_table(supernet_runs, counts, len(per_seed), console)
     denoised = [run["tau_noise_free"] for run in runs if "tau_noise_free" in run]
     if denoised:
         summary["tau_noise_free_mean"] = float(np.mean(denoised))
